@@ -1,0 +1,9 @@
+//! Span capture: the shared `CapturedSpan` model and the glue that fills it from the
+//! OpenTelemetry SDK's in-memory exporter (and, later, from an OTLP receiver).
+
+mod span;
+
+pub use span::{
+    AttrType, AttrValue, Attributes, CapturedEvent, CapturedSpan, Scope, SpanKind, SpanStatus,
+    StatusCode,
+};

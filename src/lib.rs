@@ -1,0 +1,16 @@
+//! hh-compat: a compatibility-matrix harness for LLM tracing.
+//!
+//! The data flow of one run: [`matrix`] loads and expands cells; [`replica`] serves an
+//! offline Azure OpenAI; [`drivers`] run each cell's calls through an instrumentation
+//! [`instrument`] style; [`capture`] normalizes the spans; [`expect`] checks them; and
+//! [`report`] renders the results. [`runner`] ties one run together.
+
+pub mod capture;
+pub mod drivers;
+pub mod expect;
+pub mod instrument;
+pub mod matrix;
+pub mod replica;
+pub mod report;
+pub mod runner;
+pub mod vocab;

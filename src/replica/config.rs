@@ -1,0 +1,142 @@
+//! What a replica serves: deployments, their faults, and the key it accepts.
+//!
+//! These types are shared with the matrix loader (a matrix's `deployments:` section
+//! deserializes straight into [`Deployment`]), so they are plain serde data.
+
+use serde::{Deserialize, Serialize};
+
+/// The configuration one replica is started with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaConfig {
+    /// The value the `api-key` header must carry. Never printed or journaled.
+    pub api_key: String,
+    /// Deployments by name; order is kept for start-up listings.
+    pub deployments: Vec<Deployment>,
+    /// The value of the `x-ms-region` response header.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// How many requests the journal keeps before dropping the oldest.
+    #[serde(default = "default_journal_capacity")]
+    pub journal_capacity: usize,
+}
+
+fn default_region() -> String {
+    "East US".to_string()
+}
+
+fn default_journal_capacity() -> usize {
+    10_000
+}
+
+/// An Azure OpenAI deployment: a name the client uses, the model snapshot that answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub name: String,
+    /// The underlying model snapshot, e.g. `gpt-4o-2024-08-06`; responses carry this in `model`.
+    pub model: String,
+    /// Chat or embedding; when absent, inferred from the model name (see [`DeploymentKind::infer`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DeploymentKind>,
+    /// Embedding dimensions; when absent, the model's native size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+    /// Faults this deployment injects, checked in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Fault>,
+}
+
+impl Deployment {
+    pub fn new(name: impl Into<String>, model: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            model: model.into(),
+            kind: None,
+            dimensions: None,
+            faults: Vec::new(),
+        }
+    }
+
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.faults.push(fault);
+        self
+    }
+
+    /// The kind, explicit or inferred from the model name.
+    pub fn kind(&self) -> DeploymentKind {
+        self.kind.unwrap_or_else(|| DeploymentKind::infer(&self.model))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentKind {
+    Chat,
+    Embedding,
+}
+
+impl DeploymentKind {
+    /// Azure's embedding models all start with `text-embedding`; everything else chats.
+    pub fn infer(model: &str) -> Self {
+        if model.starts_with("text-embedding") {
+            DeploymentKind::Embedding
+        } else {
+            DeploymentKind::Chat
+        }
+    }
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub kind: FaultKind,
+    /// Only the first N requests (per journal scope) get the fault; absent = every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// For `rate_limit`: the delay announced in `retry-after-ms` (and, rounded up, `retry-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+    /// For `latency`: the delay before the response starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms: Option<u64>,
+}
+
+impl Fault {
+    pub fn new(kind: FaultKind) -> Self {
+        Self {
+            kind,
+            times: None,
+            retry_after_ms: None,
+            ms: None,
+        }
+    }
+
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// 429 with `retry-after` and `retry-after-ms`.
+    RateLimit,
+    /// 500 `server_error`.
+    ServerError,
+    /// 408 `Timeout`.
+    Timeout,
+    /// 400 `content_filter` with `innererror.content_filter_result`.
+    PromptFilter,
+    /// 200 with `finish_reason: content_filter`.
+    OutputFilter,
+    /// Streams carry Azure's delta-less content-filter annotation chunks.
+    AsyncFilter,
+    /// A stream that ends without `data: [DONE]`.
+    TruncatedStream,
+    /// A stream with one chunk that is not valid JSON.
+    MalformedChunk,
+    /// Delay the response by `ms`.
+    Latency,
+}

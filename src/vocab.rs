@@ -1,0 +1,198 @@
+//! The words every other module shares: provider, style, feature, driver, target.
+//!
+//! They are closed enums on purpose: a typo in a matrix or on the command line is
+//! caught where it is read, not deep inside a driver.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in the order reports list them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name used in matrices, cell ids and on the command line.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The accepted names, for error messages and suggestions.
+            pub fn names() -> Vec<&'static str> {
+                Self::ALL.iter().map(|v| v.as_str()).collect()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownName::new(stringify!($name), s, &Self::names()))
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The API being called.
+    Provider {
+        /// Deployment URLs plus a dated `api-version` query parameter.
+        AzureOpenAi => "azure-openai",
+        /// Azure's `/openai/v1/` API: deployment in the body's `model`.
+        AzureOpenAiV1 => "azure-openai-v1",
+        /// The plain OpenAI API, the baseline that shows what is Azure-specific.
+        OpenAi => "openai",
+    }
+}
+
+named_enum! {
+    /// An instrumentation convention and the instrumentor that emits it.
+    Style {
+        /// Arize OpenInference (`openinference-instrumentation-openai`).
+        OpenInference => "openinference",
+        /// Traceloop / OpenLLMetry (`opentelemetry-instrumentation-openai`).
+        Traceloop => "traceloop",
+        /// The official OpenTelemetry GenAI conventions (`opentelemetry-instrumentation-genai-openai`).
+        OtelGenAi => "otel-genai",
+    }
+}
+
+named_enum! {
+    /// What the app under test does in a cell.
+    Feature {
+        /// One non-streamed chat completion.
+        Chat => "chat",
+        /// One streamed chat completion without `stream_options.include_usage`.
+        Streaming => "streaming",
+        /// One streamed chat completion with `stream_options.include_usage: true`.
+        StreamingUsage => "streaming-usage",
+        /// One embeddings call with several inputs.
+        Embeddings => "embeddings",
+        /// Two chat calls on two deployments inside one parent span.
+        MultiDeployment => "multi-deployment",
+        /// An unknown deployment (404) and a rate-limited deployment that succeeds on retry.
+        Errors => "errors",
+    }
+}
+
+named_enum! {
+    /// What the app under test is.
+    DriverKind {
+        /// async-openai plus the project's own reference emitter for the style.
+        Rust => "rust",
+        /// The real `openai` Python SDK plus the real instrumentor package.
+        Python => "python",
+        /// Any program, e.g. a customer's script.
+        Command => "command",
+    }
+}
+
+named_enum! {
+    /// Where the calls go.
+    Target {
+        /// The embedded Azure OpenAI replica (the default).
+        Replica => "replica",
+        /// A real Azure resource from environment variables.
+        Live => "live",
+    }
+}
+
+/// A name that is not one of an enum's values, with the closest valid one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} `{given}`{}; expected one of: {}", suggestion_suffix(.suggestion), .expected.join(", "))]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub suggestion: Option<String>,
+    pub expected: Vec<String>,
+}
+
+fn suggestion_suffix(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}
+
+impl UnknownName {
+    pub fn new(what: &'static str, given: &str, expected: &[&str]) -> Self {
+        Self {
+            what,
+            given: given.to_string(),
+            suggestion: did_you_mean(given, expected.iter().copied()).map(str::to_string),
+            expected: expected.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// The candidate closest to `given` by edit distance, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (given.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(given, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over chars; inputs are short names, so O(n·m) is fine.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in Style::ALL {
+            assert_eq!(s.as_str().parse::<Style>().unwrap(), *s);
+        }
+        for f in Feature::ALL {
+            assert_eq!(f.as_str().parse::<Feature>().unwrap(), *f);
+        }
+    }
+
+    #[test]
+    fn unknown_name_suggests_the_closest() {
+        let err = "tracelop".parse::<Style>().unwrap_err();
+        assert_eq!(err.suggestion.as_deref(), Some("traceloop"));
+        assert!(err.to_string().contains("did you mean `traceloop`?"), "{err}");
+        let err = "zzzzzzzz".parse::<Feature>().unwrap_err();
+        assert_eq!(err.suggestion, None);
+    }
+
+    #[test]
+    fn serde_uses_the_kebab_names() {
+        assert_eq!(serde_json::to_string(&Feature::StreamingUsage).unwrap(), "\"streaming-usage\"");
+        assert_eq!(serde_json::from_str::<Style>("\"otel-genai\"").unwrap(), Style::OtelGenAi);
+    }
+}
