@@ -142,7 +142,10 @@ impl UnknownName {
 }
 
 /// The candidate closest to `given` by edit distance, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = (given.chars().count() / 3).max(2);
     candidates
         .into_iter()
@@ -185,14 +188,23 @@ mod tests {
     fn unknown_name_suggests_the_closest() {
         let err = "tracelop".parse::<Style>().unwrap_err();
         assert_eq!(err.suggestion.as_deref(), Some("traceloop"));
-        assert!(err.to_string().contains("did you mean `traceloop`?"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `traceloop`?"),
+            "{err}"
+        );
         let err = "zzzzzzzz".parse::<Feature>().unwrap_err();
         assert_eq!(err.suggestion, None);
     }
 
     #[test]
     fn serde_uses_the_kebab_names() {
-        assert_eq!(serde_json::to_string(&Feature::StreamingUsage).unwrap(), "\"streaming-usage\"");
-        assert_eq!(serde_json::from_str::<Style>("\"otel-genai\"").unwrap(), Style::OtelGenAi);
+        assert_eq!(
+            serde_json::to_string(&Feature::StreamingUsage).unwrap(),
+            "\"streaming-usage\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Style>("\"otel-genai\"").unwrap(),
+            Style::OtelGenAi
+        );
     }
 }

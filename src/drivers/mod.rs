@@ -1,1 +1,3 @@
-//! (placeholder: being built)
+//! Drivers: the apps under test. Each runs a cell's feature and hands back the spans.
+
+pub mod retry;

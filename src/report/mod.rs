@@ -1,1 +1,48 @@
-//! (placeholder: being built)
+//! Results and their renderings: terminal table, markdown, JSON, JUnit.
+
+mod json;
+mod junit;
+mod markdown;
+mod result;
+mod table;
+
+pub use result::{
+    CellResult, CellStatus, ExitStatus, Finding, FindingKind, ReportSpan, RequestRecord,
+    RunResults, Summary, SCHEMA, TIMING_ATTRIBUTES,
+};
+pub use table::{summary_line, Colour};
+
+use serde::{Deserialize, Serialize};
+
+/// An output format for `run` and `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Table,
+    Markdown,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("could not write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("could not write JUnit XML: {0}")]
+    Junit(#[from] quick_junit::SerializeError),
+}
+
+/// Renders results in one format.
+pub fn render(results: &RunResults, format: Format, colour: Colour) -> Result<String, RenderError> {
+    Ok(match format {
+        Format::Table => table::render(results, colour),
+        Format::Markdown => markdown::render(results),
+        Format::Json => json::render(results)?,
+        Format::Junit => junit::render(results)?,
+    })
+}
+
+/// Reads a results file written with `--format json`.
+pub fn parse_results(text: &str) -> Result<RunResults, serde_json::Error> {
+    json::parse(text)
+}

@@ -1,0 +1,161 @@
+//! Command-line definitions only: each subcommand maps onto one library call in `main.rs`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hh_compat::vocab::{DriverKind, Feature, Provider, Style, Target};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hh-compat",
+    version,
+    about = "Proves, cell by cell, which LLM tracing instrumentors work with which LLM providers.",
+    long_about = "Proves, cell by cell, which LLM tracing instrumentors work with which LLM providers.\n\n\
+        A cell is provider × instrumentation style × feature × driver. Each cell runs an app \
+        against an offline replica of Azure OpenAI (or a live resource), captures the spans it \
+        emits, and passes only when they satisfy the matrix's assertions.",
+    after_help = "Exit codes: 0 all good · 1 a cell failed or a known issue no longer reproduces · \
+        2 usage or matrix error · 3 only infrastructure errors.\n\n\
+        Examples:\n  hh-compat run --provider azure-openai\n  hh-compat list --style traceloop\n  \
+        hh-compat run --feature streaming --format json --out results.json\n  \
+        hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
+        hh-compat replica serve --deployment my-gpt4o=gpt-4o-2024-08-06"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the matrix's cells and report what each instrumentor captured.
+    #[command(after_help = "Examples:\n  hh-compat run --provider azure-openai\n  \
+        hh-compat run --style openinference --feature chat --feature streaming\n  \
+        hh-compat run --filter 'traceloop/*usage*' --format json --out results.json\n  \
+        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20")]
+    Run(RunArgs),
+    /// Print the ids of the cells a run would execute (after filters).
+    #[command(after_help = "Examples:\n  hh-compat list\n  hh-compat list --provider openai --feature chat")]
+    List(SelectArgs),
+    /// Re-render a results file saved with `run --format json`.
+    #[command(after_help = "Examples:\n  hh-compat report results.json\n  \
+        hh-compat report results.json --format markdown --out reports/azure-openai.md")]
+    Report(ReportArgs),
+    /// The offline Azure OpenAI replica.
+    #[command(subcommand)]
+    Replica(ReplicaCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// The provider whose matrix to use (matrix/<provider>.yaml unless --matrix is given).
+    #[arg(long, default_value = "azure-openai", value_parser = parse_name::<Provider>)]
+    pub provider: Provider,
+    /// A matrix file to use instead of the provider's shipped one.
+    #[arg(long, value_name = "FILE")]
+    pub matrix: Option<PathBuf>,
+    /// Only these styles (repeatable).
+    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
+    pub styles: Vec<Style>,
+    /// Only these features (repeatable).
+    #[arg(long = "feature", value_name = "FEATURE", value_parser = parse_name::<Feature>)]
+    pub features: Vec<Feature>,
+    /// Only these drivers (repeatable).
+    #[arg(long = "driver", value_name = "DRIVER", value_parser = parse_name::<DriverKind>)]
+    pub drivers: Vec<DriverKind>,
+    /// Only cells whose id matches PATTERN (`*` is a wildcard; repeatable, any may match).
+    #[arg(long = "filter", value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Where the calls go. Only the offline replica is available in this version.
+    #[arg(long, default_value = "replica", value_parser = parse_name::<Target>)]
+    pub target: Target,
+    /// Cells run at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one cell may take before it is an `error`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Zero durations and timing attributes so identical runs give identical bytes.
+    #[arg(long)]
+    pub stable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format. With --out, the file gets this format and the terminal the table.
+    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+    pub format: FormatArg,
+    /// Write the output to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A results file written by `hh-compat run --format json`.
+    #[arg(value_name = "RESULTS.json")]
+    pub results: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReplicaCommand {
+    /// Serve the replica until Ctrl-C; the first line printed is its base URL.
+    #[command(after_help = "Examples:\n  hh-compat replica serve\n  \
+        hh-compat replica serve --addr 127.0.0.1:8080 --api-key test-key \\\n      \
+        --deployment my-gpt4o=gpt-4o-2024-08-06 --deployment my-embed=text-embedding-3-small\n  \
+        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50")]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: std::net::SocketAddr,
+    /// The key clients must send in `api-key` (or as `Authorization: Bearer` on /v1 routes).
+    #[arg(long, env = "HH_COMPAT_REPLICA_API_KEY", default_value = "replica-key", hide_env_values = true)]
+    pub api_key: String,
+    /// A deployment, NAME=MODEL (repeatable). Default: a built-in set, printed at start.
+    #[arg(long = "deployment", value_name = "NAME=MODEL")]
+    pub deployments: Vec<String>,
+    /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Table,
+    Markdown,
+    Json,
+    Junit,
+}
+
+impl From<FormatArg> for hh_compat::report::Format {
+    fn from(f: FormatArg) -> Self {
+        use hh_compat::report::Format;
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Json => Format::Json,
+            FormatArg::Junit => Format::Junit,
+        }
+    }
+}
+
+/// clap value parser for the vocabulary enums, keeping their did-you-mean messages.
+fn parse_name<T>(s: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = hh_compat::vocab::UnknownName>,
+{
+    s.parse::<T>().map_err(|e| e.to_string())
+}
