@@ -1,1 +1,203 @@
-//! (placeholder: being built)
+//! One run: start the replica, run the cells concurrently and in isolation, judge
+//! each cell's spans, and return the results in the matrix's order.
+
+use crate::drivers::{self, DriverContext, DriverError, DriverRun};
+use crate::expect::{self, Verdict};
+use crate::matrix::{Cell, Matrix};
+use crate::replica::{self, ReplicaConfig, ReplicaHandle};
+use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord, RunResults};
+use crate::vocab::{DriverKind, Target};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Cells run at once.
+    pub jobs: usize,
+    /// The longest one cell may take before it is an `error`.
+    pub cell_timeout: Duration,
+    /// The longest one HTTP request may take.
+    pub request_timeout: Duration,
+    pub target: Target,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            cell_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
+            target: Target::Replica,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the {0} target is not available in this version; use --target replica")]
+    TargetUnavailable(Target),
+    #[error("could not start the replica: {0}")]
+    Replica(#[from] replica::ReplicaError),
+}
+
+/// Runs `cells` of `matrix`; `on_done` is told about each cell as it finishes (for progress).
+pub async fn run(
+    matrix: &Matrix,
+    matrix_label: &str,
+    cells: Vec<Cell>,
+    options: &RunOptions,
+    on_done: impl Fn(&CellResult) + Send + Sync + 'static,
+) -> Result<RunResults, RunError> {
+    if options.target != Target::Replica {
+        return Err(RunError::TargetUnavailable(options.target));
+    }
+    let replica = replica::start(ReplicaConfig {
+        api_key: matrix.api_key().to_string(),
+        deployments: matrix.deployments().to_vec(),
+        region: "East US".to_string(),
+        journal_capacity: 100_000,
+    })
+    .await?;
+    let ctx = Arc::new(DriverContext {
+        proxy: Some(replica.base_url()),
+        endpoint_origin: format!("http://{}", matrix.target().host()),
+        api_key: matrix.api_key().to_string(),
+        api_version: matrix.target().api_version().to_string(),
+        request_timeout: options.request_timeout,
+    });
+    let replica = Arc::new(replica);
+    let on_done = Arc::new(on_done);
+    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
+    let mut tasks = JoinSet::new();
+    let total = cells.len();
+    for (index, cell) in cells.into_iter().enumerate() {
+        let (ctx, replica, on_done, permits) = (ctx.clone(), replica.clone(), on_done.clone(), permits.clone());
+        let timeout = options.cell_timeout;
+        tasks.spawn(async move {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _permit = permits.acquire_owned().await.ok();
+            let result = run_cell(&ctx, &replica, &cell, timeout).await;
+            on_done(&result);
+            (index, result)
+        });
+    }
+    let mut results: Vec<Option<CellResult>> = (0..total).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        // A panicking cell is a harness bug; it must not take the run down with it.
+        if let Ok((index, result)) = joined {
+            results[index] = Some(result);
+        }
+    }
+    let cells: Vec<CellResult> = results.into_iter().flatten().collect();
+    Ok(RunResults::new(matrix_label, options.target, cells))
+}
+
+async fn run_cell(ctx: &DriverContext, replica: &ReplicaHandle, cell: &Cell, timeout: Duration) -> CellResult {
+    let started = Instant::now();
+    let run = match cell.driver {
+        DriverKind::Rust => tokio::time::timeout(timeout, drivers::rust::run(ctx, cell))
+            .await
+            .unwrap_or_else(|_| {
+                DriverRun::failed(
+                    Vec::new(),
+                    DriverError::Unavailable(format!("the cell did not finish within {}s", timeout.as_secs())),
+                )
+            }),
+        DriverKind::Python | DriverKind::Command => {
+            return skipped(cell, format!("the {} driver is not available in this version", cell.driver), started)
+        }
+    };
+    let requests = replica
+        .journal()
+        .for_scope(&cell.id)
+        .into_iter()
+        .map(|e| RequestRecord {
+            method: e.method,
+            route: e.route.to_string(),
+            deployment: e.deployment,
+            status: e.status,
+        })
+        .collect();
+    judge(cell, run, requests, started.elapsed())
+}
+
+/// Turns a driver's run into a cell result: assertions first, then what the driver said.
+fn judge(cell: &Cell, run: DriverRun, requests: Vec<RequestRecord>, elapsed: Duration) -> CellResult {
+    let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
+    let judgement = expect::judge(evaluated, &cell.known_issues);
+    let mut findings: Vec<Finding> = Vec::new();
+    for f in &judgement.failures {
+        findings.push(from_expect(FindingKind::Failure, f));
+    }
+    for (f, issue) in &judgement.expected_failures {
+        let mut finding = from_expect(FindingKind::KnownIssue, f);
+        finding.reason = Some(issue.reason.clone());
+        finding.link = issue.link.clone();
+        findings.push(finding);
+    }
+    for issue in &judgement.unreproduced {
+        let mut finding = Finding::new(
+            FindingKind::Unreproduced,
+            format!("known issue no longer reproduces: {}", issue.reason),
+        );
+        finding.link = issue.link.clone();
+        findings.push(finding);
+    }
+    let mut status = match judgement.verdict {
+        Verdict::Pass => CellStatus::Pass,
+        Verdict::Fail => CellStatus::Fail,
+        Verdict::XFail => CellStatus::Xfail,
+        Verdict::XPass => CellStatus::Xpass,
+    };
+    if let Some(error) = &run.error {
+        if error.is_infrastructure() {
+            findings.insert(0, Finding::new(FindingKind::Error, error.to_string()));
+            status = CellStatus::Error;
+        } else {
+            findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
+            status = CellStatus::Fail;
+        }
+    }
+    findings.extend(run.notes.iter().map(|n| Finding::new(FindingKind::Note, n.clone())));
+    CellResult {
+        id: cell.id.clone(),
+        provider: cell.provider,
+        style: cell.style,
+        feature: cell.feature,
+        driver: cell.driver,
+        status,
+        findings,
+        versions: run.versions,
+        requests,
+        spans: ReportSpan::from_captured(&run.spans),
+        duration_ms: elapsed.as_millis() as u64,
+    }
+}
+
+fn from_expect(kind: FindingKind, f: &expect::Finding) -> Finding {
+    let mut finding = Finding::new(kind, f.to_string());
+    finding.check = Some(f.check.clone());
+    finding.subject = Some(f.subject.to_string());
+    finding.expected = Some(f.expected.clone());
+    finding.actual = Some(f.actual.clone());
+    finding
+}
+
+fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResult {
+    CellResult {
+        id: cell.id.clone(),
+        provider: cell.provider,
+        style: cell.style,
+        feature: cell.feature,
+        driver: cell.driver,
+        status: CellStatus::Skip,
+        findings: vec![Finding::new(FindingKind::Skipped, reason)],
+        versions: Default::default(),
+        requests: Vec::new(),
+        spans: Vec::new(),
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}

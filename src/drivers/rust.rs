@@ -1,0 +1,220 @@
+//! The rust driver: an async-openai 0.43 app per feature, instrumented by the
+//! project's reference emitter for the cell's style.
+//!
+//! The app keeps the Azure host name (`http://{resource}.openai.azure.com`) as its
+//! endpoint and reaches the replica through reqwest's HTTP proxy, the way a real app
+//! would be pointed at a corporate proxy, because instrumentors detect Azure from
+//! the host.
+
+use super::retry::{RetryPolicy, RetryingService};
+use super::{DriverContext, DriverError, DriverRun};
+use crate::capture::CellTracing;
+use crate::instrument::{Endpoint, Instrumentor};
+use crate::matrix::{Cell, FeaturePlan};
+use crate::replica::SCOPE_HEADER;
+use crate::vocab::Provider;
+use async_openai::config::{AzureConfig, Config, OpenAIConfig};
+use async_openai::error::OpenAIError;
+use async_openai::types::chat::CreateChatCompletionRequest;
+use async_openai::types::embeddings::CreateEmbeddingRequest;
+use async_openai::Client;
+use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
+use opentelemetry::Context;
+use serde_json::json;
+
+/// The instrumentation scope of spans the driver itself opens (the app's own spans).
+const APP_SCOPE: &str = "hh-compat.app";
+
+type DynClient = Client<Box<dyn Config>>;
+
+/// Runs one cell's feature and returns its spans.
+pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
+    let tracing = CellTracing::new(&[
+        ("service.name", "hh-compat-rust-app".to_string()),
+        ("hh_compat.cell", cell.id.clone()),
+    ]);
+    let app = match App::new(ctx, cell, &tracing) {
+        Ok(app) => app,
+        Err(e) => return DriverRun::failed(tracing.finish(), e),
+    };
+    let outcome = app.run_feature(&cell.plan).await;
+    let mut run = DriverRun::new(tracing.finish());
+    run.versions.insert("async-openai".into(), "0.43".into());
+    run.versions.insert("hh-compat".into(), env!("CARGO_PKG_VERSION").into());
+    match outcome {
+        Ok(notes) => run.notes = notes,
+        Err(e) => run.error = Some(e),
+    }
+    run
+}
+
+struct App<'a> {
+    ctx: &'a DriverContext,
+    cell: &'a Cell,
+    http: reqwest::Client,
+    instrumentor: Instrumentor,
+    app_tracer: opentelemetry_sdk::trace::SdkTracer,
+}
+
+impl<'a> App<'a> {
+    fn new(ctx: &'a DriverContext, cell: &'a Cell, tracing: &CellTracing) -> Result<Self, DriverError> {
+        let http = http_client(ctx, &cell.id)?;
+        let endpoint = Endpoint::from_url(cell.provider, &ctx.endpoint_url(cell.provider), ctx.api_version_for(cell.provider))
+            .map_err(|e| DriverError::Setup(e.to_string()))?;
+        let instrumentor = Instrumentor::new(cell.style, tracing.tracer(cell.style.scope_name(), None), endpoint);
+        Ok(Self {
+            ctx,
+            cell,
+            http,
+            instrumentor,
+            app_tracer: tracing.tracer(APP_SCOPE, None),
+        })
+    }
+
+    /// A client for one deployment (Azure binds the deployment into the URL).
+    fn client(&self, deployment: &str, retries: RetryPolicy) -> DynClient {
+        let key = self.ctx.api_key.clone();
+        let config: Box<dyn Config> = match self.cell.provider {
+            Provider::AzureOpenAi => Box::new(
+                AzureConfig::new()
+                    .with_api_base(self.ctx.endpoint_url(Provider::AzureOpenAi).trim_end_matches('/'))
+                    .with_api_version(self.ctx.api_version.clone())
+                    .with_deployment_id(deployment)
+                    .with_api_key(key),
+            ),
+            Provider::AzureOpenAiV1 | Provider::OpenAi => Box::new(
+                OpenAIConfig::new()
+                    .with_api_base(self.ctx.endpoint_url(self.cell.provider).trim_end_matches('/'))
+                    .with_api_key(key),
+            ),
+        };
+        Client::with_config(config).with_http_service(RetryingService::new(self.http.clone(), retries))
+    }
+
+    async fn run_feature(&self, plan: &FeaturePlan) -> Result<Vec<String>, DriverError> {
+        let no_retry = RetryPolicy { max_retries: 0, ..RetryPolicy::default() };
+        match plan {
+            FeaturePlan::Chat { deployment, prompt, max_tokens, temperature } => {
+                let request = chat_request(&deployment.name, prompt, *max_tokens, *temperature, None)?;
+                self.chat(&deployment.name, request, no_retry).await.map_err(DriverError::call)?;
+                Ok(vec![])
+            }
+            FeaturePlan::Streaming { deployment, prompt, include_usage } => {
+                let request = chat_request(&deployment.name, prompt, None, None, Some(*include_usage))?;
+                let client = self.client(&deployment.name, no_retry);
+                let summary = self
+                    .instrumentor
+                    .chat_stream(&request, client.chat().create_stream(request.clone()))
+                    .await
+                    .map_err(DriverError::call)?;
+                Ok(vec![format!("streamed {} chunks", summary.chunks)])
+            }
+            FeaturePlan::Embeddings { deployment, inputs, dimensions } => {
+                let mut body = json!({ "model": deployment.name, "input": inputs, "encoding_format": "float" });
+                if let Some(d) = dimensions {
+                    body["dimensions"] = json!(d);
+                }
+                let request: CreateEmbeddingRequest = from_json(body)?;
+                let client = self.client(&deployment.name, no_retry);
+                self.instrumentor
+                    .embeddings(&request, client.embeddings().create(request.clone()))
+                    .await
+                    .map_err(DriverError::call)?;
+                Ok(vec![])
+            }
+            FeaturePlan::MultiDeployment { deployments, prompt } => {
+                let parent = self.app_tracer.start("multi-deployment");
+                let cx = Context::current_with_span(parent);
+                for deployment in deployments {
+                    let request = chat_request(&deployment.name, prompt, None, None, None)?;
+                    self.chat(&deployment.name, request, no_retry)
+                        .with_context(cx.clone())
+                        .await
+                        .map_err(DriverError::call)?;
+                }
+                cx.span().end();
+                Ok(vec![])
+            }
+            FeaturePlan::Errors { missing_deployment, flaky, prompt } => {
+                let mut notes = Vec::new();
+                let request = chat_request(missing_deployment, prompt, None, None, None)?;
+                match self.chat(missing_deployment, request, no_retry).await {
+                    Err(OpenAIError::ApiError(e)) if e.status_code.as_u16() == 404 => {
+                        notes.push(format!("deployment `{missing_deployment}` answered 404 as expected"))
+                    }
+                    Err(other) => return Err(DriverError::call(other)),
+                    Ok(_) => {
+                        return Err(DriverError::Unexpected(format!(
+                            "a chat call on the missing deployment `{missing_deployment}` succeeded; expected 404"
+                        )))
+                    }
+                }
+                let request = chat_request(&flaky.name, prompt, None, None, None)?;
+                self.chat(&flaky.name, request, RetryPolicy::default())
+                    .await
+                    .map_err(DriverError::call)?;
+                Ok(notes)
+            }
+        }
+    }
+
+    async fn chat(
+        &self,
+        deployment: &str,
+        request: CreateChatCompletionRequest,
+        retries: RetryPolicy,
+    ) -> Result<async_openai::types::chat::CreateChatCompletionResponse, OpenAIError> {
+        let client = self.client(deployment, retries);
+        self.instrumentor.chat(&request, client.chat().create(request.clone())).await
+    }
+}
+
+/// The reqwest client every call of a cell shares: proxy to the replica (host kept),
+/// the cell's journal scope, and a per-request timeout.
+fn http_client(ctx: &DriverContext, scope: &str) -> Result<reqwest::Client, DriverError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let scope_value = reqwest::header::HeaderValue::from_str(scope)
+        .map_err(|_| DriverError::Setup(format!("cell id `{scope}` is not a valid header value")))?;
+    headers.insert(SCOPE_HEADER, scope_value);
+    let mut builder = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(ctx.request_timeout)
+        .pool_max_idle_per_host(4);
+    if let Some(proxy) = &ctx.proxy {
+        let proxy = reqwest::Proxy::all(proxy).map_err(|e| DriverError::Setup(format!("proxy `{proxy}`: {e}")))?;
+        builder = builder.proxy(proxy);
+    } else {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| DriverError::Setup(format!("HTTP client: {e}")))
+}
+
+fn chat_request(
+    deployment: &str,
+    prompt: &str,
+    max_tokens: Option<u32>,
+    temperature: Option<f32>,
+    stream_usage: Option<bool>,
+) -> Result<CreateChatCompletionRequest, DriverError> {
+    let mut body = json!({
+        "model": deployment,
+        "messages": [{ "role": "user", "content": prompt }],
+    });
+    if let Some(m) = max_tokens {
+        body["max_tokens"] = json!(m);
+    }
+    if let Some(t) = temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(include_usage) = stream_usage {
+        body["stream"] = json!(true);
+        if include_usage {
+            body["stream_options"] = json!({ "include_usage": true });
+        }
+    }
+    from_json(body)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, DriverError> {
+    serde_json::from_value(body).map_err(|e| DriverError::Setup(format!("building the request: {e}")))
+}
