@@ -67,10 +67,8 @@ impl CellTracing {
         let _ = self.provider.force_flush();
         let spans = self.exporter.get_finished_spans().unwrap_or_default();
         let _ = self.provider.shutdown();
-        let mut captured: Vec<CapturedSpan> = spans
-            .iter()
-            .map(|s| normalize(s, &self.resource))
-            .collect();
+        let mut captured: Vec<CapturedSpan> =
+            spans.iter().map(|s| normalize(s, &self.resource)).collect();
         captured.sort_by(|a, b| {
             a.start_unix_nanos
                 .cmp(&b.start_unix_nanos)
@@ -105,7 +103,7 @@ pub fn normalize(span: &SpanData, resource: &Resource) -> CapturedSpan {
             name: span.instrumentation_scope.name().to_string(),
             version: span.instrumentation_scope.version().map(str::to_string),
         },
-        resource: attributes_of(resource.iter().map(|(k, v)| (k, v))),
+        resource: attributes_of(resource.iter()),
         start_unix_nanos: unix_nanos(span.start_time),
         end_unix_nanos: unix_nanos(span.end_time),
     }
@@ -279,7 +277,10 @@ mod tests {
         assert_eq!(parent.parent_span_id, None);
         assert_eq!(parent.status.code, StatusCode::Ok);
         assert_eq!(child.kind, SpanKind::Client);
-        assert_eq!(child.parent_span_id.as_deref(), Some(parent.span_id.as_str()));
+        assert_eq!(
+            child.parent_span_id.as_deref(),
+            Some(parent.span_id.as_str())
+        );
         assert_eq!(child.trace_id, parent.trace_id);
         assert_eq!(child.trace_id.len(), 32);
         assert_eq!(child.span_id.len(), 16);

@@ -52,8 +52,8 @@ impl ContentCapture {
         };
         match style {
             Style::OpenInference => {
-                let hide_in =
-                    truthy("OPENINFERENCE_HIDE_INPUTS") || truthy("OPENINFERENCE_HIDE_INPUT_MESSAGES");
+                let hide_in = truthy("OPENINFERENCE_HIDE_INPUTS")
+                    || truthy("OPENINFERENCE_HIDE_INPUT_MESSAGES");
                 let hide_out = truthy("OPENINFERENCE_HIDE_OUTPUTS")
                     || truthy("OPENINFERENCE_HIDE_OUTPUT_MESSAGES");
                 Self::from_flags(!hide_in, !hide_out)

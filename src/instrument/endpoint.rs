@@ -127,15 +127,18 @@ mod tests {
 
     #[test]
     fn non_azure_hosts_and_ports() {
-        let e = Endpoint::from_url(Provider::OpenAi, "https://api.openai.com/v1", None)
-            .expect("valid");
+        let e =
+            Endpoint::from_url(Provider::OpenAi, "https://api.openai.com/v1", None).expect("valid");
         assert_eq!(e.api_base, "https://api.openai.com/v1/");
         assert!(!e.is_azure());
         let e = Endpoint::from_url(Provider::AzureOpenAi, "http://127.0.0.1:8080/", None)
             .expect("valid");
         assert_eq!(e.port, 8080);
         assert_eq!(e.api_base, "http://127.0.0.1:8080/openai/");
-        assert!(!e.is_azure(), "Azure is decided from the host, not the provider");
+        assert!(
+            !e.is_azure(),
+            "Azure is decided from the host, not the provider"
+        );
         let e = Endpoint::from_url(
             Provider::AzureOpenAi,
             "https://x.cognitiveservices.azure.com/",
@@ -143,8 +146,12 @@ mod tests {
         )
         .expect("valid");
         assert!(e.is_azure());
-        let e = Endpoint::from_url(Provider::OpenAi, "https://evilopenai.azure.com.example/", None)
-            .expect("valid");
+        let e = Endpoint::from_url(
+            Provider::OpenAi,
+            "https://evilopenai.azure.com.example/",
+            None,
+        )
+        .expect("valid");
         assert!(!e.is_azure());
     }
 

@@ -154,7 +154,10 @@ fn from_reqwest(e: &reqwest::Error) -> ErrorInfo {
     let message = match class {
         ErrorClass::ApiTimeout => "Request timed out.".to_string(),
         ErrorClass::ApiConnection => "Connection error.".to_string(),
-        _ => format!("Error code: {}", e.status().map(|s| s.as_u16()).unwrap_or(0)),
+        _ => format!(
+            "Error code: {}",
+            e.status().map(|s| s.as_u16()).unwrap_or(0)
+        ),
     };
     ErrorInfo {
         class,

@@ -158,16 +158,16 @@ pub(crate) fn chat_request(req: &CreateChatCompletionRequest) -> ChatRequest {
         .unwrap_or_default();
     let stop = match value.get("stop") {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     ChatRequest {
         model: req.model.clone(),
         messages,
-        max_tokens: req
-            .max_tokens
-            .or(req.max_completion_tokens)
-            .map(i64::from),
+        max_tokens: req.max_tokens.or(req.max_completion_tokens).map(i64::from),
         temperature: req.temperature.map(f32_to_f64),
         top_p: req.top_p.map(f32_to_f64),
         frequency_penalty: req.frequency_penalty.map(f32_to_f64),

@@ -26,7 +26,11 @@ impl Convention for OpenInference {
             // Derived from the host, as the real instrumentor does.
             KeyValue::new(
                 "llm.provider",
-                if call.endpoint.is_azure() { "azure" } else { "openai" },
+                if call.endpoint.is_azure() {
+                    "azure"
+                } else {
+                    "openai"
+                },
             ),
         ];
         let inputs = call.content.inputs();
@@ -150,7 +154,10 @@ fn token_counts(a: &mut Vec<KeyValue>, u: &Usage) {
     a.push(KeyValue::new("llm.token_count.completion", u.completion));
     a.push(KeyValue::new("llm.token_count.total", u.total));
     if let Some(c) = u.cached_prompt {
-        a.push(KeyValue::new("llm.token_count.prompt_details.cache_read", c));
+        a.push(KeyValue::new(
+            "llm.token_count.prompt_details.cache_read",
+            c,
+        ));
     }
     if let Some(r) = u.reasoning {
         a.push(KeyValue::new(
@@ -205,5 +212,84 @@ fn embedding_result(a: &mut Vec<KeyValue>, r: &EmbeddingResult, outputs: bool) {
         a.push(KeyValue::new("output.mime_type", JSON));
     } else {
         a.push(KeyValue::new("output.value", REDACTED));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::content::ContentCapture;
+    use crate::instrument::style::testkit::*;
+
+    #[test]
+    fn azure_host_sets_provider_and_failures_add_exception() {
+        let req = chat_request(false);
+        for (url, provider) in [
+            ("http://r.openai.azure.com/", "azure"),
+            ("http://127.0.0.1:9/", "openai"),
+        ] {
+            let e = endpoint(url);
+            let call = Call {
+                endpoint: &e,
+                content: ContentCapture::On,
+                request: Request::Chat(&req),
+            };
+            let start = OpenInference.start(&call);
+            assert_eq!(start.name, "ChatCompletion");
+            assert_eq!(start.kind, SpanKind::Internal);
+            assert_eq!(
+                get(&start.attributes, "llm.provider").map(|v| v.to_string()),
+                Some(provider.into())
+            );
+        }
+        let e = endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let err = not_found();
+        let end = OpenInference.end(&call, &Outcome::Failed(&err), None, SystemTime::now());
+        assert!(matches!(end.status, Status::Error { .. }));
+        assert_eq!(end.events.len(), 1);
+        assert_eq!(end.events[0].name, "exception");
+        let ok = OpenInference.end(
+            &call,
+            &Outcome::Chat(&sample_result()),
+            None,
+            SystemTime::now(),
+        );
+        assert_eq!(ok.status, Status::Ok);
+        assert!(has(&ok.attributes, "llm.token_count.total"));
+    }
+
+    #[test]
+    fn content_off_redacts_values() {
+        let req = chat_request(false);
+        let e = endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: ContentCapture::Off,
+            request: Request::Chat(&req),
+        };
+        let start = OpenInference.start(&call);
+        assert_eq!(
+            get(&start.attributes, "input.value").map(|v| v.to_string()),
+            Some(REDACTED.into())
+        );
+        assert!(!has(
+            &start.attributes,
+            "llm.input_messages.0.message.content"
+        ));
+        let end = OpenInference.end(
+            &call,
+            &Outcome::Chat(&sample_result()),
+            None,
+            SystemTime::now(),
+        );
+        assert!(!has(
+            &end.attributes,
+            "llm.output_messages.0.message.content"
+        ));
     }
 }

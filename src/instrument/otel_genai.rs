@@ -29,7 +29,11 @@ impl Convention for OtelGenAi {
             // `azure.ai.openai` for Azure OpenAI, which is what this reference records.
             KeyValue::new(
                 "gen_ai.provider.name",
-                if e.is_azure() { "azure.ai.openai" } else { "openai" },
+                if e.is_azure() {
+                    "azure.ai.openai"
+                } else {
+                    "openai"
+                },
             ),
             KeyValue::new("gen_ai.request.model", model.clone()),
             KeyValue::new("server.address", e.host.clone()),
@@ -40,10 +44,22 @@ impl Convention for OtelGenAi {
                 push_opt(&mut a, "gen_ai.request.max_tokens", r.max_tokens);
                 push_opt(&mut a, "gen_ai.request.temperature", r.temperature);
                 push_opt(&mut a, "gen_ai.request.top_p", r.top_p);
-                push_opt(&mut a, "gen_ai.request.frequency_penalty", r.frequency_penalty);
-                push_opt(&mut a, "gen_ai.request.presence_penalty", r.presence_penalty);
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.frequency_penalty",
+                    r.frequency_penalty,
+                );
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.presence_penalty",
+                    r.presence_penalty,
+                );
                 push_opt(&mut a, "gen_ai.request.seed", r.seed);
-                push_opt(&mut a, "gen_ai.request.choice.count", r.n.filter(|n| *n != 1));
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.choice.count",
+                    r.n.filter(|n| *n != 1),
+                );
                 if !r.stop.is_empty() {
                     a.push(KeyValue::new(
                         "gen_ai.request.stop_sequences",
@@ -182,5 +198,55 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
             "gen_ai.output.messages",
             Value::Array(messages).to_string(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::content::ContentCapture;
+    use crate::instrument::style::testkit::*;
+    use std::time::Duration;
+
+    #[test]
+    fn name_provider_ttfc_and_prefixed_error() {
+        let req = chat_request(true);
+        let e = endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: ContentCapture::Off,
+            request: Request::Chat(&req),
+        };
+        let start = OtelGenAi.start(&call);
+        assert_eq!(start.name, "chat my-gpt4o");
+        assert_eq!(start.kind, SpanKind::Client);
+        assert!(
+            !has(&start.attributes, "gen_ai.input.messages"),
+            "off by default"
+        );
+        assert_eq!(
+            get(&start.attributes, "gen_ai.request.temperature"),
+            Some(&opentelemetry::Value::F64(0.2))
+        );
+        let t0 = SystemTime::now();
+        let times = [t0 + Duration::from_millis(250)];
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &times,
+        };
+        let end = OtelGenAi.end(&call, &Outcome::Chat(&sample_result()), Some(&timing), t0);
+        assert_eq!(
+            get(&end.attributes, "gen_ai.response.time_to_first_chunk"),
+            Some(&opentelemetry::Value::F64(0.25))
+        );
+        assert_eq!(end.status, Status::Unset);
+        assert!(end.events.is_empty());
+        let err = not_found();
+        let end = OtelGenAi.end(&call, &Outcome::Failed(&err), None, t0);
+        assert_eq!(
+            get(&end.attributes, "error.type").map(|v| v.to_string()),
+            Some("openai.NotFoundError".into())
+        );
+        assert!(matches!(end.status, Status::Error { .. }));
     }
 }

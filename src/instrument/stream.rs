@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use async_openai::types::chat::{CompletionUsage, CreateChatCompletionStreamResponse, FinishReason};
+use async_openai::types::chat::{
+    CompletionUsage, CreateChatCompletionStreamResponse, FinishReason,
+};
 use serde_json::{json, Map, Value};
 
 use super::facts::{usage_of, ChatResult, Choice};
@@ -208,7 +210,9 @@ pub(crate) mod tests {
         let mut bodies = vec![
             json!({"id": "", "object": "", "created": 0, "model": "", "choices": [],
                    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}),
-            chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null, "content_filter_results": {}}])),
+            chunk(
+                json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null, "content_filter_results": {}}]),
+            ),
         ];
         for piece in ["1", ", 2", ", 3"] {
             bodies.push(chunk(json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null, "content_filter_results": filter}])));

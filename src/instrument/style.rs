@@ -112,3 +112,83 @@ pub(crate) fn push_opt<V: Into<Value>>(attrs: &mut Vec<KeyValue>, key: &'static 
         attrs.push(KeyValue::new(key, v.into()));
     }
 }
+
+#[cfg(test)]
+pub(crate) mod testkit {
+    //! Facts for the style modules' unit tests.
+    use super::*;
+    use crate::instrument::errors::{ErrorClass, ErrorInfo};
+    use crate::instrument::facts::{Choice, Message, Usage};
+    use crate::vocab::Provider;
+
+    pub fn endpoint(url: &str) -> Endpoint {
+        Endpoint::from_url(Provider::AzureOpenAi, url, Some("2024-10-21")).expect("valid")
+    }
+
+    pub fn chat_request(stream: bool) -> ChatRequest {
+        ChatRequest {
+            model: "my-gpt4o".into(),
+            messages: vec![Message {
+                role: "user".into(),
+                content: Some("Say hello".into()),
+                text_parts: vec![],
+                name: None,
+            }],
+            max_tokens: Some(50),
+            temperature: Some(0.2),
+            top_p: None,
+            frequency_penalty: None,
+            presence_penalty: None,
+            seed: None,
+            n: None,
+            stop: vec![],
+            stream,
+            include_usage: false,
+            json: r#"{"model":"my-gpt4o"}"#.into(),
+            invocation_parameters: r#"{"model":"my-gpt4o"}"#.into(),
+        }
+    }
+
+    pub fn sample_result() -> ChatResult {
+        ChatResult {
+            id: Some("chatcmpl-1".into()),
+            model: Some("gpt-4o-2024-08-06".into()),
+            system_fingerprint: Some("fp".into()),
+            service_tier: None,
+            choices: vec![Choice {
+                index: 0,
+                role: "assistant".into(),
+                content: Some("Hello".into()),
+                finish_reason: Some("stop".into()),
+            }],
+            usage: Some(Usage {
+                prompt: 11,
+                completion: 7,
+                total: 18,
+                cached_prompt: None,
+                reasoning: None,
+            }),
+            json: "{}".into(),
+        }
+    }
+
+    pub fn not_found() -> ErrorInfo {
+        ErrorInfo {
+            class: ErrorClass::NotFound,
+            status: Some(404),
+            code: Some("DeploymentNotFound".into()),
+            message: "Error code: 404 - DeploymentNotFound".into(),
+        }
+    }
+
+    pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    pub fn has(attrs: &[KeyValue], key: &str) -> bool {
+        get(attrs, key).is_some()
+    }
+}

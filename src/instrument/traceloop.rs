@@ -28,7 +28,11 @@ impl Convention for Traceloop {
             KeyValue::new("gen_ai.operation.name", op),
             KeyValue::new(
                 "gen_ai.provider.name",
-                if e.is_azure() { "azure.ai.openai" } else { "openai" },
+                if e.is_azure() {
+                    "azure.ai.openai"
+                } else {
+                    "openai"
+                },
             ),
             KeyValue::new("gen_ai.request.model", model),
             KeyValue::new("gen_ai.is_streaming", streaming),
@@ -43,8 +47,16 @@ impl Convention for Traceloop {
                 push_opt(&mut a, "gen_ai.request.max_tokens", r.max_tokens);
                 push_opt(&mut a, "gen_ai.request.temperature", r.temperature);
                 push_opt(&mut a, "gen_ai.request.top_p", r.top_p);
-                push_opt(&mut a, "gen_ai.request.frequency_penalty", r.frequency_penalty);
-                push_opt(&mut a, "gen_ai.request.presence_penalty", r.presence_penalty);
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.frequency_penalty",
+                    r.frequency_penalty,
+                );
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.presence_penalty",
+                    r.presence_penalty,
+                );
                 if call.content.inputs() {
                     a.push(KeyValue::new("gen_ai.input.messages", chat_input(r)));
                 }
@@ -183,5 +195,71 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
             "gen_ai.output.messages",
             Value::Array(messages).to_string(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::content::ContentCapture;
+    use crate::instrument::style::testkit::*;
+
+    #[test]
+    fn one_event_per_chunk_and_ok_only_for_streams() {
+        let req = chat_request(true);
+        let e = endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let start = Traceloop.start(&call);
+        assert_eq!(start.name, "openai.chat");
+        assert_eq!(start.kind, SpanKind::Client);
+        assert_eq!(
+            get(&start.attributes, "gen_ai.provider.name").map(|v| v.to_string()),
+            Some("azure.ai.openai".into())
+        );
+        assert!(has(&start.attributes, "server.port"));
+        let t0 = SystemTime::now();
+        let times = [t0, t0, t0];
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &times,
+        };
+        let end = Traceloop.end(&call, &Outcome::Chat(&sample_result()), Some(&timing), t0);
+        assert_eq!(end.events.len(), 3);
+        assert_eq!(end.status, Status::Ok);
+        let end = Traceloop.end(&call, &Outcome::Chat(&sample_result()), None, t0);
+        assert_eq!(end.status, Status::Unset);
+        let err = not_found();
+        let end = Traceloop.end(&call, &Outcome::Failed(&err), None, t0);
+        assert_eq!(
+            get(&end.attributes, "error.type").map(|v| v.to_string()),
+            Some("NotFoundError".into())
+        );
+    }
+
+    #[test]
+    fn content_off_drops_messages() {
+        let req = chat_request(false);
+        let e = endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: ContentCapture::Off,
+            request: Request::Chat(&req),
+        };
+        assert!(!has(
+            &Traceloop.start(&call).attributes,
+            "gen_ai.input.messages"
+        ));
+        let end = Traceloop.end(
+            &call,
+            &Outcome::Chat(&sample_result()),
+            None,
+            SystemTime::now(),
+        );
+        assert!(!has(&end.attributes, "gen_ai.output.messages"));
+        assert!(has(&end.attributes, "gen_ai.usage.total_tokens"));
     }
 }

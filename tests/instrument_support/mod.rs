@@ -104,7 +104,9 @@ pub fn stream_chunks(include_usage: bool) -> Vec<CreateChatCompletionStreamRespo
     let mut bodies = vec![
         json!({"id": "", "object": "", "created": 0, "model": "", "choices": [],
                "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}),
-        chunk(json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}])),
+        chunk(
+            json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]),
+        ),
     ];
     for piece in ["1", ", 2", ", 3"] {
         bodies.push(chunk(json!([{"index": 0, "delta": {"content": piece}, "finish_reason": null, "content_filter_results": filter}])));
@@ -128,8 +130,10 @@ pub fn as_stream(chunks: Vec<CreateChatCompletionStreamResponse>) -> ChatComplet
 }
 
 pub fn embedding_request() -> CreateEmbeddingRequest {
-    serde_json::from_value(json!({"model": "my-embed", "input": ["a", "b"], "encoding_format": "float"}))
-        .expect("valid embeddings request")
+    serde_json::from_value(
+        json!({"model": "my-embed", "input": ["a", "b"], "encoding_format": "float"}),
+    )
+    .expect("valid embeddings request")
 }
 
 pub fn embedding_response() -> CreateEmbeddingResponse {
@@ -181,7 +185,10 @@ pub async fn run_case(
                 .chat(&req, async { Ok(chat_response("my-gpt4o")) })
                 .await
                 .expect("chat succeeds");
-            assert_eq!(resp.model, SNAPSHOT_MODEL, "response is handed back untouched");
+            assert_eq!(
+                resp.model, SNAPSHOT_MODEL,
+                "response is handed back untouched"
+            );
         }
         Case::Stream | Case::StreamUsage => {
             let usage = case == Case::StreamUsage;
@@ -232,7 +239,10 @@ pub async fn run_case(
 
 /// The LLM spans of a run (everything but the test's own parent span).
 pub fn llm_spans(spans: &[CapturedSpan]) -> Vec<&CapturedSpan> {
-    spans.iter().filter(|s| s.name != "multi-deployment").collect()
+    spans
+        .iter()
+        .filter(|s| s.name != "multi-deployment")
+        .collect()
 }
 
 pub fn keys(span: &CapturedSpan) -> BTreeSet<&str> {
@@ -253,23 +263,39 @@ pub fn assert_keys_match(
         .iter()
         .filter(|k| !ours.contains(*k) && !known_missing.contains(k))
         .collect();
-    assert!(missing.is_empty(), "span {} lacks reference keys {missing:?}; has {ours:?}", span.name);
+    assert!(
+        missing.is_empty(),
+        "span {} lacks reference keys {missing:?}; has {ours:?}",
+        span.name
+    );
     let extra: Vec<_> = ours
         .iter()
         .filter(|k| !reference.contains(k) && !allowed_extra.contains(k))
         .collect();
-    assert!(extra.is_empty(), "span {} has unexpected keys {extra:?}", span.name);
+    assert!(
+        extra.is_empty(),
+        "span {} has unexpected keys {extra:?}",
+        span.name
+    );
 }
 
 pub fn s<'a>(span: &'a CapturedSpan, key: &str) -> &'a str {
-    span.attr(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_else(|| panic!("{key} is not a string attribute of {}: {:?}", span.name, span.attributes))
+    span.attr(key).and_then(|v| v.as_str()).unwrap_or_else(|| {
+        panic!(
+            "{key} is not a string attribute of {}: {:?}",
+            span.name, span.attributes
+        )
+    })
 }
 
 pub fn i(span: &CapturedSpan, key: &str) -> i64 {
     span.attr(key)
         .filter(|v| matches!(v, hh_compat::capture::AttrValue::Int(_)))
         .and_then(|v| v.as_i64())
-        .unwrap_or_else(|| panic!("{key} is not an int attribute of {}: {:?}", span.name, span.attributes))
+        .unwrap_or_else(|| {
+            panic!(
+                "{key} is not an int attribute of {}: {:?}",
+                span.name, span.attributes
+            )
+        })
 }
