@@ -1,8 +1,10 @@
 //! Span capture: the shared `CapturedSpan` model and the glue that fills it from the
 //! OpenTelemetry SDK's in-memory exporter (and, later, from an OTLP receiver).
 
+mod memory;
 mod span;
 
+pub use memory::{normalize, CellTracing};
 pub use span::{
     AttrType, AttrValue, Attributes, CapturedEvent, CapturedSpan, Scope, SpanKind, SpanStatus,
     StatusCode,

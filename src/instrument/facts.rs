@@ -1,0 +1,319 @@
+//! The facts a span is made of, read once from async-openai's request and response
+//! types, so the style modules deal with plain data instead of the SDK's type zoo.
+
+use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
+use async_openai::types::embeddings::{
+    CreateEmbeddingRequest, CreateEmbeddingResponse, EmbeddingInput,
+};
+use serde_json::Value;
+
+/// One request message, reduced to what conventions record.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Message {
+    pub role: String,
+    /// Plain-string content.
+    pub content: Option<String>,
+    /// The text parts of array content, in order.
+    pub text_parts: Vec<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChatRequest {
+    /// What the caller asked for: the Azure deployment name, or the OpenAI model.
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub max_tokens: Option<i64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+    pub seed: Option<i64>,
+    pub n: Option<i64>,
+    pub stop: Vec<String>,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// The request body as JSON text.
+    pub json: String,
+    /// The body without `messages`: what OpenInference calls invocation parameters.
+    pub invocation_parameters: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Choice {
+    pub index: u32,
+    pub role: String,
+    pub content: Option<String>,
+    pub finish_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub prompt: i64,
+    pub completion: i64,
+    pub total: i64,
+    pub cached_prompt: Option<i64>,
+    pub reasoning: Option<i64>,
+}
+
+/// A finished chat completion, streamed or not.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ChatResult {
+    pub id: Option<String>,
+    /// The model that answered (Azure: the snapshot, never the deployment).
+    pub model: Option<String>,
+    pub system_fingerprint: Option<String>,
+    pub service_tier: Option<String>,
+    pub choices: Vec<Choice>,
+    pub usage: Option<Usage>,
+    /// The response body as JSON text (for streams: reassembled).
+    pub json: String,
+}
+
+impl ChatResult {
+    pub fn finish_reasons(&self) -> Vec<String> {
+        self.choices
+            .iter()
+            .filter_map(|c| c.finish_reason.clone())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EmbeddingRequest {
+    pub model: String,
+    /// The inputs when they are text (token-id inputs have no text to record).
+    pub texts: Vec<String>,
+    pub encoding_format: Option<String>,
+    pub dimensions: Option<i64>,
+    pub json: String,
+    /// The body without `input`.
+    pub invocation_parameters: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EmbeddingResult {
+    pub model: String,
+    pub vectors: Vec<Vec<f64>>,
+    pub prompt_tokens: i64,
+    pub total_tokens: i64,
+    pub json: String,
+}
+
+/// An `f32` as the decimal it prints as (`0.2`, not `0.20000000298023224`), which is
+/// what the caller wrote and what Python records.
+pub(crate) fn f32_to_f64(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+/// Serializes to JSON text and back to a value. Going through text keeps `f32` fields
+/// as their short decimal form. These types always serialize; a failure yields `null`.
+fn to_json<T: serde::Serialize>(v: &T) -> (String, Value) {
+    let text = serde_json::to_string(v).unwrap_or_else(|_| "null".to_string());
+    let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (text, value)
+}
+
+fn without_key(value: &Value, key: &str) -> String {
+    let mut v = value.clone();
+    if let Some(obj) = v.as_object_mut() {
+        obj.shift_remove(key);
+    }
+    v.to_string()
+}
+
+fn str_at(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn message_of(v: &Value) -> Message {
+    let (content, text_parts) = match v.get("content") {
+        Some(Value::String(s)) => (Some(s.clone()), Vec::new()),
+        Some(Value::Array(parts)) => (
+            None,
+            parts
+                .iter()
+                .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+                .filter_map(|p| str_at(p, "text"))
+                .collect(),
+        ),
+        _ => (None, Vec::new()),
+    };
+    Message {
+        role: str_at(v, "role").unwrap_or_default(),
+        content,
+        text_parts,
+        name: str_at(v, "name"),
+    }
+}
+
+// `max_tokens` and `seed` are deprecated upstream, but callers (and Azure) still use them.
+#[allow(deprecated)]
+pub(crate) fn chat_request(req: &CreateChatCompletionRequest) -> ChatRequest {
+    let (json, value) = to_json(req);
+    let messages = value
+        .get("messages")
+        .and_then(Value::as_array)
+        .map(|ms| ms.iter().map(message_of).collect())
+        .unwrap_or_default();
+    let stop = match value.get("stop") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    ChatRequest {
+        model: req.model.clone(),
+        messages,
+        max_tokens: req.max_tokens.or(req.max_completion_tokens).map(i64::from),
+        temperature: req.temperature.map(f32_to_f64),
+        top_p: req.top_p.map(f32_to_f64),
+        frequency_penalty: req.frequency_penalty.map(f32_to_f64),
+        presence_penalty: req.presence_penalty.map(f32_to_f64),
+        seed: req.seed,
+        n: req.n.map(i64::from),
+        stop,
+        stream: req.stream.unwrap_or(false),
+        include_usage: value
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        invocation_parameters: without_key(&value, "messages"),
+        json,
+    }
+}
+
+pub(crate) fn usage_of(v: &Value) -> Option<Usage> {
+    let u = v.get("usage").filter(|u| u.is_object())?;
+    let int = |p: &str| u.pointer(p).and_then(Value::as_i64);
+    Some(Usage {
+        prompt: int("/prompt_tokens").unwrap_or(0),
+        completion: int("/completion_tokens").unwrap_or(0),
+        total: int("/total_tokens").unwrap_or(0),
+        cached_prompt: int("/prompt_tokens_details/cached_tokens"),
+        reasoning: int("/completion_tokens_details/reasoning_tokens"),
+    })
+}
+
+pub(crate) fn chat_result(resp: &CreateChatCompletionResponse) -> ChatResult {
+    let (json, value) = to_json(resp);
+    let choices = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .map(|c| Choice {
+                    index: c
+                        .get("index")
+                        .and_then(Value::as_u64)
+                        .and_then(|i| u32::try_from(i).ok())
+                        .unwrap_or(0),
+                    role: c
+                        .pointer("/message/role")
+                        .and_then(Value::as_str)
+                        .unwrap_or("assistant")
+                        .to_string(),
+                    content: c
+                        .pointer("/message/content")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    finish_reason: str_at(c, "finish_reason"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ChatResult {
+        id: str_at(&value, "id").filter(|s| !s.is_empty()),
+        model: str_at(&value, "model").filter(|s| !s.is_empty()),
+        system_fingerprint: str_at(&value, "system_fingerprint"),
+        service_tier: str_at(&value, "service_tier"),
+        choices,
+        usage: usage_of(&value),
+        json,
+    }
+}
+
+pub(crate) fn embedding_request(req: &CreateEmbeddingRequest) -> EmbeddingRequest {
+    let (json, value) = to_json(req);
+    let texts = match &req.input {
+        EmbeddingInput::String(s) => vec![s.clone()],
+        EmbeddingInput::StringArray(a) => a.clone(),
+        _ => Vec::new(),
+    };
+    EmbeddingRequest {
+        model: req.model.clone(),
+        texts,
+        encoding_format: str_at(&value, "encoding_format"),
+        dimensions: req.dimensions.map(i64::from),
+        invocation_parameters: without_key(&value, "input"),
+        json,
+    }
+}
+
+pub(crate) fn embedding_result(resp: &CreateEmbeddingResponse) -> EmbeddingResult {
+    let (json, _) = to_json(resp);
+    EmbeddingResult {
+        model: resp.model.clone(),
+        vectors: resp
+            .data
+            .iter()
+            .map(|d| d.embedding.iter().copied().map(f32_to_f64).collect())
+            .collect(),
+        prompt_tokens: i64::from(resp.usage.prompt_tokens),
+        total_tokens: i64::from(resp.usage.total_tokens),
+        json,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Value) -> CreateChatCompletionRequest {
+        serde_json::from_value(body).expect("valid request")
+    }
+
+    #[test]
+    fn chat_request_facts() {
+        let r = chat_request(&request(serde_json::json!({
+            "model": "my-gpt4o",
+            "messages": [
+                {"role": "system", "content": "Be brief"},
+                {"role": "user", "content": [{"type": "text", "text": "Say"}, {"type": "text", "text": "hello"}], "name": "ann"}
+            ],
+            "temperature": 0.2, "max_tokens": 50, "top_p": 0.9, "stop": "END",
+            "stream": true, "stream_options": {"include_usage": true}
+        })));
+        assert_eq!(r.model, "my-gpt4o");
+        assert_eq!(r.temperature, Some(0.2));
+        assert_eq!(r.top_p, Some(0.9));
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.stop, vec!["END".to_string()]);
+        assert!(r.stream && r.include_usage);
+        assert_eq!(r.messages.len(), 2);
+        assert_eq!(r.messages[0].content.as_deref(), Some("Be brief"));
+        assert_eq!(r.messages[1].text_parts, vec!["Say", "hello"]);
+        assert_eq!(r.messages[1].name.as_deref(), Some("ann"));
+        assert!(!r.invocation_parameters.contains("messages"));
+        assert!(r.invocation_parameters.contains("\"temperature\":0.2"));
+        assert!(r.json.contains("\"messages\""));
+    }
+
+    #[test]
+    fn max_completion_tokens_counts_as_max_tokens() {
+        let r = chat_request(&request(serde_json::json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 9
+        })));
+        assert_eq!(r.max_tokens, Some(9));
+        assert!(!r.stream && !r.include_usage);
+    }
+
+    #[test]
+    fn f32_values_keep_their_decimal_form() {
+        assert_eq!(f32_to_f64(0.2), 0.2);
+        assert_eq!(f32_to_f64(1.0), 1.0);
+        assert_eq!(f32_to_f64(-0.125), -0.125);
+    }
+}

@@ -1,0 +1,194 @@
+//! The seam between the shared mechanics and the three conventions: a style turns a
+//! call's facts into a span's name, kind, attributes, events and status, and nothing else.
+
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::{KeyValue, StringValue, Value};
+
+use super::content::ContentCapture;
+use super::endpoint::Endpoint;
+use super::errors::ErrorInfo;
+use super::facts::{ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult};
+
+/// What is being called, with everything known before the call.
+pub(crate) struct Call<'a> {
+    pub endpoint: &'a Endpoint,
+    pub content: ContentCapture,
+    pub request: Request<'a>,
+}
+
+pub(crate) enum Request<'a> {
+    Chat(&'a ChatRequest),
+    Embeddings(&'a EmbeddingRequest),
+}
+
+pub(crate) enum Outcome<'a> {
+    Chat(&'a ChatResult),
+    Embeddings(&'a EmbeddingResult),
+    Failed(&'a ErrorInfo),
+}
+
+/// When the call started and when each stream chunk arrived.
+pub(crate) struct StreamTiming<'a> {
+    pub started: SystemTime,
+    pub chunk_times: &'a [SystemTime],
+}
+
+impl StreamTiming<'_> {
+    pub fn first_chunk(&self) -> Option<SystemTime> {
+        self.chunk_times.first().copied()
+    }
+
+    pub fn time_to_first_chunk(&self) -> Option<Duration> {
+        self.first_chunk()
+            .map(|t| t.duration_since(self.started).unwrap_or_default())
+    }
+}
+
+pub(crate) struct SpanStart {
+    pub name: String,
+    pub kind: SpanKind,
+    pub attributes: Vec<KeyValue>,
+}
+
+pub(crate) struct PlannedEvent {
+    pub name: &'static str,
+    pub at: SystemTime,
+    pub attributes: Vec<KeyValue>,
+}
+
+pub(crate) struct SpanEnd {
+    pub attributes: Vec<KeyValue>,
+    pub events: Vec<PlannedEvent>,
+    pub status: Status,
+}
+
+/// One instrumentation convention.
+pub(crate) trait Convention: Sync {
+    /// Name, kind and the attributes known before the call (sampling sees these).
+    fn start(&self, call: &Call) -> SpanStart;
+    /// Everything learned from the outcome. `stream` is set for streamed chats, also
+    /// when the stream failed part-way; `ended` is when the outcome was known.
+    fn end(
+        &self,
+        call: &Call,
+        outcome: &Outcome,
+        stream: Option<&StreamTiming>,
+        ended: SystemTime,
+    ) -> SpanEnd;
+}
+
+/// The `exception` event every style records on failure, in the OpenTelemetry shape
+/// (`exception.type` is the bare Python class name, as Python's `record_exception` writes).
+pub(crate) fn exception_event(err: &ErrorInfo, at: SystemTime) -> PlannedEvent {
+    PlannedEvent {
+        name: "exception",
+        at,
+        attributes: vec![
+            KeyValue::new("exception.type", err.class.python_name()),
+            KeyValue::new("exception.message", err.message.clone()),
+        ],
+    }
+}
+
+pub(crate) fn string_array(values: Vec<String>) -> Value {
+    Value::Array(
+        values
+            .into_iter()
+            .map(StringValue::from)
+            .collect::<Vec<_>>()
+            .into(),
+    )
+}
+
+pub(crate) fn double_array(values: &[f64]) -> Value {
+    Value::Array(values.to_vec().into())
+}
+
+/// Pushes `key=value` when the value is present.
+pub(crate) fn push_opt<V: Into<Value>>(attrs: &mut Vec<KeyValue>, key: &'static str, v: Option<V>) {
+    if let Some(v) = v {
+        attrs.push(KeyValue::new(key, v.into()));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testkit {
+    //! Facts for the style modules' unit tests.
+    use super::*;
+    use crate::instrument::errors::{ErrorClass, ErrorInfo};
+    use crate::instrument::facts::{Choice, Message, Usage};
+    use crate::vocab::Provider;
+
+    pub fn endpoint(url: &str) -> Endpoint {
+        Endpoint::from_url(Provider::AzureOpenAi, url, Some("2024-10-21")).expect("valid")
+    }
+
+    pub fn chat_request(stream: bool) -> ChatRequest {
+        ChatRequest {
+            model: "my-gpt4o".into(),
+            messages: vec![Message {
+                role: "user".into(),
+                content: Some("Say hello".into()),
+                text_parts: vec![],
+                name: None,
+            }],
+            max_tokens: Some(50),
+            temperature: Some(0.2),
+            top_p: None,
+            frequency_penalty: None,
+            presence_penalty: None,
+            seed: None,
+            n: None,
+            stop: vec![],
+            stream,
+            include_usage: false,
+            json: r#"{"model":"my-gpt4o"}"#.into(),
+            invocation_parameters: r#"{"model":"my-gpt4o"}"#.into(),
+        }
+    }
+
+    pub fn sample_result() -> ChatResult {
+        ChatResult {
+            id: Some("chatcmpl-1".into()),
+            model: Some("gpt-4o-2024-08-06".into()),
+            system_fingerprint: Some("fp".into()),
+            service_tier: None,
+            choices: vec![Choice {
+                index: 0,
+                role: "assistant".into(),
+                content: Some("Hello".into()),
+                finish_reason: Some("stop".into()),
+            }],
+            usage: Some(Usage {
+                prompt: 11,
+                completion: 7,
+                total: 18,
+                cached_prompt: None,
+                reasoning: None,
+            }),
+            json: "{}".into(),
+        }
+    }
+
+    pub fn not_found() -> ErrorInfo {
+        ErrorInfo {
+            class: ErrorClass::NotFound,
+            status: Some(404),
+            code: Some("DeploymentNotFound".into()),
+            message: "Error code: 404 - DeploymentNotFound".into(),
+        }
+    }
+
+    pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    pub fn has(attrs: &[KeyValue], key: &str) -> bool {
+        get(attrs, key).is_some()
+    }
+}
