@@ -47,9 +47,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct SelectArgs {
-    /// The provider whose matrix to use (matrix/<provider>.yaml unless --matrix is given).
-    #[arg(long, default_value = "azure-openai", value_parser = parse_name::<Provider>)]
-    pub provider: Provider,
+    /// The provider whose shipped matrix to use, matrix/<PROVIDER>.yaml [default: azure-openai].
+    #[arg(long, value_parser = parse_name::<Provider>)]
+    pub provider: Option<Provider>,
     /// A matrix file to use instead of the provider's shipped one.
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
@@ -158,4 +158,50 @@ where
     T: std::str::FromStr<Err = hh_compat::vocab::UnknownName>,
 {
     s.parse::<T>().map_err(|e| e.to_string())
+}
+
+impl From<SelectArgs> for hh_compat::commands::Selection {
+    fn from(a: SelectArgs) -> Self {
+        Self {
+            provider: a.provider,
+            matrix: a.matrix,
+            styles: a.styles,
+            features: a.features,
+            drivers: a.drivers,
+            patterns: a.patterns,
+        }
+    }
+}
+
+impl From<&OutputArgs> for hh_compat::commands::Output {
+    fn from(a: &OutputArgs) -> Self {
+        Self {
+            format: a.format.into(),
+            out: a.out.clone(),
+        }
+    }
+}
+
+impl From<RunArgs> for hh_compat::commands::RunCommand {
+    fn from(a: RunArgs) -> Self {
+        Self {
+            output: (&a.output).into(),
+            selection: a.select.into(),
+            target: a.target,
+            jobs: a.jobs,
+            cell_timeout: std::time::Duration::from_secs(a.timeout),
+            stable: a.stable,
+        }
+    }
+}
+
+impl From<ServeArgs> for hh_compat::replica::ServeOptions {
+    fn from(a: ServeArgs) -> Self {
+        Self {
+            addr: a.addr,
+            api_key: a.api_key,
+            deployments: a.deployments,
+            faults: a.faults,
+        }
+    }
 }

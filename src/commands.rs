@@ -1,0 +1,218 @@
+//! One library function per subcommand: what the binary calls, and what the
+//! integration tests drive.
+
+use crate::matrix::{self, CellFilter, Matrix, MatrixError};
+use crate::replica::{self, ServeOptions};
+use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
+use crate::runner::{self, RunError, RunOptions};
+use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Which matrix and which of its cells.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub provider: Option<Provider>,
+    pub matrix: Option<PathBuf>,
+    pub styles: Vec<Style>,
+    pub features: Vec<Feature>,
+    pub drivers: Vec<DriverKind>,
+    pub patterns: Vec<String>,
+}
+
+/// Where and how results are written.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub format: Format,
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunCommand {
+    pub selection: Selection,
+    pub target: Target,
+    pub jobs: Option<usize>,
+    pub cell_timeout: Duration,
+    pub output: Output,
+    pub stable: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    Matrix(#[from] MatrixError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a results file written by `hh-compat run --format json`: {source}")]
+    Results { path: PathBuf, source: serde_json::Error },
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Render(#[from] report::RenderError),
+    #[error("{0}")]
+    Replica(#[from] replica::ReplicaError),
+}
+
+impl CommandError {
+    /// Bad input is the user's to fix (2); anything else is the environment's (3).
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            CommandError::Matrix(_) | CommandError::Usage(_) | CommandError::Results { .. } => ExitStatus::Usage,
+            CommandError::Io { .. } => ExitStatus::Usage,
+            CommandError::Run(RunError::TargetUnavailable(_)) => ExitStatus::Usage,
+            CommandError::Replica(e) if e.is_usage() => ExitStatus::Usage,
+            _ => ExitStatus::Infrastructure,
+        }
+    }
+}
+
+/// Loads the selected matrix and returns it with the cells the filters keep, and the
+/// label the matrix is reported under.
+pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
+    let path = match &selection.matrix {
+        Some(p) => p.clone(),
+        None => matrix::default_matrix_path(selection.provider.unwrap_or(Provider::AzureOpenAi)),
+    };
+    let loaded = matrix::load_file(&path)?;
+    if let Some(asked) = selection.provider {
+        if asked != loaded.provider() {
+            return Err(CommandError::Usage(format!(
+                "{} is a matrix for provider `{}`, but --provider {asked} was given",
+                path.display(),
+                loaded.provider()
+            )));
+        }
+    }
+    let filter = CellFilter {
+        styles: selection.styles.clone(),
+        features: selection.features.clone(),
+        drivers: selection.drivers.clone(),
+        patterns: selection.patterns.clone(),
+    };
+    let cells = filter.apply(loaded.cells());
+    Ok((loaded, cells, display_path(&path)))
+}
+
+/// `hh-compat list`: prints cell ids, one per line.
+pub fn list(selection: &Selection) -> Result<ExitStatus, CommandError> {
+    let (_, cells, _) = select(selection)?;
+    let mut stdout = std::io::stdout().lock();
+    for cell in &cells {
+        let _ = writeln!(stdout, "{}", cell.id);
+    }
+    Ok(ExitStatus::Ok)
+}
+
+/// `hh-compat run`: runs the selected cells and writes the chosen report.
+pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
+    let (matrix, cells, label) = select(&command.selection)?;
+    if cells.is_empty() {
+        return Err(CommandError::Usage(
+            "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
+        ));
+    }
+    let mut options = RunOptions {
+        cell_timeout: command.cell_timeout,
+        target: command.target,
+        ..RunOptions::default()
+    };
+    if let Some(jobs) = command.jobs {
+        if jobs == 0 {
+            return Err(CommandError::Usage("--jobs must be at least 1".to_string()));
+        }
+        options.jobs = jobs;
+    }
+    let progress = progress_bar(cells.len() as u64);
+    let bar = progress.clone();
+    let mut results = runner::run(&matrix, &label, cells, &options, move |cell: &CellResult| {
+        bar.set_message(cell.id.clone());
+        bar.inc(1);
+    })
+    .await?;
+    progress.finish_and_clear();
+    if command.stable {
+        results.stabilize();
+    }
+    write_output(&results, &command.output)?;
+    Ok(results.exit_status())
+}
+
+/// `hh-compat report`: re-renders a saved results file.
+pub fn report(path: &Path, output: &Output) -> Result<ExitStatus, CommandError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CommandError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let results = report::parse_results(&text).map_err(|source| CommandError::Results {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    write_output(&results, output)?;
+    Ok(results.exit_status())
+}
+
+/// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
+pub async fn replica_serve(options: ServeOptions) -> Result<ExitStatus, CommandError> {
+    replica::serve(options).await?;
+    Ok(ExitStatus::Ok)
+}
+
+/// Writes the report: to `--out` (and the table to the terminal), or to stdout.
+fn write_output(results: &RunResults, output: &Output) -> Result<(), CommandError> {
+    let colour = if std::io::stdout().is_terminal() {
+        Colour::from_env()
+    } else {
+        Colour::Never
+    };
+    let rendered = report::render(results, output.format, colour)?;
+    match &output.out {
+        Some(path) => {
+            write_file(path, &rendered)?;
+            let table = report::render(results, Format::Table, colour)?;
+            print!("{table}");
+        }
+        None => {
+            print!("{rendered}");
+            if output.format != Format::Table {
+                eprintln!("{}", report::summary_line(results));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, contents: &str) -> Result<(), CommandError> {
+    let io = |source| CommandError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(path, contents).map_err(io)
+}
+
+/// A progress bar on a terminal; nothing when stderr is redirected (CI logs stay clean).
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} cells  {wide_msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Paths inside the working directory are reported relative to it, so reports do not
+/// depend on where the repository was cloned.
+fn display_path(path: &Path) -> String {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
+    relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+}
