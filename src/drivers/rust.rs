@@ -61,7 +61,7 @@ impl<'a> App<'a> {
         let http = http_client(ctx, &cell.id)?;
         let endpoint = Endpoint::from_url(cell.provider, &ctx.endpoint_url(cell.provider), ctx.api_version_for(cell.provider))
             .map_err(|e| DriverError::Setup(e.to_string()))?;
-        let instrumentor = Instrumentor::new(cell.style, tracing.tracer(cell.style.scope_name(), None), endpoint);
+        let instrumentor = Instrumentor::new(cell.style, tracing.tracer(crate::instrument::scope_name(cell.style), Some(crate::instrument::SCOPE_VERSION)), endpoint);
         Ok(Self {
             ctx,
             cell,
