@@ -425,7 +425,7 @@ impl AttrAssertion {
                         let needle = t.render(vars).map_err(|e| e.to_string())?;
                         match value {
                             AttrValue::String(s) => s.contains(&needle),
-                            AttrValue::StringArray(items) => items.iter().any(|i| *i == needle),
+                            AttrValue::StringArray(items) => items.contains(&needle),
                             _ => false,
                         }
                     }

@@ -7,8 +7,8 @@ use super::raw::*;
 use super::yaml::pos_of;
 use super::{Matrix, TargetSpec};
 use crate::expect::{
-    AttrAssertion, Count, EventAssertion, KnownIssue, NameMatch, Relation, Selector, SpanCheck, StatusExpect,
-    Template, TemplateVars,
+    AttrAssertion, Count, EventAssertion, KnownIssue, NameMatch, Relation, Selector, SpanCheck,
+    StatusExpect, Template, TemplateVars,
 };
 use crate::replica::{Deployment, DeploymentKind, FaultKind};
 use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Style};
@@ -55,7 +55,10 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         styles.push(s.value.0);
     }
     if styles.is_empty() {
-        return Err(cx.err(Some(Pos::START), "`styles` is empty; list at least one of: openinference, traceloop, otel-genai"));
+        return Err(cx.err(
+            Some(Pos::START),
+            "`styles` is empty; list at least one of: openinference, traceloop, otel-genai",
+        ));
     }
     let drivers: Vec<DriverKind> = match raw.drivers {
         Some(list) => {
@@ -73,24 +76,41 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     let mut features: Vec<(Feature, FeaturePlan)> = Vec::new();
     for (f, params) in raw.features.0 {
         if features.iter().any(|(e, _)| *e == f.value) {
-            return Err(cx.err(pos_of(&f), format!("feature `{}` is defined twice", f.value)));
+            return Err(cx.err(
+                pos_of(&f),
+                format!("feature `{}` is defined twice", f.value),
+            ));
         }
         let plan = plan(&cx, f.value, params, &deployments)?;
         features.push((f.value, plan));
     }
     if features.is_empty() {
-        return Err(cx.err(Some(Pos::START), "`features` is empty; define at least one feature"));
+        return Err(cx.err(
+            Some(Pos::START),
+            "`features` is empty; define at least one feature",
+        ));
     }
 
     let mut checks = BTreeMap::new();
     let mut all_labels: Vec<String> = Vec::new();
     for (si, style) in styles.iter().enumerate() {
-        let style_layers = raw.expect.styles.0.iter().find(|(s, _)| s.value.0 == *style).map(|(_, l)| l);
+        let style_layers = raw
+            .expect
+            .styles
+            .0
+            .iter()
+            .find(|(s, _)| s.value.0 == *style)
+            .map(|(_, l)| l);
         for (feature, plan) in &features {
             let mut layers: Vec<&RawChecks> = vec![&raw.expect.all];
             if let Some(sl) = style_layers {
                 layers.push(&sl.all);
-                layers.extend(sl.features.iter().filter(|(f, _)| f == feature).map(|(_, c)| c));
+                layers.extend(
+                    sl.features
+                        .iter()
+                        .filter(|(f, _)| f == feature)
+                        .map(|(_, c)| c),
+                );
             }
             let merged = merge(&layers);
             if merged.is_empty() {
@@ -118,7 +138,10 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     let mut known_issues: Vec<KnownIssue> = Vec::new();
     for k in raw.known_issues {
         if known_issues.iter().any(|e| e.id == k.id.value) {
-            return Err(cx.err(pos_of(&k.id), format!("known issue id `{}` is used twice", k.id.value)));
+            return Err(cx.err(
+                pos_of(&k.id),
+                format!("known issue id `{}` is used twice", k.id.value),
+            ));
         }
         if let Some(check) = &k.check {
             if !all_labels.contains(&check.value) {
@@ -180,13 +203,24 @@ fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetS
         return Err(cx.err(pos, format!("`target.resource` is an Azure resource name; provider `{provider}` has none (use `host` to change the endpoint)")));
     }
     if provider == Provider::AzureOpenAi && t.api_version.is_none() {
-        return Err(cx.err(pos, "provider `azure-openai` needs `target.api_version`, e.g. \"2024-10-21\""));
+        return Err(cx.err(
+            pos,
+            "provider `azure-openai` needs `target.api_version`, e.g. \"2024-10-21\"",
+        ));
     }
     if provider == Provider::OpenAi && t.api_version.is_some() {
-        return Err(cx.err(pos, "`target.api_version` applies to Azure providers only; remove it for `openai`"));
+        return Err(cx.err(
+            pos,
+            "`target.api_version` applies to Azure providers only; remove it for `openai`",
+        ));
     }
     if host.trim().is_empty() || host.contains('/') {
-        return Err(cx.err(pos, format!("`{host}` is not a host name (no scheme or path, e.g. contoso.openai.azure.com)")));
+        return Err(cx.err(
+            pos,
+            format!(
+                "`{host}` is not a host name (no scheme or path, e.g. contoso.openai.azure.com)"
+            ),
+        ));
     }
     Ok(TargetSpec {
         resource: t.resource,
@@ -236,7 +270,12 @@ fn lookup(
     })
 }
 
-fn plan(cx: &Ctx, feature: Feature, params: RawFeatureParams, deps: &[Deployment]) -> Result<FeaturePlan, MatrixError> {
+fn plan(
+    cx: &Ctx,
+    feature: Feature,
+    params: RawFeatureParams,
+    deps: &[Deployment],
+) -> Result<FeaturePlan, MatrixError> {
     let prompt = |p: &Option<String>| p.clone().unwrap_or_else(|| DEFAULT_PROMPT.to_string());
     Ok(match params {
         RawFeatureParams::Chat(p) => {
@@ -260,9 +299,14 @@ fn plan(cx: &Ctx, feature: Feature, params: RawFeatureParams, deps: &[Deployment
         }
         RawFeatureParams::Embeddings(p) => {
             let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Embedding, deps)?;
-            let inputs = p.inputs.unwrap_or_else(|| vec!["Hello".into(), "World".into()]);
+            let inputs = p
+                .inputs
+                .unwrap_or_else(|| vec!["Hello".into(), "World".into()]);
             if inputs.is_empty() {
-                return Err(cx.err(pos_of(&p.deployment), "`inputs` is empty; embeddings need at least one input"));
+                return Err(cx.err(
+                    pos_of(&p.deployment),
+                    "`inputs` is empty; embeddings need at least one input",
+                ));
             }
             FeaturePlan::Embeddings {
                 deployment,
@@ -272,7 +316,10 @@ fn plan(cx: &Ctx, feature: Feature, params: RawFeatureParams, deps: &[Deployment
         }
         RawFeatureParams::Multi(p) => {
             if p.deployments.value.len() < 2 {
-                return Err(cx.err(pos_of(&p.deployments), "`multi-deployment` needs at least two deployments"));
+                return Err(cx.err(
+                    pos_of(&p.deployments),
+                    "`multi-deployment` needs at least two deployments",
+                ));
             }
             let mut refs: Vec<DeploymentRef> = Vec::new();
             for d in &p.deployments.value {
@@ -295,9 +342,9 @@ fn plan(cx: &Ctx, feature: Feature, params: RawFeatureParams, deps: &[Deployment
                 ));
             }
             let flaky = lookup(cx, feature, &p.flaky_deployment, DeploymentKind::Chat, deps)?;
-            let has_rate_limit = deps
-                .iter()
-                .any(|d| d.name == flaky.name && d.faults.iter().any(|f| f.kind == FaultKind::RateLimit));
+            let has_rate_limit = deps.iter().any(|d| {
+                d.name == flaky.name && d.faults.iter().any(|f| f.kind == FaultKind::RateLimit)
+            });
             if !has_rate_limit {
                 return Err(cx.err(
                     pos_of(&p.flaky_deployment),
@@ -341,11 +388,18 @@ pub fn cell_vars(
         FeaturePlan::Chat { deployment, .. }
         | FeaturePlan::Streaming { deployment, .. }
         | FeaturePlan::Embeddings { deployment, .. } => {
-            v.set("deployment", deployment.name.as_str()).set("model", deployment.model.as_str());
+            v.set("deployment", deployment.name.as_str())
+                .set("model", deployment.model.as_str());
         }
         FeaturePlan::MultiDeployment { deployments, .. } => {
-            v.set_list("deployments", deployments.iter().map(|d| d.name.clone()).collect());
-            v.set_list("models", deployments.iter().map(|d| d.model.clone()).collect());
+            v.set_list(
+                "deployments",
+                deployments.iter().map(|d| d.name.clone()).collect(),
+            );
+            v.set_list(
+                "models",
+                deployments.iter().map(|d| d.model.clone()).collect(),
+            );
         }
         FeaturePlan::Errors {
             missing_deployment,
@@ -470,7 +524,13 @@ fn check_templates<'a>(
 ) -> Result<(), MatrixError> {
     for t in templates {
         t.check_vars(vars).map_err(|e| {
-            cx.err(pos, format!("in `{}` (style `{style}`, feature `{feature}`): {e}", t.as_str()))
+            cx.err(
+                pos,
+                format!(
+                    "in `{}` (style `{style}`, feature `{feature}`): {e}",
+                    t.as_str()
+                ),
+            )
         })?;
     }
     Ok(())
@@ -478,7 +538,9 @@ fn check_templates<'a>(
 
 fn attr_templates(a: &AttrAssertion) -> Vec<&Template> {
     match a {
-        AttrAssertion::Equals(crate::expect::Expected::Text(t)) | AttrAssertion::Contains(t) => vec![t],
+        AttrAssertion::Equals(crate::expect::Expected::Text(t)) | AttrAssertion::Contains(t) => {
+            vec![t]
+        }
         AttrAssertion::Regex(r) => vec![r.template()],
         AttrAssertion::OneOf(items) => items
             .iter()
@@ -521,9 +583,7 @@ fn selector(
     kind: Option<crate::capture::SpanKind>,
     where_: &[(String, Option<Pos>, RawAttr)],
     pos: Option<Pos>,
-    vars: &TemplateVars,
-    style: Style,
-    feature: Feature,
+    (vars, style, feature): (&TemplateVars, Style, Feature),
 ) -> Result<Selector, MatrixError> {
     let name = name_match(name);
     let templates: Vec<&Template> = match &name {
@@ -539,8 +599,21 @@ fn selector(
     })
 }
 
-fn to_check(cx: &Ctx, m: Merged, vars: &TemplateVars, style: Style, feature: Feature) -> Result<SpanCheck, MatrixError> {
-    let select = selector(cx, &m.name, m.kind, &m.where_, m.pos, vars, style, feature)?;
+fn to_check(
+    cx: &Ctx,
+    m: Merged,
+    vars: &TemplateVars,
+    style: Style,
+    feature: Feature,
+) -> Result<SpanCheck, MatrixError> {
+    let select = selector(
+        cx,
+        &m.name,
+        m.kind,
+        &m.where_,
+        m.pos,
+        (vars, style, feature),
+    )?;
     let mut relations = Vec::new();
     for r in &m.relations {
         relations.push(match r {
@@ -551,9 +624,20 @@ fn to_check(cx: &Ctx, m: Merged, vars: &TemplateVars, style: Style, feature: Fea
                 let where_: Vec<(String, Option<Pos>, RawAttr)> = sel
                     .where_
                     .as_ref()
-                    .map(|w| w.0.iter().filter_map(|(k, a)| a.clone().map(|a| (k.value.clone(), pos_of(k), a))).collect())
+                    .map(|w| {
+                        w.0.iter()
+                            .filter_map(|(k, a)| a.clone().map(|a| (k.value.clone(), pos_of(k), a)))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                Relation::Parent(selector(cx, &sel.name, sel.kind, &where_, m.pos, vars, style, feature)?)
+                Relation::Parent(selector(
+                    cx,
+                    &sel.name,
+                    sel.kind,
+                    &where_,
+                    m.pos,
+                    (vars, style, feature),
+                )?)
             }
         });
     }

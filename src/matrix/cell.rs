@@ -76,14 +76,18 @@ pub struct CellFilter {
 
 impl CellFilter {
     pub fn is_empty(&self) -> bool {
-        self.styles.is_empty() && self.features.is_empty() && self.drivers.is_empty() && self.patterns.is_empty()
+        self.styles.is_empty()
+            && self.features.is_empty()
+            && self.drivers.is_empty()
+            && self.patterns.is_empty()
     }
 
     pub fn matches(&self, cell: &Cell) -> bool {
         (self.styles.is_empty() || self.styles.contains(&cell.style))
             && (self.features.is_empty() || self.features.contains(&cell.feature))
             && (self.drivers.is_empty() || self.drivers.contains(&cell.driver))
-            && (self.patterns.is_empty() || self.patterns.iter().any(|p| pattern_matches(p, &cell.id)))
+            && (self.patterns.is_empty()
+                || self.patterns.iter().any(|p| pattern_matches(p, &cell.id)))
     }
 
     pub fn apply(&self, cells: Vec<Cell>) -> Vec<Cell> {
@@ -123,8 +127,14 @@ mod tests {
         assert!(pattern_matches("azure-openai/*/rust", id));
         assert!(pattern_matches("*", id));
         assert!(!pattern_matches("*/streaming/*", id));
-        assert!(!pattern_matches("openai/*", id), "a glob anchors at both ends");
+        assert!(
+            !pattern_matches("openai/*", id),
+            "a glob anchors at both ends"
+        );
         assert!(pattern_matches("azure*chat*", id));
-        assert!(!pattern_matches("azure-openai/openinference/chat/rust/*x", id));
+        assert!(!pattern_matches(
+            "azure-openai/openinference/chat/rust/*x",
+            id
+        ));
     }
 }

@@ -78,11 +78,20 @@ fn snippet(text: &str, pos: Pos) -> Option<String> {
         Some(i) => format!("{}api_key: ***", &line[..i]),
         None => line.to_string(),
     };
-    let shown: String = shown.chars().take(200).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let shown: String = shown
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let gutter = pos.line.to_string();
     let pad = " ".repeat(gutter.len());
-    let col = usize::try_from(pos.column.saturating_sub(1)).unwrap_or(0).min(200);
-    Some(format!("{pad} |\n{gutter} | {shown}\n{pad} | {}^", " ".repeat(col)))
+    let col = usize::try_from(pos.column.saturating_sub(1))
+        .unwrap_or(0)
+        .min(200);
+    Some(format!(
+        "{pad} |\n{gutter} | {shown}\n{pad} | {}^",
+        " ".repeat(col)
+    ))
 }
 
 #[cfg(test)]
@@ -91,14 +100,22 @@ mod tests {
 
     #[test]
     fn display_is_file_line_col_then_caret() {
-        let e = MatrixError::new("m.yaml", Some(Pos { line: 2, column: 3 }), "bad").with_snippet_from("a: 1\nb: 2\n");
+        let e = MatrixError::new("m.yaml", Some(Pos { line: 2, column: 3 }), "bad")
+            .with_snippet_from("a: 1\nb: 2\n");
         assert_eq!(e.to_string(), "m.yaml:2:3: bad\n  |\n2 | b: 2\n  |   ^");
     }
 
     #[test]
     fn snippets_mask_the_api_key() {
-        let e = MatrixError::new("m.yaml", Some(Pos { line: 1, column: 12 }), "bad")
-            .with_snippet_from("  api_key: s3cr3t-value\n");
+        let e = MatrixError::new(
+            "m.yaml",
+            Some(Pos {
+                line: 1,
+                column: 12,
+            }),
+            "bad",
+        )
+        .with_snippet_from("  api_key: s3cr3t-value\n");
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
     }
 }

@@ -116,14 +116,25 @@ impl Matrix {
                         feature: *feature,
                         driver: *driver,
                         plan: plan.clone(),
-                        checks: self.checks.get(&(*style, *feature)).cloned().unwrap_or_default(),
+                        checks: self
+                            .checks
+                            .get(&(*style, *feature))
+                            .cloned()
+                            .unwrap_or_default(),
                         known_issues: self
                             .known_issues
                             .iter()
                             .filter(|k| k.applies_to(*style, *feature, *driver))
                             .cloned()
                             .collect(),
-                        vars: build::cell_vars(self.provider, &self.target, *style, *feature, *driver, plan),
+                        vars: build::cell_vars(
+                            self.provider,
+                            &self.target,
+                            *style,
+                            *feature,
+                            *driver,
+                            plan,
+                        ),
                     });
                 }
             }
@@ -146,12 +157,15 @@ pub fn default_matrix_path(provider: Provider) -> PathBuf {
 /// before they are parsed.
 pub fn load_file(path: &Path) -> Result<Matrix, MatrixError> {
     let origin = path.display().to_string();
-    let io = |e: std::io::Error| MatrixError::new(&origin, None, format!("cannot read the matrix: {e}"));
+    let io =
+        |e: std::io::Error| MatrixError::new(&origin, None, format!("cannot read the matrix: {e}"));
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so an oversized (or growing) file is caught without
     // reading all of it.
-    file.take(MAX_MATRIX_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_MATRIX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     parse_bytes(&bytes, &origin)
 }
 
@@ -175,7 +189,10 @@ fn too_big(len: usize, origin: &str) -> Result<(), MatrixError> {
         return Err(MatrixError::new(
             origin,
             None,
-            format!("the matrix is larger than {} KiB; matrices are hand-written and small", MAX_MATRIX_BYTES / 1024),
+            format!(
+                "the matrix is larger than {} KiB; matrices are hand-written and small",
+                MAX_MATRIX_BYTES / 1024
+            ),
         ));
     }
     Ok(())
@@ -199,7 +216,7 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Matrix, MatrixError> {
     // rejected as such even where the typed pass would have stopped at a type error.
     serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(body, yaml::options())
         .map_err(|e| yaml::translate(&e, origin, body))?;
-    let raw: raw::RawMatrix =
-        serde_saphyr::from_str_with_options(body, yaml::options()).map_err(|e| yaml::translate(&e, origin, body))?;
+    let raw: raw::RawMatrix = serde_saphyr::from_str_with_options(body, yaml::options())
+        .map_err(|e| yaml::translate(&e, origin, body))?;
     build::build(raw, origin).map_err(|e| e.with_snippet_from(body))
 }

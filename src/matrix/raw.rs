@@ -4,10 +4,10 @@
 
 use super::yaml::{tri, Named, OMap};
 use crate::capture::{AttrType, AttrValue, SpanKind, StatusCode};
+use crate::expect::SubjectKind;
 use crate::expect::{AttrAssertion, Count, Expected, StatusExpect, Template, TemplateRegex};
 use crate::replica::{DeploymentKind, Fault};
 use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Style};
-use crate::expect::SubjectKind;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
@@ -230,20 +230,30 @@ impl<'de> Deserialize<'de> for RawName {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawName, E> {
                 if s.len() >= 2 && s.starts_with('/') && s.ends_with('/') {
-                    return TemplateRegex::new(&s[1..s.len() - 1]).map(RawName::Regex).map_err(E::custom);
+                    return TemplateRegex::new(&s[1..s.len() - 1])
+                        .map(RawName::Regex)
+                        .map_err(E::custom);
                 }
                 Template::parse(s).map(RawName::Exact).map_err(E::custom)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawName, A::Error> {
-                let key: String = m.next_key()?.ok_or_else(|| de::Error::custom("expected {regex: ...}"))?;
+                let key: String = m
+                    .next_key()?
+                    .ok_or_else(|| de::Error::custom("expected {regex: ...}"))?;
                 if key != "regex" {
-                    return Err(de::Error::custom(format!("unknown key `{key}` in a span name; expected `regex`")));
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{key}` in a span name; expected `regex`"
+                    )));
                 }
                 let src: String = m.next_value()?;
                 if let Some(k) = m.next_key::<String>()? {
-                    return Err(de::Error::custom(format!("unexpected key `{k}`: a span name takes only `regex`")));
+                    return Err(de::Error::custom(format!(
+                        "unexpected key `{k}`: a span name takes only `regex`"
+                    )));
                 }
-                TemplateRegex::new(&src).map(RawName::Regex).map_err(de::Error::custom)
+                TemplateRegex::new(&src)
+                    .map(RawName::Regex)
+                    .map_err(de::Error::custom)
             }
         }
         d.deserialize_any(V)
@@ -265,16 +275,24 @@ impl<'de> Deserialize<'de> for RawCount {
                 f.write_str(EXPECTED)
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawCount, E> {
-                u32::try_from(n).map(|n| RawCount(Count::Exactly(n))).map_err(|_| E::custom("count too large"))
+                u32::try_from(n)
+                    .map(|n| RawCount(Count::Exactly(n)))
+                    .map_err(|_| E::custom("count too large"))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawCount, E> {
-                u64::try_from(n).map_err(|_| E::custom(format!("a count cannot be negative; expected {EXPECTED}"))).and_then(|n| self.visit_u64(n))
+                u64::try_from(n)
+                    .map_err(|_| {
+                        E::custom(format!("a count cannot be negative; expected {EXPECTED}"))
+                    })
+                    .and_then(|n| self.visit_u64(n))
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<RawCount, E> {
                 match s {
                     "present" => Ok(RawCount(Count::AtLeast(1))),
                     "absent" => Ok(RawCount(Count::Exactly(0))),
-                    other => Err(E::custom(format!("unknown count `{other}`; expected {EXPECTED}"))),
+                    other => Err(E::custom(format!(
+                        "unknown count `{other}`; expected {EXPECTED}"
+                    ))),
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawCount, A::Error> {
@@ -286,19 +304,26 @@ impl<'de> Deserialize<'de> for RawCount {
                     "between" => {
                         let (a, b): (u32, u32) = m.next_value()?;
                         if a > b {
-                            return Err(de::Error::custom(format!("between [{a}, {b}]: the lower bound is above the upper")));
+                            return Err(de::Error::custom(format!(
+                                "between [{a}, {b}]: the lower bound is above the upper"
+                            )));
                         }
                         Count::Between(a, b)
                     }
                     other => {
-                        let hint = did_you_mean(other, ["exactly", "at_least", "at_most", "between"])
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
-                        return Err(de::Error::custom(format!("unknown count `{other}`{hint}; expected {EXPECTED}")));
+                        let hint =
+                            did_you_mean(other, ["exactly", "at_least", "at_most", "between"])
+                                .map(|s| format!(" (did you mean `{s}`?)"))
+                                .unwrap_or_default();
+                        return Err(de::Error::custom(format!(
+                            "unknown count `{other}`{hint}; expected {EXPECTED}"
+                        )));
                     }
                 };
                 if let Some(k) = m.next_key::<String>()? {
-                    return Err(de::Error::custom(format!("unexpected key `{k}`: a count has one key")));
+                    return Err(de::Error::custom(format!(
+                        "unexpected key `{k}`: a count has one key"
+                    )));
                 }
                 Ok(RawCount(count))
             }
@@ -316,7 +341,9 @@ fn parse_status<E: de::Error>(s: &str) -> Result<StatusCode, E> {
         "ok" => Ok(StatusCode::Ok),
         "unset" => Ok(StatusCode::Unset),
         "error" => Ok(StatusCode::Error),
-        _ => Err(E::custom(format!("unknown status `{s}`; expected ok, unset or error (or a list of them)"))),
+        _ => Err(E::custom(format!(
+            "unknown status `{s}`; expected ok, unset or error (or a list of them)"
+        ))),
     }
 }
 
@@ -337,7 +364,9 @@ impl<'de> Deserialize<'de> for RawStatus {
                     codes.push(parse_status(&name)?);
                 }
                 if codes.is_empty() {
-                    return Err(de::Error::custom("an empty status list allows nothing; expected ok, unset or error"));
+                    return Err(de::Error::custom(
+                        "an empty status list allows nothing; expected ok, unset or error",
+                    ));
                 }
                 Ok(RawStatus(StatusExpect(codes)))
             }
@@ -369,7 +398,8 @@ pub struct RawSelector {
 impl<'de> Deserialize<'de> for RawRelation {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        const EXPECTED: &str = "same_trace, root, common_parent or {parent: {name: ..., kind: ..., where: ...}}";
+        const EXPECTED: &str =
+            "same_trace, root, common_parent or {parent: {name: ..., kind: ..., where: ...}}";
         impl<'de> Visitor<'de> for V {
             type Value = RawRelation;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -381,21 +411,28 @@ impl<'de> Deserialize<'de> for RawRelation {
                     "root" => Ok(RawRelation::Root),
                     "common_parent" => Ok(RawRelation::CommonParent),
                     other => {
-                        let hint = did_you_mean(other, ["same_trace", "root", "common_parent", "parent"])
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
-                        Err(E::custom(format!("unknown relation `{other}`{hint}; expected {EXPECTED}")))
+                        let hint =
+                            did_you_mean(other, ["same_trace", "root", "common_parent", "parent"])
+                                .map(|s| format!(" (did you mean `{s}`?)"))
+                                .unwrap_or_default();
+                        Err(E::custom(format!(
+                            "unknown relation `{other}`{hint}; expected {EXPECTED}"
+                        )))
                     }
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawRelation, A::Error> {
                 let key: String = m.next_key()?.ok_or_else(|| de::Error::custom(EXPECTED))?;
                 if key != "parent" {
-                    return Err(de::Error::custom(format!("unknown relation `{key}`; expected {EXPECTED}")));
+                    return Err(de::Error::custom(format!(
+                        "unknown relation `{key}`; expected {EXPECTED}"
+                    )));
                 }
                 let sel: RawSelector = m.next_value()?;
                 if let Some(k) = m.next_key::<String>()? {
-                    return Err(de::Error::custom(format!("unexpected key `{k}`: a relation has one key")));
+                    return Err(de::Error::custom(format!(
+                        "unexpected key `{k}`: a relation has one key"
+                    )));
                 }
                 Ok(RawRelation::Parent(sel))
             }
@@ -410,7 +447,8 @@ impl<'de> Deserialize<'de> for RawRelation {
 pub struct RawAttr(pub Vec<AttrAssertion>);
 
 const OPERATORS: &[&str] = &[
-    "equals", "exists", "absent", "regex", "one_of", "gt", "ge", "lt", "le", "type", "contains", "distinct",
+    "equals", "exists", "absent", "regex", "one_of", "gt", "ge", "lt", "le", "type", "contains",
+    "distinct",
 ];
 
 /// A literal attribute value; strings are templates.
@@ -434,7 +472,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Expected::Value(AttrValue::Int(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Expected, E> {
-        i64::try_from(v).map(|v| Expected::Value(AttrValue::Int(v))).map_err(|_| E::custom("integer too large for an attribute"))
+        i64::try_from(v)
+            .map(|v| Expected::Value(AttrValue::Int(v)))
+            .map_err(|_| E::custom("integer too large for an attribute"))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Expected, E> {
         Ok(Expected::Value(AttrValue::Double(v)))
@@ -454,13 +494,33 @@ impl<'de> Visitor<'de> for ValueVisitor {
 fn array(items: Vec<AttrValue>) -> Result<AttrValue, String> {
     let all = |t: AttrType| items.iter().all(|v| v.attr_type() == t);
     if items.is_empty() || all(AttrType::String) {
-        Ok(AttrValue::StringArray(items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()))
+        Ok(AttrValue::StringArray(
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        ))
     } else if all(AttrType::Int) {
-        Ok(AttrValue::IntArray(items.iter().filter_map(AttrValue::as_i64).collect()))
+        Ok(AttrValue::IntArray(
+            items.iter().filter_map(AttrValue::as_i64).collect(),
+        ))
     } else if all(AttrType::Bool) {
-        Ok(AttrValue::BoolArray(items.iter().filter_map(|v| if let AttrValue::Bool(b) = v { Some(*b) } else { None }).collect()))
+        Ok(AttrValue::BoolArray(
+            items
+                .iter()
+                .filter_map(|v| {
+                    if let AttrValue::Bool(b) = v {
+                        Some(*b)
+                    } else {
+                        None
+                    }
+                })
+                .collect(),
+        ))
     } else if items.iter().all(|v| v.as_f64().is_some()) {
-        Ok(AttrValue::DoubleArray(items.iter().filter_map(AttrValue::as_f64).collect()))
+        Ok(AttrValue::DoubleArray(
+            items.iter().filter_map(AttrValue::as_f64).collect(),
+        ))
     } else {
         Err("a list value must hold one type (strings, integers, numbers or booleans)".into())
     }
@@ -483,7 +543,9 @@ impl<'de> Deserialize<'de> for RawScalar {
                 Ok(RawScalar(AttrValue::Int(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawScalar, E> {
-                i64::try_from(v).map(|v| RawScalar(AttrValue::Int(v))).map_err(|_| E::custom("integer too large"))
+                i64::try_from(v)
+                    .map(|v| RawScalar(AttrValue::Int(v)))
+                    .map_err(|_| E::custom("integer too large"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawScalar, E> {
                 Ok(RawScalar(AttrValue::Double(v)))
@@ -506,7 +568,9 @@ fn expect_true<E: de::Error>(op: &str, v: bool) -> Result<(), E> {
     if v {
         Ok(())
     } else {
-        Err(E::custom(format!("`{op}: false` asserts nothing; remove it, or use `exists`/`absent`")))
+        Err(E::custom(format!(
+            "`{op}: false` asserts nothing; remove it, or use `exists`/`absent`"
+        )))
     }
 }
 
@@ -516,25 +580,41 @@ impl<'de> Deserialize<'de> for RawAttr {
         impl<'de> Visitor<'de> for V {
             type Value = RawAttr;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "a value (equals) or a mapping of operators: {}", OPERATORS.join(", "))
+                write!(
+                    f,
+                    "a value (equals) or a mapping of operators: {}",
+                    OPERATORS.join(", ")
+                )
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawAttr, E> {
-                ValueVisitor.visit_bool(v).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_bool(v)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawAttr, E> {
-                ValueVisitor.visit_i64(v).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_i64(v)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawAttr, E> {
-                ValueVisitor.visit_u64(v).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_u64(v)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawAttr, E> {
-                ValueVisitor.visit_f64(v).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_f64(v)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAttr, E> {
-                ValueVisitor.visit_str(v).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_str(v)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<RawAttr, A::Error> {
-                ValueVisitor.visit_seq(s).map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
+                ValueVisitor
+                    .visit_seq(s)
+                    .map(|e| RawAttr(vec![AttrAssertion::Equals(e)]))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawAttr, A::Error> {
                 let mut out = Vec::new();
@@ -557,12 +637,16 @@ impl<'de> Deserialize<'de> for RawAttr {
                         }
                         "regex" => {
                             let src: String = m.next_value()?;
-                            AttrAssertion::Regex(TemplateRegex::new(&src).map_err(de::Error::custom)?)
+                            AttrAssertion::Regex(
+                                TemplateRegex::new(&src).map_err(de::Error::custom)?,
+                            )
                         }
                         "one_of" => {
                             let items: Vec<RawValue> = m.next_value()?;
                             if items.is_empty() {
-                                return Err(de::Error::custom("`one_of: []` can never hold; list at least one value"));
+                                return Err(de::Error::custom(
+                                    "`one_of: []` can never hold; list at least one value",
+                                ));
                             }
                             AttrAssertion::OneOf(items.into_iter().map(|v| v.0).collect())
                         }

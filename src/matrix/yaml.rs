@@ -48,10 +48,16 @@ pub fn translate(err: &serde_saphyr::Error, origin: &str, text: &str) -> MatrixE
 /// serde-saphyr's type errors name Rust types; say what the YAML should hold instead.
 fn explain(message: &str) -> String {
     let hint = match message {
-        m if m.starts_with("invalid u32") || m.starts_with("invalid u64") => "expected a non-negative integer",
+        m if m.starts_with("invalid u32") || m.starts_with("invalid u64") => {
+            "expected a non-negative integer"
+        }
         m if m.starts_with("invalid i64") => "expected an integer",
         m if m.starts_with("invalid f64") || m.starts_with("invalid f32") => "expected a number",
         m if m.starts_with("invalid bool") => "expected true or false",
+        m if m.contains("expected sequence start") => {
+            "expected a list, e.g. `[a, b]` or `- a` lines"
+        }
+        m if m.contains("expected mapping start") => "expected a mapping of `key: value` entries",
         m if m.contains("budget breached") || m.contains("alias replay limit") => {
             "the document expands too much (a YAML alias bomb?); matrices must stay small"
         }
@@ -124,7 +130,14 @@ pub fn pos_of<T>(s: &Spanned<T>) -> Option<Pos> {
 pub fn pos_at(text: &[u8], offset: usize) -> Pos {
     let before = &text[..offset.min(text.len())];
     let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-    let line_start = before.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() as u64 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u64
+        + 1;
     Pos { line, column }
 }
