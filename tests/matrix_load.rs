@@ -481,3 +481,17 @@ fn errors_show_a_caret_snippet_without_the_key() {
     assert!(shown.contains('^'), "{shown}");
     assert!(!shown.contains("[k]"), "{shown}");
 }
+
+#[test]
+fn the_documented_example_is_a_valid_matrix() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/matrix.md"))
+        .expect("docs");
+    let example = doc.split("## Example").nth(1).expect("example section");
+    let yaml = example
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("yaml block");
+    let m = parse_str(yaml, "docs/matrix.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.cells().len(), 2);
+}
