@@ -1,1 +1,24 @@
-//! (placeholder: being built)
+//! The assertion language and its evaluation, independent of where checks come from
+//! (the matrix loader builds them from YAML; tests build them in code).
+//!
+//! [`evaluate`] turns checks plus captured spans into [`Finding`]s; [`judge`] applies
+//! known issues and decides pass / fail / xfail / xpass.
+
+mod check;
+mod eval;
+mod known;
+mod template;
+
+pub use check::{
+    kind_name, show_value, status_name, type_name, values_equal, AttrAssertion, Count,
+    EventAssertion, Expected, NameMatch, Relation, Selector, SpanCheck, StatusExpect,
+    TemplateRegex,
+};
+pub use eval::{evaluate, Finding, SpanSummary, Subject};
+pub use known::{judge, Judgement, KnownIssue, SubjectKind, Verdict};
+pub use template::{
+    is_known_placeholder, Template, TemplateError, TemplateVars, VarValue, KNOWN_PLACEHOLDERS,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,222 @@
-//! (placeholder: being built)
+//! The matrix: which cells exist and what each must prove.
+//!
+//! A matrix file (`matrix/<provider>.yaml`, documented in `docs/matrix.md`) names the
+//! provider and target, the deployments the replica serves, the styles, drivers and
+//! features, the expectations (layered: all → style → style × feature) and known
+//! issues. [`load_file`] / [`parse_str`] validate it completely, so a loaded
+//! [`Matrix`] expands into [`Cell`]s that are ready to run.
+
+mod build;
+mod cell;
+mod error;
+mod raw;
+mod yaml;
+
+pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
+pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan};
+pub use error::{MatrixError, Pos};
+pub use yaml::MAX_MATRIX_BYTES;
+
+use crate::expect::{KnownIssue, SpanCheck};
+use crate::replica::Deployment;
+use crate::vocab::{DriverKind, Feature, Provider, Style};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where the calls go, as the matrix describes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    /// The Azure resource name (Azure providers).
+    pub resource: Option<String>,
+    /// `{resource}.openai.azure.com`, `api.openai.com`, or the file's `host`.
+    pub host: String,
+    pub api_version: Option<String>,
+    api_key: String,
+}
+
+impl TargetSpec {
+    /// The key the replica accepts. Not a real secret, but never printed.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+}
+
+impl fmt::Debug for TargetSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetSpec")
+            .field("resource", &self.resource)
+            .field("host", &self.host)
+            .field("api_version", &self.api_version)
+            .field("api_key", &"***")
+            .finish()
+    }
+}
+
+/// A validated matrix.
+#[derive(Debug, Clone)]
+pub struct Matrix {
+    origin: String,
+    provider: Provider,
+    target: TargetSpec,
+    deployments: Vec<Deployment>,
+    styles: Vec<Style>,
+    drivers: Vec<DriverKind>,
+    features: Vec<(Feature, FeaturePlan)>,
+    checks: BTreeMap<(Style, Feature), Vec<SpanCheck>>,
+    known_issues: Vec<KnownIssue>,
+}
+
+impl Matrix {
+    /// The file (or name) it was loaded from, for messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+    pub fn provider(&self) -> Provider {
+        self.provider
+    }
+    pub fn target(&self) -> &TargetSpec {
+        &self.target
+    }
+    /// The deployments the replica should serve, in file order.
+    pub fn deployments(&self) -> &[Deployment] {
+        &self.deployments
+    }
+    pub fn api_key(&self) -> &str {
+        self.target.api_key()
+    }
+    pub fn styles(&self) -> &[Style] {
+        &self.styles
+    }
+    pub fn drivers(&self) -> &[DriverKind] {
+        &self.drivers
+    }
+    pub fn features(&self) -> &[(Feature, FeaturePlan)] {
+        &self.features
+    }
+    pub fn known_issues(&self) -> &[KnownIssue] {
+        &self.known_issues
+    }
+    /// The merged checks of one style × feature (None when the pair is not in the matrix).
+    pub fn checks(&self, style: Style, feature: Feature) -> Option<&[SpanCheck]> {
+        self.checks.get(&(style, feature)).map(Vec::as_slice)
+    }
+
+    /// Every cell, in a stable order: style (file order), feature (file order), driver.
+    pub fn cells(&self) -> Vec<Cell> {
+        let mut out = Vec::new();
+        for style in &self.styles {
+            for (feature, plan) in &self.features {
+                for driver in &self.drivers {
+                    out.push(Cell {
+                        id: format!("{}/{}/{}/{}", self.provider, style, feature, driver),
+                        provider: self.provider,
+                        style: *style,
+                        feature: *feature,
+                        driver: *driver,
+                        plan: plan.clone(),
+                        checks: self
+                            .checks
+                            .get(&(*style, *feature))
+                            .cloned()
+                            .unwrap_or_default(),
+                        known_issues: self
+                            .known_issues
+                            .iter()
+                            .filter(|k| k.applies_to(*style, *feature, *driver))
+                            .cloned()
+                            .collect(),
+                        vars: build::cell_vars(
+                            self.provider,
+                            &self.target,
+                            *style,
+                            *feature,
+                            *driver,
+                            plan,
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `matrix/<provider>.yaml`: from the current directory when it exists there, else from
+/// the crate directory this binary was built from.
+pub fn default_matrix_path(provider: Provider) -> PathBuf {
+    let rel = Path::new("matrix").join(format!("{provider}.yaml"));
+    if rel.is_file() {
+        return rel;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Reads and validates a matrix file. Files over [`MAX_MATRIX_BYTES`] are refused
+/// before they are parsed.
+pub fn load_file(path: &Path) -> Result<Matrix, MatrixError> {
+    let origin = path.display().to_string();
+    let io =
+        |e: std::io::Error| MatrixError::new(&origin, None, format!("cannot read the matrix: {e}"));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit so an oversized (or growing) file is caught without
+    // reading all of it.
+    file.take(MAX_MATRIX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    parse_bytes(&bytes, &origin)
+}
+
+/// Validates matrix bytes: size, UTF-8, then YAML.
+pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Matrix, MatrixError> {
+    too_big(bytes.len(), origin)?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let byte = bytes.get(at).copied().unwrap_or(0);
+        MatrixError::new(
+            origin,
+            Some(yaml::pos_at(bytes, at)),
+            format!("the matrix is not valid UTF-8 (byte 0x{byte:02x}); save it as UTF-8"),
+        )
+    })?;
+    parse_str(text, origin)
+}
+
+fn too_big(len: usize, origin: &str) -> Result<(), MatrixError> {
+    if len > MAX_MATRIX_BYTES {
+        return Err(MatrixError::new(
+            origin,
+            None,
+            format!(
+                "the matrix is larger than {} KiB; matrices are hand-written and small",
+                MAX_MATRIX_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a matrix held in memory; `origin` names it in errors (usually the path).
+pub fn parse_str(text: &str, origin: &str) -> Result<Matrix, MatrixError> {
+    too_big(text.len(), origin)?;
+    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if body.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    }) {
+        return Err(MatrixError::new(
+            origin,
+            Some(Pos::START),
+            "the matrix is empty; expected a mapping with `provider`, `target`, `deployments`, `styles`, `features` and `expect`",
+        ));
+    }
+    // Walk the whole document once, untyped, under the budgets: an alias bomb is
+    // rejected as such even where the typed pass would have stopped at a type error.
+    serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(body, yaml::options())
+        .map_err(|e| yaml::translate(&e, origin, body))?;
+    let raw: raw::RawMatrix = serde_saphyr::from_str_with_options(body, yaml::options())
+        .map_err(|e| yaml::translate(&e, origin, body))?;
+    build::build(raw, origin).map_err(|e| e.with_snippet_from(body))
+}

@@ -1,0 +1,160 @@
+//! Known issues: expected failures that turn `fail` into `xfail`, and `xpass` when they
+//! stop reproducing.
+
+use super::eval::{Finding, Subject};
+use crate::vocab::{DriverKind, Feature, Style};
+use serde::Serialize;
+
+/// The kind of subject a known issue covers, when it covers one kind only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Count,
+    Status,
+    Attribute,
+    Event,
+    Relation,
+}
+
+impl SubjectKind {
+    pub const NAMES: &'static [&'static str] =
+        &["count", "status", "attribute", "event", "relation"];
+
+    fn of(subject: &Subject) -> Self {
+        match subject {
+            Subject::Count => SubjectKind::Count,
+            Subject::Status => SubjectKind::Status,
+            Subject::Attribute(_) => SubjectKind::Attribute,
+            Subject::Event(_) => SubjectKind::Event,
+            Subject::Relation(_) => SubjectKind::Relation,
+        }
+    }
+}
+
+/// An expectation known to fail. Empty filters mean "all"; every subject field that is
+/// set must match a finding for the issue to cover it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KnownIssue {
+    pub id: String,
+    pub summary: String,
+    pub styles: Vec<Style>,
+    pub features: Vec<Feature>,
+    pub drivers: Vec<DriverKind>,
+    /// Covers findings of this check (label) only.
+    pub check: Option<String>,
+    /// Covers findings about this attribute key only.
+    pub attribute: Option<String>,
+    /// Covers findings about this event name only.
+    pub event: Option<String>,
+    pub subject: Option<SubjectKind>,
+    pub reason: String,
+    pub link: Option<String>,
+}
+
+impl KnownIssue {
+    pub fn applies_to(&self, style: Style, feature: Feature, driver: DriverKind) -> bool {
+        (self.styles.is_empty() || self.styles.contains(&style))
+            && (self.features.is_empty() || self.features.contains(&feature))
+            && (self.drivers.is_empty() || self.drivers.contains(&driver))
+    }
+
+    pub fn covers(&self, finding: &Finding) -> bool {
+        if self.check.as_ref().is_some_and(|c| *c != finding.check) {
+            return false;
+        }
+        if self
+            .subject
+            .is_some_and(|k| k != SubjectKind::of(&finding.subject))
+        {
+            return false;
+        }
+        if let Some(key) = &self.attribute {
+            if finding.subject != Subject::Attribute(key.clone()) {
+                return false;
+            }
+        }
+        if let Some(name) = &self.event {
+            if finding.subject != Subject::Event(name.clone()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Failed only where known issues said it would.
+    XFail,
+    /// A known issue did not reproduce: the issue may be fixed; update the matrix.
+    XPass,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::XFail => "xfail",
+            Verdict::XPass => "xpass",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Judgement {
+    pub verdict: Verdict,
+    /// Findings no known issue covers.
+    pub failures: Vec<Finding>,
+    pub expected_failures: Vec<(Finding, KnownIssue)>,
+    /// Known issues (applying to the cell) that covered no finding.
+    pub unreproduced: Vec<KnownIssue>,
+}
+
+/// Sorts findings into failures and expected failures. `known` must already be the
+/// issues that apply to the cell (see [`KnownIssue::applies_to`]).
+/// Precedence: fail > xpass > xfail > pass.
+pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
+    let mut used = vec![false; known.len()];
+    let mut failures = Vec::new();
+    let mut expected_failures = Vec::new();
+    for f in findings {
+        match known.iter().position(|k| k.covers(&f)) {
+            Some(i) => {
+                used[i] = true;
+                expected_failures.push((f, known[i].clone()));
+            }
+            None => failures.push(f),
+        }
+    }
+    // An issue that covers a finding already claimed by an earlier issue still reproduced.
+    for (i, k) in known.iter().enumerate() {
+        if !used[i] && expected_failures.iter().any(|(f, _)| k.covers(f)) {
+            used[i] = true;
+        }
+    }
+    let unreproduced: Vec<KnownIssue> = known
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let verdict = if !failures.is_empty() {
+        Verdict::Fail
+    } else if !unreproduced.is_empty() {
+        Verdict::XPass
+    } else if !expected_failures.is_empty() {
+        Verdict::XFail
+    } else {
+        Verdict::Pass
+    };
+    Judgement {
+        verdict,
+        failures,
+        expected_failures,
+        unreproduced,
+    }
+}

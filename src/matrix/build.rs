@@ -1,0 +1,657 @@
+//! From the file as written to a validated `Matrix`: references, deployment kinds,
+//! the expectation layers merged per style × feature, placeholders per cell.
+
+use super::cell::{DeploymentRef, FeaturePlan};
+use super::error::{MatrixError, Pos};
+use super::raw::*;
+use super::yaml::pos_of;
+use super::{Matrix, TargetSpec};
+use crate::expect::{
+    AttrAssertion, Count, EventAssertion, KnownIssue, NameMatch, Relation, Selector, SpanCheck,
+    StatusExpect, Template, TemplateVars,
+};
+use crate::replica::{Deployment, DeploymentKind, FaultKind};
+use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Style};
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_PROMPT: &str = "Say hello";
+pub const DEFAULT_API_KEY: &str = "hh-compat-replica-key";
+
+struct Ctx<'a> {
+    origin: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, pos: Option<Pos>, msg: impl Into<String>) -> MatrixError {
+        MatrixError::new(self.origin, pos, msg)
+    }
+}
+
+pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
+    let cx = Ctx { origin };
+    let provider = raw.provider.0;
+    let target = target(&cx, provider, raw.target)?;
+
+    let mut deployments: Vec<Deployment> = Vec::new();
+    for (name, d) in raw.deployments.0 {
+        if name.value.trim().is_empty() {
+            return Err(cx.err(pos_of(&name), "a deployment name cannot be empty"));
+        }
+        deployments.push(Deployment {
+            name: name.value,
+            model: d.model,
+            kind: d.kind,
+            dimensions: d.dimensions,
+            faults: d.faults,
+        });
+    }
+
+    let mut styles = Vec::new();
+    for s in &raw.styles {
+        if styles.contains(&s.value.0) {
+            return Err(cx.err(pos_of(s), format!("style `{}` is listed twice", s.value.0)));
+        }
+        styles.push(s.value.0);
+    }
+    if styles.is_empty() {
+        return Err(cx.err(
+            Some(Pos::START),
+            "`styles` is empty; list at least one of: openinference, traceloop, otel-genai",
+        ));
+    }
+    let drivers: Vec<DriverKind> = match raw.drivers {
+        Some(list) => {
+            let mut out: Vec<DriverKind> = Vec::new();
+            for d in list {
+                if !out.contains(&d.0) {
+                    out.push(d.0);
+                }
+            }
+            out
+        }
+        None => vec![DriverKind::Rust],
+    };
+
+    let mut features: Vec<(Feature, FeaturePlan)> = Vec::new();
+    for (f, params) in raw.features.0 {
+        if features.iter().any(|(e, _)| *e == f.value) {
+            return Err(cx.err(
+                pos_of(&f),
+                format!("feature `{}` is defined twice", f.value),
+            ));
+        }
+        let plan = plan(&cx, f.value, params, &deployments)?;
+        features.push((f.value, plan));
+    }
+    if features.is_empty() {
+        return Err(cx.err(
+            Some(Pos::START),
+            "`features` is empty; define at least one feature",
+        ));
+    }
+
+    let mut checks = BTreeMap::new();
+    let mut all_labels: Vec<String> = Vec::new();
+    for (si, style) in styles.iter().enumerate() {
+        let style_layers = raw
+            .expect
+            .styles
+            .0
+            .iter()
+            .find(|(s, _)| s.value.0 == *style)
+            .map(|(_, l)| l);
+        for (feature, plan) in &features {
+            let mut layers: Vec<&RawChecks> = vec![&raw.expect.all];
+            if let Some(sl) = style_layers {
+                layers.push(&sl.all);
+                layers.extend(
+                    sl.features
+                        .iter()
+                        .filter(|(f, _)| f == feature)
+                        .map(|(_, c)| c),
+                );
+            }
+            let merged = merge(&layers);
+            if merged.is_empty() {
+                return Err(cx.err(
+                    pos_of(&raw.styles[si]),
+                    format!(
+                        "style `{style}` has no expectations for feature `{feature}`: a cell without checks would pass \
+                         without proving anything; add checks under `expect.all`, `expect.styles.{style}.all` or \
+                         `expect.styles.{style}.{feature}`"
+                    ),
+                ));
+            }
+            let vars = cell_vars(provider, &target, *style, *feature, DriverKind::Rust, plan);
+            let mut resolved = Vec::new();
+            for m in merged {
+                if !all_labels.contains(&m.label) {
+                    all_labels.push(m.label.clone());
+                }
+                resolved.push(to_check(&cx, m, &vars, *style, *feature)?);
+            }
+            checks.insert((*style, *feature), resolved);
+        }
+    }
+
+    let mut known_issues: Vec<KnownIssue> = Vec::new();
+    for k in raw.known_issues {
+        if known_issues.iter().any(|e| e.id == k.id.value) {
+            return Err(cx.err(
+                pos_of(&k.id),
+                format!("known issue id `{}` is used twice", k.id.value),
+            ));
+        }
+        if let Some(check) = &k.check {
+            if !all_labels.contains(&check.value) {
+                let hint = did_you_mean(&check.value, all_labels.iter().map(String::as_str))
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                return Err(cx.err(
+                    pos_of(check),
+                    format!(
+                        "known issue `{}` names check `{}`, which no cell has{hint}; checks: {}",
+                        k.id.value,
+                        check.value,
+                        all_labels.join(", ")
+                    ),
+                ));
+            }
+        }
+        known_issues.push(KnownIssue {
+            id: k.id.value,
+            summary: k.summary.unwrap_or_default(),
+            styles: k.styles.into_iter().map(|s| s.0).collect(),
+            features: k.features.into_iter().map(|s| s.0).collect(),
+            drivers: k.drivers.into_iter().map(|s| s.0).collect(),
+            check: k.check.map(|c| c.value),
+            attribute: k.attribute,
+            event: k.event,
+            subject: k.subject,
+            reason: k.reason,
+            link: k.link,
+        });
+    }
+
+    Ok(Matrix {
+        origin: origin.to_string(),
+        provider,
+        target,
+        deployments,
+        styles,
+        drivers,
+        features,
+        checks,
+        known_issues,
+    })
+}
+
+fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetSpec, MatrixError> {
+    let pos = pos_of(&t);
+    let t = t.value;
+    let azure = matches!(provider, Provider::AzureOpenAi | Provider::AzureOpenAiV1);
+    let host = match (&t.host, &t.resource) {
+        (Some(h), _) => h.clone(),
+        (None, Some(r)) if azure => format!("{r}.openai.azure.com"),
+        (None, None) if azure => {
+            return Err(cx.err(pos, format!("provider `{provider}` needs `target.resource` (the Azure resource name; the host is `{{resource}}.openai.azure.com`)")))
+        }
+        (None, _) => "api.openai.com".to_string(),
+    };
+    if !azure && t.resource.is_some() {
+        return Err(cx.err(pos, format!("`target.resource` is an Azure resource name; provider `{provider}` has none (use `host` to change the endpoint)")));
+    }
+    if provider == Provider::AzureOpenAi && t.api_version.is_none() {
+        return Err(cx.err(
+            pos,
+            "provider `azure-openai` needs `target.api_version`, e.g. \"2024-10-21\"",
+        ));
+    }
+    if provider == Provider::OpenAi && t.api_version.is_some() {
+        return Err(cx.err(
+            pos,
+            "`target.api_version` applies to Azure providers only; remove it for `openai`",
+        ));
+    }
+    if host.trim().is_empty() || host.contains('/') {
+        return Err(cx.err(
+            pos,
+            format!(
+                "`{host}` is not a host name (no scheme or path, e.g. contoso.openai.azure.com)"
+            ),
+        ));
+    }
+    Ok(TargetSpec {
+        resource: t.resource,
+        host,
+        api_version: t.api_version,
+        api_key: t.api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
+    })
+}
+
+fn lookup(
+    cx: &Ctx,
+    feature: Feature,
+    name: &Spanned<String>,
+    want: DeploymentKind,
+    deployments: &[Deployment],
+) -> Result<DeploymentRef, MatrixError> {
+    let Some(d) = deployments.iter().find(|d| d.name == name.value) else {
+        let hint = did_you_mean(&name.value, deployments.iter().map(|d| d.name.as_str()))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        let defined: Vec<&str> = deployments.iter().map(|d| d.name.as_str()).collect();
+        return Err(cx.err(
+            pos_of(name),
+            format!(
+                "feature `{feature}` names deployment `{}`, which is not defined{hint}; defined deployments: {}",
+                name.value,
+                defined.join(", ")
+            ),
+        ));
+    };
+    if d.kind() != want {
+        let (is, needs) = match want {
+            DeploymentKind::Chat => ("an embedding", "a chat"),
+            DeploymentKind::Embedding => ("a chat", "an embedding"),
+        };
+        return Err(cx.err(
+            pos_of(name),
+            format!(
+                "feature `{feature}` needs {needs} deployment, but `{}` is {is} deployment (model `{}`)",
+                d.name, d.model
+            ),
+        ));
+    }
+    Ok(DeploymentRef {
+        name: d.name.clone(),
+        model: d.model.clone(),
+    })
+}
+
+fn plan(
+    cx: &Ctx,
+    feature: Feature,
+    params: RawFeatureParams,
+    deps: &[Deployment],
+) -> Result<FeaturePlan, MatrixError> {
+    let prompt = |p: &Option<String>| p.clone().unwrap_or_else(|| DEFAULT_PROMPT.to_string());
+    Ok(match params {
+        RawFeatureParams::Chat(p) => {
+            let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
+            if feature == Feature::Chat {
+                FeaturePlan::Chat {
+                    deployment,
+                    prompt: prompt(&p.prompt),
+                    max_tokens: p.max_tokens,
+                    temperature: p.temperature,
+                }
+            } else {
+                FeaturePlan::Streaming {
+                    deployment,
+                    prompt: prompt(&p.prompt),
+                    max_tokens: p.max_tokens,
+                    temperature: p.temperature,
+                    include_usage: feature == Feature::StreamingUsage,
+                }
+            }
+        }
+        RawFeatureParams::Embeddings(p) => {
+            let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Embedding, deps)?;
+            let inputs = p
+                .inputs
+                .unwrap_or_else(|| vec!["Hello".into(), "World".into()]);
+            if inputs.is_empty() {
+                return Err(cx.err(
+                    pos_of(&p.deployment),
+                    "`inputs` is empty; embeddings need at least one input",
+                ));
+            }
+            FeaturePlan::Embeddings {
+                deployment,
+                inputs,
+                dimensions: p.dimensions,
+            }
+        }
+        RawFeatureParams::Multi(p) => {
+            if p.deployments.value.len() < 2 {
+                return Err(cx.err(
+                    pos_of(&p.deployments),
+                    "`multi-deployment` needs at least two deployments",
+                ));
+            }
+            let mut refs: Vec<DeploymentRef> = Vec::new();
+            for d in &p.deployments.value {
+                let r = lookup(cx, feature, d, DeploymentKind::Chat, deps)?;
+                if refs.iter().any(|e| e.name == r.name) {
+                    return Err(cx.err(pos_of(d), format!("deployment `{}` is listed twice; multi-deployment needs distinct deployments", r.name)));
+                }
+                refs.push(r);
+            }
+            FeaturePlan::MultiDeployment {
+                deployments: refs,
+                prompt: prompt(&p.prompt),
+            }
+        }
+        RawFeatureParams::Errors(p) => {
+            if deps.iter().any(|d| d.name == p.missing_deployment.value) {
+                return Err(cx.err(
+                    pos_of(&p.missing_deployment),
+                    format!("`missing_deployment: {}` is a defined deployment, so it would not answer 404; use a name that is not under `deployments`", p.missing_deployment.value),
+                ));
+            }
+            let flaky = lookup(cx, feature, &p.flaky_deployment, DeploymentKind::Chat, deps)?;
+            let has_rate_limit = deps.iter().any(|d| {
+                d.name == flaky.name && d.faults.iter().any(|f| f.kind == FaultKind::RateLimit)
+            });
+            if !has_rate_limit {
+                return Err(cx.err(
+                    pos_of(&p.flaky_deployment),
+                    format!(
+                        "`flaky_deployment: {}` has no rate_limit fault; add `faults: [{{kind: rate_limit, times: 1, retry_after_ms: 20}}]` to that deployment",
+                        flaky.name
+                    ),
+                ));
+            }
+            FeaturePlan::Errors {
+                missing_deployment: p.missing_deployment.value.clone(),
+                flaky,
+                prompt: prompt(&p.prompt),
+            }
+        }
+    })
+}
+
+/// The placeholder values of one cell.
+pub fn cell_vars(
+    provider: Provider,
+    target: &TargetSpec,
+    style: Style,
+    feature: Feature,
+    driver: DriverKind,
+    plan: &FeaturePlan,
+) -> TemplateVars {
+    let mut v = TemplateVars::new();
+    v.set("provider", provider.as_str())
+        .set("style", style.as_str())
+        .set("feature", feature.as_str())
+        .set("driver", driver.as_str())
+        .set("host", target.host.as_str());
+    if let Some(r) = &target.resource {
+        v.set("resource", r.as_str());
+    }
+    if let Some(a) = &target.api_version {
+        v.set("api_version", a.as_str());
+    }
+    match plan {
+        FeaturePlan::Chat { deployment, .. }
+        | FeaturePlan::Streaming { deployment, .. }
+        | FeaturePlan::Embeddings { deployment, .. } => {
+            v.set("deployment", deployment.name.as_str())
+                .set("model", deployment.model.as_str());
+        }
+        FeaturePlan::MultiDeployment { deployments, .. } => {
+            v.set_list(
+                "deployments",
+                deployments.iter().map(|d| d.name.clone()).collect(),
+            );
+            v.set_list(
+                "models",
+                deployments.iter().map(|d| d.model.clone()).collect(),
+            );
+        }
+        FeaturePlan::Errors {
+            missing_deployment,
+            flaky,
+            ..
+        } => {
+            v.set("deployment", flaky.name.as_str())
+                .set("model", flaky.model.as_str())
+                .set("flaky_deployment", flaky.name.as_str())
+                .set("flaky_model", flaky.model.as_str())
+                .set("missing_deployment", missing_deployment.as_str());
+        }
+    }
+    v
+}
+
+/// One check after the layers are merged; positions kept for error messages.
+#[derive(Debug, Clone)]
+struct Merged {
+    label: String,
+    pos: Option<Pos>,
+    name: Option<RawName>,
+    kind: Option<crate::capture::SpanKind>,
+    where_: Vec<(String, Option<Pos>, RawAttr)>,
+    count: Option<Count>,
+    status: Option<StatusExpect>,
+    attributes: Vec<(String, Option<Pos>, RawAttr)>,
+    events: Vec<(String, Count)>,
+    relations: Vec<RawRelation>,
+}
+
+/// Later layers win. Per check: fields that are set replace, `null` clears; attributes,
+/// `where` and events merge by key (`null` removes a key); relations replace as a list.
+/// A check set to `null` is removed. Checks keep the order they first appeared in.
+fn merge(layers: &[&RawChecks]) -> Vec<Merged> {
+    let mut out: Vec<Merged> = Vec::new();
+    for layer in layers {
+        for (label, check) in &layer.0 {
+            let Some(check) = check else {
+                out.retain(|m| m.label != label.value);
+                continue;
+            };
+            let idx = match out.iter().position(|m| m.label == label.value) {
+                Some(i) => i,
+                None => {
+                    out.push(Merged {
+                        label: label.value.clone(),
+                        pos: pos_of(label),
+                        name: None,
+                        kind: None,
+                        where_: Vec::new(),
+                        count: None,
+                        status: None,
+                        attributes: Vec::new(),
+                        events: Vec::new(),
+                        relations: Vec::new(),
+                    });
+                    out.len() - 1
+                }
+            };
+            let m = &mut out[idx];
+            if let Some(v) = &check.name {
+                m.name = v.clone();
+            }
+            if let Some(v) = check.kind {
+                m.kind = v;
+            }
+            if let Some(v) = check.count {
+                m.count = v.map(|c| c.0);
+            }
+            if let Some(v) = &check.status {
+                m.status = v.as_ref().map(|s| s.0.clone());
+            }
+            if let Some(attrs) = &check.where_ {
+                merge_attrs(&mut m.where_, attrs);
+            }
+            if let Some(attrs) = &check.attributes {
+                merge_attrs(&mut m.attributes, attrs);
+            }
+            if let Some(events) = &check.events {
+                for (name, count) in &events.0 {
+                    let slot = m.events.iter().position(|(n, _)| *n == name.value);
+                    match (count, slot) {
+                        (None, Some(i)) => {
+                            m.events.remove(i);
+                        }
+                        (None, None) => {}
+                        (Some(c), Some(i)) => m.events[i].1 = c.0,
+                        (Some(c), None) => m.events.push((name.value.clone(), c.0)),
+                    }
+                }
+            }
+            if let Some(r) = &check.relations {
+                m.relations = r.clone();
+            }
+        }
+    }
+    out
+}
+
+fn merge_attrs(into: &mut Vec<(String, Option<Pos>, RawAttr)>, layer: &RawAttrs) {
+    for (key, attr) in &layer.0 {
+        let slot = into.iter().position(|(k, _, _)| *k == key.value);
+        match (attr, slot) {
+            (None, Some(i)) => {
+                into.remove(i);
+            }
+            (None, None) => {}
+            (Some(a), Some(i)) => into[i] = (key.value.clone(), pos_of(key), a.clone()),
+            (Some(a), None) => into.push((key.value.clone(), pos_of(key), a.clone())),
+        }
+    }
+}
+
+fn check_templates<'a>(
+    cx: &Ctx,
+    templates: impl IntoIterator<Item = &'a Template>,
+    pos: Option<Pos>,
+    vars: &TemplateVars,
+    style: Style,
+    feature: Feature,
+) -> Result<(), MatrixError> {
+    for t in templates {
+        t.check_vars(vars).map_err(|e| {
+            cx.err(
+                pos,
+                format!(
+                    "in `{}` (style `{style}`, feature `{feature}`): {e}",
+                    t.as_str()
+                ),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+fn attr_templates(a: &AttrAssertion) -> Vec<&Template> {
+    match a {
+        AttrAssertion::Equals(crate::expect::Expected::Text(t)) | AttrAssertion::Contains(t) => {
+            vec![t]
+        }
+        AttrAssertion::Regex(r) => vec![r.template()],
+        AttrAssertion::OneOf(items) => items
+            .iter()
+            .filter_map(|e| match e {
+                crate::expect::Expected::Text(t) => Some(t),
+                crate::expect::Expected::Value(_) => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn attrs(
+    cx: &Ctx,
+    list: &[(String, Option<Pos>, RawAttr)],
+    vars: &TemplateVars,
+    style: Style,
+    feature: Feature,
+) -> Result<Vec<(String, AttrAssertion)>, MatrixError> {
+    let mut out = Vec::new();
+    for (key, pos, raw) in list {
+        for a in &raw.0 {
+            check_templates(cx, attr_templates(a), *pos, vars, style, feature)?;
+            out.push((key.clone(), a.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn name_match(name: &Option<RawName>) -> Option<NameMatch> {
+    name.as_ref().map(|n| match n {
+        RawName::Exact(t) => NameMatch::Exact(t.clone()),
+        RawName::Regex(r) => NameMatch::Regex(r.clone()),
+    })
+}
+
+fn selector(
+    cx: &Ctx,
+    name: &Option<RawName>,
+    kind: Option<crate::capture::SpanKind>,
+    where_: &[(String, Option<Pos>, RawAttr)],
+    pos: Option<Pos>,
+    (vars, style, feature): (&TemplateVars, Style, Feature),
+) -> Result<Selector, MatrixError> {
+    let name = name_match(name);
+    let templates: Vec<&Template> = match &name {
+        Some(NameMatch::Exact(t)) => vec![t],
+        Some(NameMatch::Regex(r)) => vec![r.template()],
+        None => vec![],
+    };
+    check_templates(cx, templates, pos, vars, style, feature)?;
+    Ok(Selector {
+        name,
+        kind,
+        attributes: attrs(cx, where_, vars, style, feature)?,
+    })
+}
+
+fn to_check(
+    cx: &Ctx,
+    m: Merged,
+    vars: &TemplateVars,
+    style: Style,
+    feature: Feature,
+) -> Result<SpanCheck, MatrixError> {
+    let select = selector(
+        cx,
+        &m.name,
+        m.kind,
+        &m.where_,
+        m.pos,
+        (vars, style, feature),
+    )?;
+    let mut relations = Vec::new();
+    for r in &m.relations {
+        relations.push(match r {
+            RawRelation::SameTrace => Relation::SameTrace,
+            RawRelation::Root => Relation::Root,
+            RawRelation::CommonParent => Relation::CommonParent,
+            RawRelation::Parent(sel) => {
+                let where_: Vec<(String, Option<Pos>, RawAttr)> = sel
+                    .where_
+                    .as_ref()
+                    .map(|w| {
+                        w.0.iter()
+                            .filter_map(|(k, a)| a.clone().map(|a| (k.value.clone(), pos_of(k), a)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Relation::Parent(selector(
+                    cx,
+                    &sel.name,
+                    sel.kind,
+                    &where_,
+                    m.pos,
+                    (vars, style, feature),
+                )?)
+            }
+        });
+    }
+    Ok(SpanCheck {
+        label: m.label,
+        select,
+        count: m.count.unwrap_or_default(),
+        status: m.status,
+        attributes: attrs(cx, &m.attributes, vars, style, feature)?,
+        events: m
+            .events
+            .into_iter()
+            .map(|(name, count)| EventAssertion { name, count })
+            .collect(),
+        relations,
+    })
+}

@@ -1,0 +1,140 @@
+//! Cells (provider × style × feature × driver), what each one does, and filtering.
+
+use crate::expect::{KnownIssue, SpanCheck, TemplateVars};
+use crate::vocab::{DriverKind, Feature, Provider, Style};
+use serde::Serialize;
+
+/// A deployment as a cell calls it: the name the client sends and the snapshot that answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentRef {
+    pub name: String,
+    pub model: String,
+}
+
+/// What the app under test does in a cell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "feature", rename_all = "snake_case")]
+pub enum FeaturePlan {
+    Chat {
+        deployment: DeploymentRef,
+        prompt: String,
+        max_tokens: Option<u32>,
+        temperature: Option<f64>,
+    },
+    /// `streaming` (include_usage false) and `streaming-usage` (true).
+    Streaming {
+        deployment: DeploymentRef,
+        prompt: String,
+        max_tokens: Option<u32>,
+        temperature: Option<f64>,
+        include_usage: bool,
+    },
+    Embeddings {
+        deployment: DeploymentRef,
+        inputs: Vec<String>,
+        dimensions: Option<u32>,
+    },
+    /// One chat call per deployment, in order, inside one parent span.
+    MultiDeployment {
+        deployments: Vec<DeploymentRef>,
+        prompt: String,
+    },
+    /// A chat call on a deployment that does not exist (404), then one on a deployment
+    /// that answers 429 first and succeeds on retry.
+    Errors {
+        missing_deployment: String,
+        flaky: DeploymentRef,
+        prompt: String,
+    },
+}
+
+/// One unit that passes or fails.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    /// `provider/style/feature/driver`, e.g. `azure-openai/openinference/chat/rust`.
+    pub id: String,
+    pub provider: Provider,
+    pub style: Style,
+    pub feature: Feature,
+    pub driver: DriverKind,
+    pub plan: FeaturePlan,
+    pub checks: Vec<SpanCheck>,
+    /// Only the issues that apply to this cell's style, feature and driver.
+    pub known_issues: Vec<KnownIssue>,
+    pub vars: TemplateVars,
+}
+
+/// Which cells to run. Empty lists mean "all"; patterns are OR-ed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellFilter {
+    pub styles: Vec<Style>,
+    pub features: Vec<Feature>,
+    pub drivers: Vec<DriverKind>,
+    /// Substrings of the cell id, or globs with `*` matched against the whole id.
+    pub patterns: Vec<String>,
+}
+
+impl CellFilter {
+    pub fn is_empty(&self) -> bool {
+        self.styles.is_empty()
+            && self.features.is_empty()
+            && self.drivers.is_empty()
+            && self.patterns.is_empty()
+    }
+
+    pub fn matches(&self, cell: &Cell) -> bool {
+        (self.styles.is_empty() || self.styles.contains(&cell.style))
+            && (self.features.is_empty() || self.features.contains(&cell.feature))
+            && (self.drivers.is_empty() || self.drivers.contains(&cell.driver))
+            && (self.patterns.is_empty()
+                || self.patterns.iter().any(|p| pattern_matches(p, &cell.id)))
+    }
+
+    pub fn apply(&self, cells: Vec<Cell>) -> Vec<Cell> {
+        cells.into_iter().filter(|c| self.matches(c)).collect()
+    }
+}
+
+/// `*` matches any run of characters over the whole id; without `*`, a substring.
+pub fn pattern_matches(pattern: &str, id: &str) -> bool {
+    if !pattern.contains('*') {
+        return id.contains(pattern);
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !id.starts_with(first) || id.len() < first.len() + last.len() || !id.ends_with(last) {
+        return false;
+    }
+    let mut rest = &id[first.len()..id.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_substrings_or_globs() {
+        let id = "azure-openai/openinference/chat/rust";
+        assert!(pattern_matches("openinference", id));
+        assert!(pattern_matches("*/chat/*", id));
+        assert!(pattern_matches("azure-openai/*/rust", id));
+        assert!(pattern_matches("*", id));
+        assert!(!pattern_matches("*/streaming/*", id));
+        assert!(
+            !pattern_matches("openai/*", id),
+            "a glob anchors at both ends"
+        );
+        assert!(pattern_matches("azure*chat*", id));
+        assert!(!pattern_matches(
+            "azure-openai/openinference/chat/rust/*x",
+            id
+        ));
+    }
+}

@@ -1,0 +1,497 @@
+//! Loading the shipped matrices, and rejecting bad ones with exact `file:line:column`.
+
+use hh_compat::capture::StatusCode;
+use hh_compat::expect::{AttrAssertion, Count, StatusExpect};
+use hh_compat::matrix::{
+    default_matrix_path, load_file, parse_bytes, parse_str, CellFilter, FeaturePlan, MatrixError,
+};
+use hh_compat::vocab::{DriverKind, Feature, Provider, Style};
+
+fn azure() -> hh_compat::matrix::Matrix {
+    load_file(&default_matrix_path(Provider::AzureOpenAi)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn shipped_azure_matrix_expands_to_18_cells_in_file_order() {
+    let m = azure();
+    assert_eq!(m.provider(), Provider::AzureOpenAi);
+    assert_eq!(m.target().host, "contoso.openai.azure.com");
+    assert_eq!(m.target().api_version.as_deref(), Some("2024-10-21"));
+    assert_eq!(m.deployments().len(), 4);
+    let flaky = m
+        .deployments()
+        .iter()
+        .find(|d| d.name == "gpt-4o-flaky")
+        .expect("flaky");
+    assert_eq!(flaky.faults[0].times, Some(1));
+    assert_eq!(flaky.faults[0].retry_after_ms, Some(20));
+    let cells = m.cells();
+    assert_eq!(cells.len(), 3 * 6);
+    assert_eq!(cells[0].id, "azure-openai/openinference/chat/rust");
+    assert_eq!(cells[1].id, "azure-openai/openinference/streaming/rust");
+    assert_eq!(cells[17].id, "azure-openai/otel-genai/errors/rust");
+    let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.dedup();
+    assert_eq!(ids, sorted, "ids are unique");
+    assert!(
+        cells.iter().all(|c| !c.checks.is_empty()),
+        "every cell has checks"
+    );
+    assert!(
+        cells.iter().all(|c| c.known_issues.is_empty()),
+        "the shipped issues are scoped to python"
+    );
+}
+
+#[test]
+fn cells_carry_plans_and_vars() {
+    let cells = azure().cells();
+    let chat = &cells[0];
+    match &chat.plan {
+        FeaturePlan::Chat {
+            deployment,
+            max_tokens,
+            temperature,
+            ..
+        } => {
+            assert_eq!(
+                (deployment.name.as_str(), deployment.model.as_str()),
+                ("gpt-4o", "gpt-4o-2024-08-06")
+            );
+            assert_eq!((*max_tokens, *temperature), (Some(50), Some(0.2)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chat.vars.deployment(), Some("gpt-4o"));
+    assert_eq!(chat.vars.host(), Some("contoso.openai.azure.com"));
+    let usage = cells
+        .iter()
+        .find(|c| c.feature == Feature::StreamingUsage)
+        .expect("usage");
+    assert!(matches!(
+        usage.plan,
+        FeaturePlan::Streaming {
+            include_usage: true,
+            ..
+        }
+    ));
+    let errors = cells
+        .iter()
+        .find(|c| c.feature == Feature::Errors)
+        .expect("errors");
+    match &errors.plan {
+        FeaturePlan::Errors {
+            missing_deployment,
+            flaky,
+            ..
+        } => {
+            assert_eq!(missing_deployment, "does-not-exist");
+            assert_eq!(flaky.name, "gpt-4o-flaky");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(errors.checks.len(), 2);
+}
+
+#[test]
+fn layers_merge_and_null_removes() {
+    let m = azure();
+    let chat = m.checks(Style::OpenInference, Feature::Chat).expect("chat");
+    let keys: Vec<&str> = chat[0].attributes.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(keys.contains(&"llm.model_name"));
+    let emb = m
+        .checks(Style::OpenInference, Feature::Embeddings)
+        .expect("emb");
+    let keys: Vec<&str> = emb[0].attributes.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        !keys.contains(&"llm.model_name"),
+        "null removed it: {keys:?}"
+    );
+    assert!(keys.contains(&"embedding.model_name"));
+    // Streaming replaces the inherited token assertions with `absent`.
+    let stream = m
+        .checks(Style::Traceloop, Feature::Streaming)
+        .expect("stream");
+    let tokens: Vec<&AttrAssertion> = stream[0]
+        .attributes
+        .iter()
+        .filter(|(k, _)| k == "gen_ai.usage.input_tokens")
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(tokens, vec![&AttrAssertion::Absent]);
+    let multi = m
+        .checks(Style::OtelGenAi, Feature::MultiDeployment)
+        .expect("multi");
+    assert_eq!(multi[0].count, Count::Exactly(2));
+    assert_eq!(
+        multi[0].status,
+        Some(StatusExpect(vec![StatusCode::Unset, StatusCode::Ok]))
+    );
+}
+
+#[test]
+fn shipped_openai_matrix_loads() {
+    let m = load_file(&default_matrix_path(Provider::OpenAi)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.target().host, "api.openai.com");
+    assert_eq!(m.target().api_version, None);
+    let cells = m.cells();
+    assert_eq!(cells.len(), 18);
+    assert_eq!(cells[0].id, "openai/openinference/chat/rust");
+}
+
+#[test]
+fn filters_select_by_style_feature_driver_and_pattern() {
+    let cells = azure().cells();
+    let f = CellFilter {
+        styles: vec![Style::Traceloop],
+        ..Default::default()
+    };
+    assert_eq!(f.apply(cells.clone()).len(), 6);
+    let f = CellFilter {
+        features: vec![Feature::Chat, Feature::Errors],
+        ..Default::default()
+    };
+    assert_eq!(f.apply(cells.clone()).len(), 6);
+    let f = CellFilter {
+        drivers: vec![DriverKind::Python],
+        ..Default::default()
+    };
+    assert!(f.apply(cells.clone()).is_empty());
+    let f = CellFilter {
+        patterns: vec!["*/streaming*".into(), "otel-genai/chat".into()],
+        ..Default::default()
+    };
+    let ids: Vec<String> = f.apply(cells.clone()).into_iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), 7, "{ids:?}");
+    assert!(CellFilter::default().is_empty());
+    assert_eq!(CellFilter::default().apply(cells.clone()).len(), 18);
+}
+
+#[test]
+fn debug_output_never_shows_the_key() {
+    let m = azure();
+    assert_eq!(m.api_key(), "replica-key");
+    let dbg = format!("{m:?}");
+    assert!(!dbg.contains("replica-key"), "{dbg}");
+}
+
+// ---------------------------------------------------------------- bad inputs
+
+/// A small valid matrix; each bad-input test changes one thing.
+const BASE: &str = r#"provider: azure-openai
+target:
+  resource: contoso
+  api_version: "2024-10-21"
+  api_key: k
+deployments:
+  gpt-4o: {model: gpt-4o-2024-08-06}
+  emb: {model: text-embedding-3-small}
+  flaky:
+    model: gpt-4o-2024-08-06
+    faults: [{kind: rate_limit, times: 1}]
+styles: [openinference]
+features:
+  chat: {deployment: gpt-4o}
+  embeddings: {deployment: emb}
+expect:
+  all:
+    llm:
+      name: "{deployment}"
+      attributes:
+        llm.model_name: "{model}"
+"#;
+
+fn err(text: &str) -> MatrixError {
+    match parse_str(text, "m.yaml") {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+fn assert_err(text: &str, at: &str, needle: &str) {
+    let e = err(text);
+    let shown = e.to_string();
+    assert!(
+        shown.starts_with(&format!("m.yaml:{at}: ")),
+        "want position {at}, got:\n{shown}"
+    );
+    assert!(e.message.contains(needle), "want `{needle}` in:\n{shown}");
+}
+
+#[test]
+fn base_is_valid() {
+    let m = parse_str(BASE, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.cells().len(), 2);
+}
+
+#[test]
+fn unknown_key() {
+    let text = BASE.replace("  api_key: k\n", "  api_key: k\n  region: eastus\n");
+    assert_err(&text, "6:3", "unknown field `region`");
+    let e = err(&text);
+    assert!(e.message.contains("expected one of"), "{e}");
+}
+
+#[test]
+fn unknown_key_in_a_check() {
+    let text = BASE.replace(
+        "      name: \"{deployment}\"\n",
+        "      name: \"{deployment}\"\n      atributes: {}\n",
+    );
+    assert_err(&text, "20:7", "unknown field `atributes`");
+}
+
+#[test]
+fn unknown_style_suggests() {
+    let text = BASE.replace("styles: [openinference]", "styles: [openinferance]");
+    assert_err(&text, "12:10", "did you mean `openinference`?");
+}
+
+#[test]
+fn unknown_feature_suggests() {
+    let text = BASE.replace(
+        "  chat: {deployment: gpt-4o}",
+        "  chatt: {deployment: gpt-4o}",
+    );
+    assert_err(
+        &text,
+        "14:3",
+        "unknown Feature `chatt` (did you mean `chat`?)",
+    );
+}
+
+#[test]
+fn unknown_feature_parameter() {
+    let text = BASE.replace(
+        "  chat: {deployment: gpt-4o}",
+        "  chat: {deployment: gpt-4o, inputs: [a]}",
+    );
+    assert_err(&text, "14:30", "unknown field `inputs`");
+}
+
+#[test]
+fn undefined_deployment_suggests() {
+    let text = BASE.replace(
+        "  chat: {deployment: gpt-4o}",
+        "  chat: {deployment: gpt4o}",
+    );
+    assert_err(
+        &text,
+        "14:22",
+        "names deployment `gpt4o`, which is not defined (did you mean `gpt-4o`?)",
+    );
+}
+
+#[test]
+fn embeddings_on_a_chat_deployment() {
+    let text = BASE.replace(
+        "  embeddings: {deployment: emb}",
+        "  embeddings: {deployment: gpt-4o}",
+    );
+    assert_err(
+        &text,
+        "15:28",
+        "needs an embedding deployment, but `gpt-4o` is a chat deployment",
+    );
+}
+
+#[test]
+fn chat_on_an_embedding_deployment() {
+    let text = BASE.replace("  chat: {deployment: gpt-4o}", "  chat: {deployment: emb}");
+    assert_err(
+        &text,
+        "14:22",
+        "needs a chat deployment, but `emb` is an embedding deployment",
+    );
+}
+
+#[test]
+fn flaky_deployment_without_rate_limit() {
+    let text = BASE.replace(
+        "  embeddings: {deployment: emb}",
+        "  embeddings: {deployment: emb}\n  errors: {missing_deployment: nope, flaky_deployment: gpt-4o}",
+    );
+    assert_err(&text, "16:56", "has no rate_limit fault");
+    let ok = BASE.replace(
+        "  embeddings: {deployment: emb}",
+        "  embeddings: {deployment: emb}\n  errors: {missing_deployment: nope, flaky_deployment: flaky}",
+    );
+    assert!(parse_str(&ok, "m.yaml").is_ok());
+    let defined = ok.replace("missing_deployment: nope", "missing_deployment: gpt-4o");
+    assert_err(&defined, "16:32", "would not answer 404");
+}
+
+#[test]
+fn bad_regex() {
+    let text = BASE.replace(
+        "        llm.model_name: \"{model}\"",
+        "        llm.model_name: {regex: \"gpt-(4o\"}",
+    );
+    assert_err(&text, "21:25", "invalid regex `gpt-(4o`");
+}
+
+#[test]
+fn unknown_placeholder_suggests() {
+    let text = BASE.replace(
+        "        llm.model_name: \"{model}\"",
+        "        llm.model_name: \"{modle}\"",
+    );
+    assert_err(
+        &text,
+        "21:25",
+        "unknown placeholder `{modle}` (did you mean `{model}`?)",
+    );
+}
+
+#[test]
+fn placeholder_without_a_value_in_a_cell() {
+    let text = BASE.replace(
+        "        llm.model_name: \"{model}\"",
+        "        llm.model_name: \"{flaky_model}\"",
+    );
+    assert_err(&text, "21:9", "`{flaky_model}` has no value in this cell");
+}
+
+#[test]
+fn unknown_assertion_operator_suggests() {
+    let text = BASE.replace(
+        "        llm.model_name: \"{model}\"",
+        "        llm.model_name: {regx: a}",
+    );
+    assert_err(
+        &text,
+        "21:25",
+        "unknown assertion `regx` (did you mean `regex`?)",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = BASE.replace(
+        "  chat: {deployment: gpt-4o}",
+        "  chat: {deployment: gpt-4o, max_tokens: lots}",
+    );
+    assert_err(&text, "14:42", "expected a non-negative integer");
+    let text = BASE.replace("styles: [openinference]", "styles: openinference");
+    assert_err(&text, "12:9", "expected a list");
+    let text = BASE.replace("deployments:\n  gpt-4o:", "deployments: []\nx:\n  gpt-4o:");
+    assert_err(&text, "6:14", "expected a mapping");
+}
+
+#[test]
+fn known_issue_naming_an_unknown_check() {
+    let text = format!("{BASE}known_issues:\n  - {{id: x, reason: r, check: lm}}\n");
+    assert_err(
+        &text,
+        "23:31",
+        "names check `lm`, which no cell has (did you mean `llm`?)",
+    );
+}
+
+#[test]
+fn style_without_any_check() {
+    let text = BASE
+        .replace(
+            "styles: [openinference]",
+            "styles: [openinference, traceloop]",
+        )
+        .replace(
+            "expect:\n  all:",
+            "expect:\n  styles:\n    traceloop:\n      all:\n        llm: null\n  all:",
+        );
+    assert_err(
+        &text,
+        "12:25",
+        "style `traceloop` has no expectations for feature `chat`",
+    );
+}
+
+#[test]
+fn billion_laughs_is_rejected() {
+    let mut text = String::from("provider: azure-openai\nlol: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "l{i}: &a{i} [*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p},*a{p}]\n"
+        ));
+    }
+    let e = err(&text);
+    assert!(e.message.contains("alias bomb"), "{e}");
+    assert!(e.pos.is_some(), "{e}");
+}
+
+#[test]
+fn oversized_file_is_refused_before_parsing() {
+    let text = format!(
+        "{BASE}# {}\n",
+        "x".repeat(hh_compat::matrix::MAX_MATRIX_BYTES)
+    );
+    let e = err(&text);
+    assert_eq!(e.pos, None);
+    assert!(
+        e.to_string()
+            .starts_with("m.yaml: the matrix is larger than 1024 KiB"),
+        "{e}"
+    );
+    let dir = std::env::temp_dir().join(format!("hh-compat-matrix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp");
+    let path = dir.join("big.yaml");
+    std::fs::write(&path, &text).expect("write");
+    let e = load_file(&path).expect_err("too big");
+    assert!(e.message.contains("larger than"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn empty_file() {
+    assert_err("", "1:1", "the matrix is empty");
+    assert_err("# only a comment\n\n", "1:1", "the matrix is empty");
+}
+
+#[test]
+fn non_utf8() {
+    let mut bytes = b"provider: azure-openai\ntarget:\n  resource: con".to_vec();
+    bytes.push(0xff);
+    bytes.extend_from_slice(b"toso\n");
+    let e = parse_bytes(&bytes, "m.yaml").expect_err("not utf-8");
+    assert!(
+        e.to_string()
+            .starts_with("m.yaml:3:16: the matrix is not valid UTF-8 (byte 0xff)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_file() {
+    let e = load_file(std::path::Path::new("/nonexistent/matrix.yaml")).expect_err("missing");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/matrix.yaml: cannot read the matrix"),
+        "{e}"
+    );
+}
+
+#[test]
+fn errors_show_a_caret_snippet_without_the_key() {
+    let text = BASE.replace("  api_key: k", "  api_key: [k]");
+    let e = err(&text);
+    let shown = e.to_string();
+    assert!(shown.contains("api_key: ***"), "{shown}");
+    assert!(shown.contains('^'), "{shown}");
+    assert!(!shown.contains("[k]"), "{shown}");
+}
+
+#[test]
+fn the_documented_example_is_a_valid_matrix() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/matrix.md"))
+        .expect("docs");
+    let example = doc.split("## Example").nth(1).expect("example section");
+    let yaml = example
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("yaml block");
+    let m = parse_str(yaml, "docs/matrix.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.cells().len(), 2);
+}
