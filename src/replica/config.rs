@@ -64,8 +64,7 @@ impl Deployment {
 
     /// The kind, explicit or inferred from the model name.
     pub fn kind(&self) -> DeploymentKind {
-        self.kind
-            .unwrap_or_else(|| DeploymentKind::infer(&self.model))
+        self.kind.unwrap_or_else(|| DeploymentKind::infer(&self.model))
     }
 }
 
