@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hh_compat::replica::{self, parse_deployment_flag, parse_fault_flag, Deployment, Fault, ServeOptions};
+use hh_compat::replica::{
+    self, parse_deployment_flag, parse_fault_flag, Deployment, Fault, ServeOptions,
+};
 
 #[derive(Parser)]
 #[command(about = "Serve the Azure OpenAI replica until Ctrl-C or SIGTERM")]

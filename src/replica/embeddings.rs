@@ -110,28 +110,29 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
     let native = deployment
         .dimensions
         .unwrap_or_else(|| native_dimensions(&deployment.model));
-    let dims =
-        match map.get("dimensions") {
-            None | Some(Value::Null) => native,
-            Some(Value::Number(n)) => {
-                if !supports_dimensions(&deployment.model) {
+    let dims = match map.get("dimensions") {
+        None | Some(Value::Null) => native,
+        Some(Value::Number(n)) => {
+            if !supports_dimensions(&deployment.model) {
+                return errors::invalid_value(
+                    "dimensions",
+                    "This model does not support specifying dimensions.",
+                );
+            }
+            match n.as_u64() {
+                Some(d) if d >= 1 && d <= u64::from(native) => d as u32,
+                _ => {
                     return errors::invalid_value(
-                        "dimensions",
-                        "This model does not support specifying dimensions.",
-                    );
-                }
-                match n.as_u64() {
-                    Some(d) if d >= 1 && d <= u64::from(native) => d as u32,
-                    _ => return errors::invalid_value(
                         "dimensions",
                         &format!(
                             "Invalid value for 'dimensions' = {n}. Must be between 1 and {native}."
                         ),
-                    ),
+                    )
                 }
             }
-            Some(v) => return errors::invalid_type("dimensions", "an integer", json_type(v)),
-        };
+        }
+        Some(v) => return errors::invalid_type("dimensions", "an integer", json_type(v)),
+    };
 
     let mut out = String::with_capacity(64 + inputs.len() * (dims as usize) * 12);
     out.push_str(r#"{"object":"list","data":["#);
@@ -160,12 +161,12 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
         match encoding {
             Encoding::Float => {
                 out.push('[');
-                let mut buf = ryu_like::Buffer::default();
                 for (k, x) in v.iter().enumerate() {
                     if k > 0 {
                         out.push(',');
                     }
-                    out.push_str(buf.format(*x));
+                    // Display writes the shortest digits that round-trip, never an exponent: valid JSON.
+                    let _ = write!(out, "{x}");
                 }
                 out.push(']');
             }
@@ -184,25 +185,6 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
         js(&deployment.model)
     );
     Reply::json(200, out.into_bytes())
-}
-
-/// Shortest round-trip formatting of f32 through serde_json (which uses ryu internally).
-mod ryu_like {
-    #[derive(Default)]
-    pub struct Buffer(String);
-
-    impl Buffer {
-        pub fn format(&mut self, x: f32) -> &str {
-            self.0.clear();
-            // serde_json writes an f32 with the shortest representation that round-trips.
-            if let Ok(s) = serde_json::to_string(&x) {
-                self.0.push_str(&s);
-            } else {
-                self.0.push('0');
-            }
-            &self.0
-        }
-    }
 }
 
 #[cfg(test)]
