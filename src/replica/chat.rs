@@ -67,7 +67,7 @@ pub struct ChatRequest<'a> {
     pub include_usage: bool,
 }
 
-fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

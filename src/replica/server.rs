@@ -242,7 +242,9 @@ impl Replica {
                 let name = match body.get("model") {
                     Some(Value::String(s)) => s.clone(),
                     None | Some(Value::Null) => return errors::missing_param("model"),
-                    Some(_) => return errors::invalid_type("model", "a string", "another type"),
+                    Some(other) => {
+                        return errors::invalid_type("model", "a string", chat::type_name(other))
+                    }
                 };
                 parsed = Some(body);
                 facts.deployment = Some(name.clone());
