@@ -1,5 +1,63 @@
-//! The Azure OpenAI replica (being built). See `config` for what it serves.
+//! The Azure OpenAI replica: an offline Azure that clients and instrumentors cannot tell
+//! from the real one.
+//!
+//! One catch-all wiremock [`wiremock::Mock`] hands every request to [`server::Replica`],
+//! which routes it ([`routes`]), authenticates it ([`auth`]), applies faults ([`faults`]),
+//! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`errors`]) and journals
+//! it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
 
+mod auth;
+mod builtin;
+pub use builtin::builtin_deployments;
+mod chat;
 mod config;
+mod content;
+mod embeddings;
+mod errors;
+mod faults;
+mod journal;
+mod reply;
+mod routes;
+mod serve;
+mod server;
+mod stream;
+mod versions;
 
+pub use auth::AuthKind;
 pub use config::{Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig};
+pub use journal::{Journal, JournalEntry};
+pub use routes::RouteKind;
+pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
+pub use server::{start, start_on, ReplicaHandle};
+pub use versions::{is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS};
+
+/// Requests carrying this header are journaled and fault-counted under its value, so
+/// concurrent cells sharing one replica stay isolated.
+pub const SCOPE_HEADER: &str = "x-hh-compat-scope";
+
+/// The replica's journal, as JSON, for out-of-process callers (GET; no auth; no secrets).
+pub const JOURNAL_PATH: &str = "/_replica/journal";
+
+/// Request bodies above this size get a 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Failures of the replica's own machinery (never of a request: those become HTTP errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error("cannot bind the replica to {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {flag} value {value:?}: {reason}")]
+    Flag {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("invalid replica configuration: {0}")]
+    Config(String),
+    #[error("replica I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+}

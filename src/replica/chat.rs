@@ -1,0 +1,564 @@
+//! Chat completions: request validation, the deterministic answer, the non-streamed body.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::content::{self, reply_words};
+use super::errors;
+use super::reply::Reply;
+use super::versions::supports_stream_options;
+
+/// Which API family's body shape to write: Azure's adds content-filter annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Azure,
+    OpenAi,
+}
+
+/// A forced tool call the replica answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+/// One choice's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// Text pieces as streamed; concatenated they are the message content.
+    pub pieces: Vec<String>,
+    pub tool_call: Option<ToolCall>,
+    pub finish_reason: &'static str,
+    pub completion_tokens: u32,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        self.pieces.concat()
+    }
+}
+
+/// Everything needed to write a response, streamed or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub system_fingerprint: String,
+    pub prompt_tokens: u32,
+    pub answers: Vec<Answer>,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+impl Plan {
+    pub fn completion_tokens(&self) -> u32 {
+        self.answers.iter().map(|a| a.completion_tokens).sum()
+    }
+}
+
+/// The parts of a request that shape the answer, after validation.
+#[derive(Debug)]
+pub struct ChatRequest<'a> {
+    pub body: &'a serde_json::Map<String, Value>,
+    pub stream: bool,
+    pub include_usage: bool,
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `Some(value)` unless absent or null (null means "default" in OpenAI's API).
+fn field<'a>(body: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    body.get(key).filter(|v| !v.is_null())
+}
+
+fn bool_field(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option<bool>, Reply> {
+    match field(body, key) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(v) => Err(errors::invalid_type(key, "a boolean", type_name(v))),
+    }
+}
+
+fn positive_int(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option<u64>, Reply> {
+    match field(body, key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v >= 1 => Ok(Some(v)),
+            _ => Err(errors::invalid_value(
+                key,
+                &format!("Invalid '{key}': integer below minimum value. Expected a value >= 1, but got {n} instead."),
+            )),
+        },
+        Some(v) => Err(errors::invalid_type(key, "an integer", type_name(v))),
+    }
+}
+
+/// Validates the body's types the way the service does (400 with an `error` object).
+/// `api_version` is the dated version for Azure routes (gates `stream_options`).
+pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRequest<'a>, Reply> {
+    let Value::Object(map) = body else {
+        return Err(errors::invalid_type("body", "an object", type_name(body)));
+    };
+    match map.get("messages") {
+        None => return Err(errors::missing_param("messages")),
+        Some(Value::Array(messages)) => {
+            if messages.is_empty() {
+                return Err(errors::invalid_value(
+                    "messages",
+                    "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+                ));
+            }
+            for (i, m) in messages.iter().enumerate() {
+                let Value::Object(m) = m else {
+                    return Err(errors::invalid_type(
+                        &format!("messages[{i}]"),
+                        "an object",
+                        type_name(m),
+                    ));
+                };
+                match m.get("role") {
+                    Some(Value::String(_)) => {}
+                    None => return Err(errors::missing_param(&format!("messages[{i}].role"))),
+                    Some(v) => {
+                        return Err(errors::invalid_type(
+                            &format!("messages[{i}].role"),
+                            "a string",
+                            type_name(v),
+                        ))
+                    }
+                }
+                match m.get("content") {
+                    None | Some(Value::Null | Value::String(_) | Value::Array(_)) => {}
+                    Some(v) => {
+                        return Err(errors::invalid_type(
+                            &format!("messages[{i}].content"),
+                            "one of a string or array of objects",
+                            type_name(v),
+                        ))
+                    }
+                }
+            }
+        }
+        Some(v) => return Err(errors::invalid_type("messages", "an array", type_name(v))),
+    }
+    let stream = bool_field(map, "stream")?.unwrap_or(false);
+    let mut include_usage = false;
+    if let Some(opts) = field(map, "stream_options") {
+        if api_version.is_some_and(|v| !supports_stream_options(v)) {
+            return Err(errors::unrecognized_argument("stream_options"));
+        }
+        let Value::Object(opts) = opts else {
+            return Err(errors::invalid_type(
+                "stream_options",
+                "an object",
+                type_name(opts),
+            ));
+        };
+        if !stream {
+            return Err(errors::openai_shape(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                Some("invalid_request_error"),
+                Some("stream_options"),
+                None,
+            ));
+        }
+        include_usage = bool_field(opts, "include_usage")?.unwrap_or(false);
+    }
+    if let Some(n) = positive_int(map, "n")? {
+        if n > 128 {
+            return Err(errors::invalid_value(
+                "n",
+                "Invalid 'n': integer above maximum value. Expected a value <= 128.",
+            ));
+        }
+    }
+    positive_int(map, "max_tokens")?;
+    positive_int(map, "max_completion_tokens")?;
+    if let Some(tools) = field(map, "tools") {
+        let Value::Array(tools) = tools else {
+            return Err(errors::invalid_type("tools", "an array", type_name(tools)));
+        };
+        for (i, t) in tools.iter().enumerate() {
+            if t.pointer("/function/name")
+                .and_then(Value::as_str)
+                .is_none()
+            {
+                return Err(errors::missing_param(&format!("tools[{i}].function.name")));
+            }
+        }
+    }
+    match field(map, "tool_choice") {
+        None | Some(Value::String(_)) => {}
+        Some(v @ Value::Object(_)) => {
+            if v.pointer("/function/name")
+                .and_then(Value::as_str)
+                .is_none()
+            {
+                return Err(errors::missing_param("tool_choice.function.name"));
+            }
+        }
+        Some(v) => {
+            return Err(errors::invalid_type(
+                "tool_choice",
+                "a string or an object",
+                type_name(v),
+            ))
+        }
+    }
+    Ok(ChatRequest {
+        body: map,
+        stream,
+        include_usage,
+    })
+}
+
+fn message_text(content: Option<&Value>) -> usize {
+    match content {
+        Some(Value::String(s)) => s.len(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .map(str::len)
+            .sum(),
+        _ => 0,
+    }
+}
+
+/// Prompt tokens: 3 per message + ceil(bytes/4) of its text, + 3 for the reply priming,
+/// + ceil(bytes/4) of the tool definitions (see [`content`] for why an approximation).
+fn prompt_tokens(req: &ChatRequest<'_>) -> u32 {
+    let messages = req.body.get("messages").and_then(Value::as_array);
+    let mut bytes_tokens: usize = 3;
+    for m in messages.into_iter().flatten() {
+        bytes_tokens += 3 + message_text(m.get("content")).div_ceil(4);
+    }
+    if let Some(tools) = field(req.body, "tools") {
+        bytes_tokens += tools.to_string().len().div_ceil(4);
+    }
+    u32::try_from(bytes_tokens).unwrap_or(u32::MAX)
+}
+
+/// The tool the request forces, if any: a named function, or the first tool for `required`.
+fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<&'a Value> {
+    let tools = field(req.body, "tools")?.as_array()?;
+    match field(req.body, "tool_choice")? {
+        Value::String(s) if s == "required" => tools.first(),
+        Value::Object(_) => {
+            let name = req
+                .body
+                .get("tool_choice")?
+                .pointer("/function/name")?
+                .as_str()?;
+            tools
+                .iter()
+                .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(name))
+        }
+        _ => None,
+    }
+}
+
+/// Deterministic arguments: every declared property gets a value of its declared type.
+fn tool_arguments(tool: &Value) -> String {
+    let mut args = serde_json::Map::new();
+    if let Some(props) = tool
+        .pointer("/function/parameters/properties")
+        .and_then(Value::as_object)
+    {
+        for (name, schema) in props {
+            let value = match schema.get("type").and_then(Value::as_str) {
+                Some("string") => schema
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .and_then(|e| e.first().cloned())
+                    .unwrap_or_else(|| Value::from("replica")),
+                Some("integer") | Some("number") => Value::from(1),
+                Some("boolean") => Value::from(true),
+                Some("array") => Value::Array(Vec::new()),
+                Some("object") => Value::Object(serde_json::Map::new()),
+                _ => Value::Null,
+            };
+            args.insert(name.clone(), value);
+        }
+    }
+    Value::Object(args).to_string()
+}
+
+/// Builds the answer. The seed depends on the messages (and tools) only, so streamed and
+/// non-streamed requests for the same conversation get the same text.
+pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
+    let mut seed_src = Vec::with_capacity(256);
+    if let Some(m) = req.body.get("messages") {
+        // Writing a Value to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut seed_src, m);
+    }
+    if let Some(t) = field(req.body, "tools") {
+        let _ = serde_json::to_writer(&mut seed_src, t);
+    }
+    let seed = content::hash(&seed_src);
+    let n = positive_int(req.body, "n")
+        .ok()
+        .flatten()
+        .unwrap_or(1)
+        .min(128);
+    let max_words = positive_int(req.body, "max_completion_tokens")
+        .ok()
+        .flatten()
+        .or_else(|| positive_int(req.body, "max_tokens").ok().flatten())
+        .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
+    let tool = forced_tool(req);
+    let answers = (0..n)
+        .map(|i| {
+            let choice_seed = seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            if let Some(tool) = tool {
+                let arguments = tool_arguments(tool);
+                let name = tool
+                    .pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let completion_tokens =
+                    content::text_tokens(&arguments) + content::text_tokens(&name) + 3;
+                return Answer {
+                    pieces: Vec::new(),
+                    tool_call: Some(ToolCall {
+                        id: format!("call_{}", &content::id_suffix(choice_seed)[..24]),
+                        name,
+                        arguments,
+                    }),
+                    finish_reason: "tool_calls",
+                    completion_tokens,
+                };
+            }
+            let (mut words, truncated) = reply_words(choice_seed, max_words);
+            let mut finish_reason = if truncated { "length" } else { "stop" };
+            if output_filtered {
+                // The filter cuts the answer partway; what was generated before the cut is kept.
+                words.truncate(words.len().div_ceil(2));
+                finish_reason = "content_filter";
+            }
+            let pieces = content::pieces(&words, truncated || output_filtered);
+            Answer {
+                completion_tokens: u32::try_from(words.len()).unwrap_or(u32::MAX),
+                pieces,
+                tool_call: None,
+                finish_reason,
+            }
+        })
+        .collect();
+    // Different requests (e.g. stream vs not) of the same conversation get different ids.
+    let id_seed = content::hash(&[seed.to_le_bytes(), (req.stream as u64).to_le_bytes()].concat());
+    Plan {
+        id: format!("chatcmpl-{}", content::id_suffix(id_seed)),
+        created: content::created(seed),
+        model: model.to_string(),
+        system_fingerprint: format!(
+            "fp_{:010x}",
+            content::hash(model.as_bytes()) & 0xff_ffff_ffff
+        ),
+        prompt_tokens: prompt_tokens(req),
+        answers,
+        stream: req.stream,
+        include_usage: req.include_usage,
+    }
+}
+
+pub const FILTER_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
+pub const FILTER_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
+pub const PROMPT_FILTER_RESULTS: &str = r#"[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]"#;
+
+/// A JSON string literal.
+pub fn js(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+pub fn write_usage(out: &mut String, plan: &Plan) {
+    let completion = plan.completion_tokens();
+    let _ = write!(
+        out,
+        r#"{{"completion_tokens":{completion},"completion_tokens_details":{{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0}},"prompt_tokens":{},"prompt_tokens_details":{{"audio_tokens":0,"cached_tokens":0}},"total_tokens":{}}}"#,
+        plan.prompt_tokens,
+        plan.prompt_tokens.saturating_add(completion)
+    );
+}
+
+fn write_tool_calls(out: &mut String, call: &ToolCall) {
+    let _ = write!(
+        out,
+        r#"[{{"function":{{"arguments":{},"name":{}}},"id":{},"type":"function"}}]"#,
+        js(&call.arguments),
+        js(&call.name),
+        js(&call.id)
+    );
+}
+
+/// The non-streamed body. Azure writes keys in alphabetical order; OpenAI in its own order.
+pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
+    let mut out = String::with_capacity(1024);
+    let model = js(&plan.model);
+    match flavor {
+        Flavor::Azure => out.push_str(r#"{"choices":["#),
+        Flavor::OpenAi => {
+            let _ = write!(
+                out,
+                r#"{{"id":"{}","object":"chat.completion","created":{},"model":{model},"choices":["#,
+                plan.id, plan.created
+            );
+        }
+    }
+    for (i, a) in plan.answers.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let content = if a.tool_call.is_some() {
+            "null".to_string()
+        } else {
+            js(&a.text())
+        };
+        match flavor {
+            Flavor::Azure => {
+                let filter = if a.finish_reason == "content_filter" {
+                    FILTER_FILTERED
+                } else {
+                    FILTER_SAFE
+                };
+                let _ = write!(
+                    out,
+                    r#"{{"content_filter_results":{filter},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant""#,
+                    a.finish_reason
+                );
+                if let Some(call) = &a.tool_call {
+                    out.push_str(r#","tool_calls":"#);
+                    write_tool_calls(&mut out, call);
+                }
+                out.push_str("}}");
+            }
+            Flavor::OpenAi => {
+                let _ = write!(
+                    out,
+                    r#"{{"index":{i},"message":{{"role":"assistant","content":{content},"#
+                );
+                if let Some(call) = &a.tool_call {
+                    out.push_str(r#""tool_calls":"#);
+                    write_tool_calls(&mut out, call);
+                    out.push(',');
+                }
+                let _ = write!(
+                    out,
+                    r#""refusal":null,"annotations":[]}},"logprobs":null,"finish_reason":"{}"}}"#,
+                    a.finish_reason
+                );
+            }
+        }
+    }
+    match flavor {
+        Flavor::Azure => {
+            let _ = write!(
+                out,
+                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{PROMPT_FILTER_RESULTS},"system_fingerprint":"{}","usage":"#,
+                plan.created, plan.id, plan.system_fingerprint
+            );
+            write_usage(&mut out, plan);
+            out.push('}');
+        }
+        Flavor::OpenAi => {
+            out.push_str(r#"],"usage":"#);
+            write_usage(&mut out, plan);
+            let _ = write!(
+                out,
+                r#","service_tier":"default","system_fingerprint":"{}"}}"#,
+                plan.system_fingerprint
+            );
+        }
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn plan_for(body: &Value) -> Plan {
+        let req = validate(body, Some("2024-10-21")).expect("valid");
+        plan(&req, "gpt-4o-2024-08-06", false)
+    }
+
+    #[test]
+    fn same_messages_same_text_and_valid_json() {
+        let a = plan_for(&json!({"messages":[{"role":"user","content":"hi"}]}));
+        let b = plan_for(&json!({"messages":[{"role":"user","content":"hi"}],"stream":true}));
+        assert_eq!(a.answers[0].text(), b.answers[0].text());
+        assert_ne!(a.id, b.id);
+        for flavor in [Flavor::Azure, Flavor::OpenAi] {
+            let v: Value = serde_json::from_slice(&body(&a, flavor)).expect("json");
+            assert_eq!(v["model"], "gpt-4o-2024-08-06");
+            let u = &v["usage"];
+            assert_eq!(
+                u["total_tokens"].as_u64(),
+                Some(
+                    u["prompt_tokens"].as_u64().unwrap_or(0)
+                        + u["completion_tokens"].as_u64().unwrap_or(0)
+                )
+            );
+        }
+        let c = plan_for(&json!({"messages":[{"role":"user","content":"other"}]}));
+        assert_ne!(a.answers[0].text(), c.answers[0].text());
+    }
+
+    #[test]
+    fn rejects_wrong_types() {
+        for bad in [
+            json!([1]),
+            json!({}),
+            json!({"messages":"hi"}),
+            json!({"messages":[]}),
+            json!({"messages":[{"content":"x"}]}),
+            json!({"messages":[{"role":"user","content":5}]}),
+            json!({"messages":[{"role":"user"}],"stream":"yes"}),
+            json!({"messages":[{"role":"user"}],"n":0}),
+            json!({"messages":[{"role":"user"}],"max_tokens":-1}),
+            json!({"messages":[{"role":"user"}],"tools":{}}),
+            json!({"messages":[{"role":"user"}],"stream_options":{"include_usage":true}}),
+        ] {
+            let err = validate(&bad, Some("2024-10-21")).expect_err("invalid");
+            assert_eq!(err.status, 400, "{bad}");
+        }
+        let old = json!({"messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}});
+        let err = validate(&old, Some("2024-06-01")).expect_err("old api");
+        assert!(String::from_utf8_lossy(&err.body)
+            .contains("Unrecognized request argument supplied: stream_options"));
+    }
+
+    #[test]
+    fn forced_tool_call() {
+        let p = plan_for(&json!({
+            "messages":[{"role":"user","content":"weather?"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}}}}}],
+            "tool_choice":{"type":"function","function":{"name":"get_weather"}}
+        }));
+        let call = p.answers[0].tool_call.as_ref().expect("tool call");
+        assert_eq!(call.name, "get_weather");
+        assert_eq!(call.arguments, r#"{"city":"replica","days":1}"#);
+        assert_eq!(p.answers[0].finish_reason, "tool_calls");
+    }
+
+    #[test]
+    fn max_tokens_truncates() {
+        let p = plan_for(&json!({"messages":[{"role":"user","content":"hi"}],"max_tokens":2}));
+        assert_eq!(p.answers[0].completion_tokens, 2);
+        assert_eq!(p.answers[0].finish_reason, "length");
+    }
+}

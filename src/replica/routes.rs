@@ -1,0 +1,190 @@
+//! Request path + query → which replica operation answers it.
+
+use serde::Serialize;
+
+/// The operations the replica serves; `Unknown` gets Azure's 404 `Resource not found`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// `/openai/deployments/{dep}/chat/completions?api-version=…`
+    AzureChat,
+    /// `/openai/deployments/{dep}/embeddings?api-version=…`
+    AzureEmbeddings,
+    /// `/openai/v1/chat/completions` (deployment in the body's `model`)
+    V1Chat,
+    /// `/openai/v1/embeddings`
+    V1Embeddings,
+    /// Plain OpenAI `/v1/chat/completions`
+    OpenAiChat,
+    /// Plain OpenAI `/v1/embeddings`
+    OpenAiEmbeddings,
+    /// `GET /_replica/journal`
+    Journal,
+    Unknown,
+}
+
+/// Which API family a route belongs to; decides auth rules and error shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    Azure,
+    AzureV1,
+    OpenAi,
+}
+
+/// Chat or embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl RouteKind {
+    pub fn api(self) -> Option<Api> {
+        match self {
+            RouteKind::AzureChat | RouteKind::AzureEmbeddings => Some(Api::Azure),
+            RouteKind::V1Chat | RouteKind::V1Embeddings => Some(Api::AzureV1),
+            RouteKind::OpenAiChat | RouteKind::OpenAiEmbeddings => Some(Api::OpenAi),
+            RouteKind::Journal | RouteKind::Unknown => None,
+        }
+    }
+
+    pub fn operation(self) -> Option<Operation> {
+        match self {
+            RouteKind::AzureChat | RouteKind::V1Chat | RouteKind::OpenAiChat => {
+                Some(Operation::Chat)
+            }
+            RouteKind::AzureEmbeddings | RouteKind::V1Embeddings | RouteKind::OpenAiEmbeddings => {
+                Some(Operation::Embeddings)
+            }
+            RouteKind::Journal | RouteKind::Unknown => None,
+        }
+    }
+}
+
+/// A parsed request target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub kind: RouteKind,
+    /// From the path (dated Azure API); body-borne names are filled in later.
+    pub deployment: Option<String>,
+    pub api_version: Option<String>,
+}
+
+/// Parses a path (without query) and the raw query string.
+pub fn parse(method: &str, path: &str, query: Option<&str>) -> Route {
+    let api_version = query.and_then(api_version_of);
+    let path = path.trim_end_matches('/');
+    let mut deployment = None;
+    let kind = if method == "GET" && path == crate::replica::JOURNAL_PATH {
+        RouteKind::Journal
+    } else if method != "POST" {
+        RouteKind::Unknown
+    } else if let Some(rest) = path.strip_prefix("/openai/deployments/") {
+        match rest.split_once('/') {
+            Some((dep, op)) if !dep.is_empty() => {
+                deployment = Some(percent_decode(dep));
+                match op {
+                    "chat/completions" => RouteKind::AzureChat,
+                    "embeddings" => RouteKind::AzureEmbeddings,
+                    _ => RouteKind::Unknown,
+                }
+            }
+            _ => RouteKind::Unknown,
+        }
+    } else {
+        match path {
+            "/openai/v1/chat/completions" => RouteKind::V1Chat,
+            "/openai/v1/embeddings" => RouteKind::V1Embeddings,
+            "/v1/chat/completions" => RouteKind::OpenAiChat,
+            "/v1/embeddings" => RouteKind::OpenAiEmbeddings,
+            _ => RouteKind::Unknown,
+        }
+    };
+    Route {
+        kind,
+        deployment,
+        api_version,
+    }
+}
+
+fn api_version_of(query: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == "api-version").then(|| percent_decode(v))
+    })
+}
+
+/// Decodes `%XX` escapes (deployment names and versions are plain ASCII in practice).
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_string();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure_routes() {
+        let r = parse(
+            "POST",
+            "/openai/deployments/gpt-4o/chat/completions",
+            Some("api-version=2024-10-21"),
+        );
+        assert_eq!(r.kind, RouteKind::AzureChat);
+        assert_eq!(r.deployment.as_deref(), Some("gpt-4o"));
+        assert_eq!(r.api_version.as_deref(), Some("2024-10-21"));
+        let r = parse("POST", "/openai/deployments/emb/embeddings", None);
+        assert_eq!(r.kind, RouteKind::AzureEmbeddings);
+        assert_eq!(r.api_version, None);
+    }
+
+    #[test]
+    fn other_routes() {
+        assert_eq!(
+            parse("POST", "/openai/v1/chat/completions", None).kind,
+            RouteKind::V1Chat
+        );
+        assert_eq!(
+            parse("POST", "/v1/embeddings", None).kind,
+            RouteKind::OpenAiEmbeddings
+        );
+        assert_eq!(
+            parse("GET", "/v1/embeddings", None).kind,
+            RouteKind::Unknown
+        );
+        assert_eq!(
+            parse("POST", "/openai/deployments//embeddings", None).kind,
+            RouteKind::Unknown
+        );
+        assert_eq!(parse("POST", "/nope", None).kind, RouteKind::Unknown);
+        assert_eq!(
+            parse("GET", "/_replica/journal", None).kind,
+            RouteKind::Journal
+        );
+    }
+
+    #[test]
+    fn decodes_escapes() {
+        assert_eq!(percent_decode("my%20dep"), "my dep");
+        assert_eq!(percent_decode("bad%2"), "bad%2");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

@@ -1,0 +1,405 @@
+//! Starting the replica, and the one responder that answers every request.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use super::auth::{self, AuthKind};
+use super::chat::{self, Flavor};
+use super::config::{DeploymentKind, FaultKind, ReplicaConfig};
+use super::embeddings;
+use super::errors;
+use super::faults::{Active, FaultCounters, DEFAULT_RETRY_AFTER_MS};
+use super::journal::{Journal, JournalEntry};
+use super::reply::Reply;
+use super::routes::{self, Api, Operation, RouteKind};
+use super::stream::{self, StreamFaults};
+use super::versions::{is_supported_api_version, V1_API_VERSIONS};
+use super::{ReplicaError, MAX_BODY_BYTES, SCOPE_HEADER};
+
+/// A running replica; dropping it stops the server.
+pub struct ReplicaHandle {
+    server: MockServer,
+    journal: Journal,
+    config: Arc<ReplicaConfig>,
+}
+
+impl std::fmt::Debug for ReplicaHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaHandle")
+            .field("address", self.server.address())
+            .field("deployments", &self.config.deployments.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplicaHandle {
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.server.address())
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        *self.server.address()
+    }
+
+    pub fn journal(&self) -> Journal {
+        self.journal.clone()
+    }
+
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+}
+
+/// Starts a replica on an OS-chosen loopback port.
+pub async fn start(config: ReplicaConfig) -> Result<ReplicaHandle, ReplicaError> {
+    start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+/// Starts a replica on `addr`.
+pub async fn start_on(
+    config: ReplicaConfig,
+    addr: SocketAddr,
+) -> Result<ReplicaHandle, ReplicaError> {
+    validate(&config)?;
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ReplicaError::Bind { addr, source })?;
+    let config = Arc::new(config);
+    let journal = Journal::new(config.journal_capacity);
+    // Request recording would keep every body forever; the bounded journal replaces it.
+    let server = MockServer::builder()
+        .listener(listener)
+        .disable_request_recording()
+        .start()
+        .await;
+    let replica = Replica {
+        config: config.clone(),
+        journal: journal.clone(),
+        faults: FaultCounters::default(),
+        counter: AtomicU64::new(0),
+    };
+    Mock::given(Everything)
+        .respond_with(replica)
+        .mount(&server)
+        .await;
+    Ok(ReplicaHandle {
+        server,
+        journal,
+        config,
+    })
+}
+
+fn validate(config: &ReplicaConfig) -> Result<(), ReplicaError> {
+    if config.api_key.is_empty() {
+        return Err(ReplicaError::Config("the api key must not be empty".into()));
+    }
+    for (i, d) in config.deployments.iter().enumerate() {
+        if d.name.is_empty() || d.name.contains('/') {
+            return Err(ReplicaError::Config(format!(
+                "deployment name {:?} is not a valid URL segment",
+                d.name
+            )));
+        }
+        if config.deployments[..i].iter().any(|o| o.name == d.name) {
+            return Err(ReplicaError::Config(format!(
+                "deployment {:?} is defined twice",
+                d.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Matches every request: routing happens in the responder so errors keep Azure's shapes.
+struct Everything;
+
+impl Match for Everything {
+    fn matches(&self, _request: &Request) -> bool {
+        true
+    }
+}
+
+struct Replica {
+    config: Arc<ReplicaConfig>,
+    journal: Journal,
+    faults: FaultCounters,
+    counter: AtomicU64,
+}
+
+/// Facts about a request gathered while handling it, for the journal.
+struct Facts {
+    deployment: Option<String>,
+    auth: AuthKind,
+    stream: bool,
+    fault: Option<FaultKind>,
+}
+
+impl Respond for Replica {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let route = routes::parse(
+            request.method.as_str(),
+            request.url.path(),
+            request.url.query(),
+        );
+        let scope = header(request, SCOPE_HEADER);
+        if route.kind == RouteKind::Journal {
+            return self.journal_listing(request);
+        }
+        let mut facts = Facts {
+            deployment: route.deployment.clone(),
+            auth: AuthKind::None,
+            stream: false,
+            fault: None,
+        };
+        let reply = self.handle(request, &route, scope.as_deref(), &mut facts);
+        self.journal.record(JournalEntry {
+            method: request.method.as_str().to_string(),
+            route: route.kind,
+            host: host_of(request),
+            deployment: facts.deployment,
+            api_version: route.api_version.clone(),
+            auth: facts.auth,
+            status: reply.status,
+            scope,
+            stream: facts.stream,
+            fault: facts.fault,
+        });
+        self.template(reply, route.kind.api())
+    }
+}
+
+fn header(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The host the client addressed: `Host`, else an absolute-form target's authority.
+fn host_of(request: &Request) -> Option<String> {
+    header(request, "host").or_else(|| {
+        // wiremock fills origin-form targets in as http://localhost/…
+        let h = request.url.host_str()?;
+        (h != "localhost").then(|| match request.url.port() {
+            Some(p) => format!("{h}:{p}"),
+            None => h.to_string(),
+        })
+    })
+}
+
+impl Replica {
+    fn handle(
+        &self,
+        request: &Request,
+        route: &routes::Route,
+        scope: Option<&str>,
+        facts: &mut Facts,
+    ) -> Reply {
+        let (Some(api), Some(op)) = (route.kind.api(), route.kind.operation()) else {
+            return errors::resource_not_found();
+        };
+        if api == Api::Azure && route.api_version.is_none() {
+            return errors::resource_not_found();
+        }
+        let (auth_kind, failure) = auth::check(&request.headers, api, &self.config.api_key);
+        facts.auth = auth_kind;
+        if let Some(failure) = failure {
+            return errors::unauthorized(api, failure);
+        }
+        match (api, route.api_version.as_deref()) {
+            (Api::Azure, Some(v)) if !is_supported_api_version(v) => {
+                return errors::api_version_not_supported()
+            }
+            (Api::AzureV1, Some(v)) if !V1_API_VERSIONS.contains(&v) => {
+                return errors::api_version_not_supported()
+            }
+            _ => {}
+        }
+        if request.body.len() > MAX_BODY_BYTES {
+            return errors::payload_too_large(MAX_BODY_BYTES);
+        }
+
+        let mut parsed: Option<Value> = None;
+        let deployment = match api {
+            Api::Azure => {
+                let name = route.deployment.as_deref().unwrap_or_default();
+                match self.config.deployments.iter().find(|d| d.name == name) {
+                    Some(d) => d,
+                    None => return errors::deployment_not_found(api, name),
+                }
+            }
+            Api::AzureV1 | Api::OpenAi => {
+                let body = match serde_json::from_slice::<Value>(&request.body) {
+                    Ok(b) => b,
+                    Err(_) => return errors::invalid_json(),
+                };
+                let name = match body.get("model") {
+                    Some(Value::String(s)) => s.clone(),
+                    None | Some(Value::Null) => return errors::missing_param("model"),
+                    Some(other) => {
+                        return errors::invalid_type("model", "a string", chat::type_name(other))
+                    }
+                };
+                parsed = Some(body);
+                facts.deployment = Some(name.clone());
+                let found = self
+                    .config
+                    .deployments
+                    .iter()
+                    .find(|d| d.name == name)
+                    .or_else(|| {
+                        // The plain OpenAI API names models, not deployments.
+                        (api == Api::OpenAi)
+                            .then(|| self.config.deployments.iter().find(|d| d.model == name))
+                            .flatten()
+                    });
+                match found {
+                    Some(d) => d,
+                    None => return errors::deployment_not_found(api, &name),
+                }
+            }
+        };
+        let wanted = match op {
+            Operation::Chat => DeploymentKind::Chat,
+            Operation::Embeddings => DeploymentKind::Embedding,
+        };
+        if deployment.kind() != wanted {
+            return match api {
+                Api::OpenAi => errors::openai_shape(
+                    404,
+                    "This is not a chat model and thus not supported in the v1/chat/completions endpoint.",
+                    Some("invalid_request_error"),
+                    Some("model"),
+                    None,
+                ),
+                _ => errors::operation_not_supported(op, &deployment.model),
+            };
+        }
+        let body = match parsed {
+            Some(b) => b,
+            None => match serde_json::from_slice::<Value>(&request.body) {
+                Ok(b) => b,
+                Err(_) => return errors::invalid_json(),
+            },
+        };
+        let flavor = if api == Api::OpenAi {
+            Flavor::OpenAi
+        } else {
+            Flavor::Azure
+        };
+        match op {
+            Operation::Chat => {
+                let api_version = if api == Api::Azure {
+                    route.api_version.as_deref()
+                } else {
+                    None
+                };
+                let req = match chat::validate(&body, api_version) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                facts.stream = req.stream;
+                let active = self.faults.resolve(scope, deployment, req.stream);
+                facts.fault = active.primary();
+                if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
+                    return reply.with_delay(active.latency);
+                }
+                let plan = chat::plan(&req, &deployment.model, active.output_filter);
+                let reply = if req.stream {
+                    Reply::event_stream(stream::body(&plan, flavor, StreamFaults::from(&active)))
+                } else {
+                    Reply::json(200, chat::body(&plan, flavor))
+                };
+                reply.with_delay(active.latency)
+            }
+            Operation::Embeddings => {
+                let active = self.faults.resolve(scope, deployment, false);
+                facts.fault = active.primary();
+                if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
+                    return reply.with_delay(active.latency);
+                }
+                embeddings::respond(&body, deployment).with_delay(active.latency)
+            }
+        }
+    }
+
+    fn journal_listing(&self, request: &Request) -> ResponseTemplate {
+        let scope = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned());
+        let entries = match scope {
+            Some(s) => self.journal.for_scope(&s),
+            None => self.journal.entries(),
+        };
+        let body = serde_json::to_vec(&entries).unwrap_or_else(|_| b"[]".to_vec());
+        ResponseTemplate::new(200).set_body_raw(body, "application/json")
+    }
+
+    fn template(&self, reply: Reply, api: Option<Api>) -> ResponseTemplate {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut t =
+            ResponseTemplate::new(reply.status).set_body_raw(reply.body, reply.content_type);
+        let limited = reply.retry_after_ms.is_some();
+        match api {
+            Some(Api::OpenAi) => {
+                t = t
+                    .insert_header(
+                        "x-request-id",
+                        format!("req_{:032x}", super::content::hash(&n.to_le_bytes())),
+                    )
+                    .insert_header("openai-version", "2020-10-01")
+                    .insert_header("openai-processing-ms", "12");
+            }
+            _ => {
+                let id = super::content::request_uuid(n);
+                t = t
+                    .insert_header("apim-request-id", id.as_str())
+                    .insert_header("x-request-id", id.as_str())
+                    .insert_header("x-ms-region", self.config.region.as_str());
+            }
+        }
+        t = t
+            .insert_header(
+                "x-ratelimit-remaining-requests",
+                if limited { "0" } else { "99" },
+            )
+            .insert_header(
+                "x-ratelimit-remaining-tokens",
+                if limited { "0" } else { "99000" },
+            );
+        if let Some(ms) = reply.retry_after_ms {
+            t = t
+                .insert_header("retry-after", ms.div_ceil(1000).max(1).to_string())
+                .insert_header("retry-after-ms", ms.to_string());
+        }
+        if let Some(d) = reply.delay {
+            t = t.set_delay(d);
+        }
+        t
+    }
+}
+
+/// The error a fault replaces the response with, if any.
+fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Option<Reply> {
+    let fault = active.error.as_ref()?;
+    Some(match fault.kind {
+        FaultKind::RateLimit => errors::rate_limited(
+            api_version,
+            op,
+            fault.retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
+        ),
+        FaultKind::ServerError => errors::server_error(),
+        // A gateway timeout arrives after a wait; `ms` sets it (default: none, to keep tests fast).
+        FaultKind::Timeout => errors::timeout().with_delay(fault.ms.map(Duration::from_millis)),
+        FaultKind::PromptFilter => errors::prompt_filtered(),
+        _ => return None,
+    })
+}

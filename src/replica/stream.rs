@@ -1,0 +1,301 @@
+//! The streamed (`text/event-stream`) body, in Azure's chunk order.
+//!
+//! Azure: an annotation chunk with `choices: []`, empty `id`/`model`/`object`, `created: 0`
+//! and `prompt_filter_results`; per choice a role chunk, content chunks carrying
+//! `content_filter_results`, and a finish chunk; a usage chunk (`choices: []`) only with
+//! `stream_options.include_usage`; then `data: [DONE]`. OpenAI's `/v1/` omits the Azure
+//! annotations. The whole body is produced at once; clients read it as a stream.
+
+use std::fmt::Write as _;
+
+use super::chat::{
+    js, write_usage, Answer, Flavor, Plan, FILTER_FILTERED, FILTER_SAFE, PROMPT_FILTER_RESULTS,
+};
+use super::faults::Active;
+
+/// What goes wrong in a stream (from the faults).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StreamFaults {
+    /// Content chunks without filter results, followed by delta-less annotation chunks.
+    pub async_filter: bool,
+    /// Stop halfway, without a finish chunk or `[DONE]`.
+    pub truncated: bool,
+    /// One content chunk is not valid JSON.
+    pub malformed: bool,
+}
+
+impl From<&Active> for StreamFaults {
+    fn from(a: &Active) -> Self {
+        Self {
+            async_filter: a.async_filter,
+            truncated: a.truncated_stream,
+            malformed: a.malformed_chunk,
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: String,
+    plan: &'a Plan,
+    flavor: Flavor,
+    model: String,
+}
+
+impl Writer<'_> {
+    fn event(&mut self, json: &str) {
+        self.out.push_str("data: ");
+        self.out.push_str(json);
+        self.out.push_str("\n\n");
+    }
+
+    /// Writes one `chat.completion.chunk` whose `choices` array is `choices`.
+    fn chunk(&mut self, choices: &str, usage: Option<&str>) {
+        let mut s = String::with_capacity(choices.len() + 200);
+        let p = self.plan;
+        match self.flavor {
+            Flavor::Azure => {
+                let _ = write!(
+                    s,
+                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{},"object":"chat.completion.chunk","system_fingerprint":"{}""#,
+                    p.created, p.id, self.model, p.system_fingerprint
+                );
+            }
+            Flavor::OpenAi => {
+                let _ = write!(
+                    s,
+                    r#"{{"id":"{}","object":"chat.completion.chunk","created":{},"model":{},"service_tier":"default","system_fingerprint":"{}","choices":[{choices}]"#,
+                    p.id, p.created, self.model, p.system_fingerprint
+                );
+            }
+        }
+        if let Some(u) = usage {
+            let _ = write!(s, r#","usage":{u}"#);
+        } else if p.include_usage {
+            s.push_str(r#","usage":null"#);
+        }
+        s.push('}');
+        self.event(&s);
+    }
+
+    fn choice(
+        &self,
+        index: usize,
+        delta: &str,
+        finish: Option<&str>,
+        filter: Option<&str>,
+    ) -> String {
+        let finish = finish
+            .map(|f| format!("\"{f}\""))
+            .unwrap_or_else(|| "null".into());
+        match (self.flavor, filter) {
+            (Flavor::Azure, Some(filter)) => format!(
+                r#"{{"content_filter_results":{filter},"delta":{delta},"finish_reason":{finish},"index":{index},"logprobs":null}}"#
+            ),
+            (Flavor::Azure, None) => format!(
+                r#"{{"delta":{delta},"finish_reason":{finish},"index":{index},"logprobs":null}}"#
+            ),
+            (Flavor::OpenAi, _) => format!(
+                r#"{{"index":{index},"delta":{delta},"logprobs":null,"finish_reason":{finish}}}"#
+            ),
+        }
+    }
+
+    /// Azure's async-filter annotation: no `delta`, empty id/model, offsets of what was checked.
+    fn annotation(&mut self, index: usize, end_offset: usize, filter: &str) {
+        let s = format!(
+            r#"{{"choices":[{{"content_filter_offsets":{{"check_offset":0,"start_offset":0,"end_offset":{end_offset}}},"content_filter_results":{filter},"finish_reason":null,"index":{index}}}],"created":0,"id":"","model":"","object":""}}"#
+        );
+        self.event(&s);
+    }
+
+    /// Returns false when the stream must stop here (truncation).
+    fn answer(&mut self, index: usize, a: &Answer, faults: StreamFaults) -> bool {
+        let azure = self.flavor == Flavor::Azure;
+        let empty_filter = azure.then_some("{}");
+        let role_delta = match &a.tool_call {
+            Some(call) => format!(
+                r#"{{"role":"assistant","content":null,"tool_calls":[{{"index":0,"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]}}"#,
+                js(&call.id),
+                js(&call.name)
+            ),
+            None => r#"{"role":"assistant","content":"","refusal":null}"#.to_string(),
+        };
+        let c = self.choice(index, &role_delta, None, empty_filter);
+        self.chunk(&c, None);
+
+        let pieces: Vec<String> = match &a.tool_call {
+            // Arguments arrive in a few fragments, like the real service's token stream.
+            Some(call) => split_fragments(&call.arguments, 8),
+            None => a.pieces.clone(),
+        };
+        let stop_at = if faults.truncated {
+            pieces.len().div_ceil(2)
+        } else {
+            pieces.len()
+        };
+        let mut sent = 0usize;
+        for (k, piece) in pieces.iter().enumerate().take(stop_at) {
+            if faults.malformed && k == 1.min(pieces.len().saturating_sub(1)) {
+                self.event(r#"{"choices":[{"delta":{"content":"#);
+                continue;
+            }
+            let delta = match &a.tool_call {
+                Some(_) => format!(
+                    r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":{}}}}}]}}"#,
+                    js(piece)
+                ),
+                None => format!(r#"{{"content":{}}}"#, js(piece)),
+            };
+            let filter = match (azure, faults.async_filter) {
+                (true, false) => Some(FILTER_SAFE),
+                (true, true) => Some("{}"),
+                (false, _) => None,
+            };
+            let c = self.choice(index, &delta, None, filter);
+            self.chunk(&c, None);
+            sent += piece.len();
+        }
+        if faults.truncated {
+            return false;
+        }
+        let filtered = a.finish_reason == "content_filter";
+        if azure && faults.async_filter {
+            self.annotation(
+                index,
+                sent,
+                if filtered {
+                    FILTER_FILTERED
+                } else {
+                    FILTER_SAFE
+                },
+            );
+        }
+        let finish_filter = match (azure, filtered) {
+            (true, true) if !faults.async_filter => Some(FILTER_FILTERED),
+            (true, _) => Some("{}"),
+            (false, _) => None,
+        };
+        let c = self.choice(index, "{}", Some(a.finish_reason), finish_filter);
+        self.chunk(&c, None);
+        true
+    }
+}
+
+fn split_fragments(s: &str, size: usize) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    chars
+        .chunks(size.max(1))
+        .map(|c| c.iter().collect())
+        .collect()
+}
+
+pub fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
+    let mut w = Writer {
+        out: String::with_capacity(4096),
+        plan,
+        flavor,
+        model: js(&plan.model),
+    };
+    if flavor == Flavor::Azure {
+        let first = format!(
+            r#"{{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":{PROMPT_FILTER_RESULTS}}}"#
+        );
+        w.event(&first);
+    }
+    for (i, a) in plan.answers.iter().enumerate() {
+        if !w.answer(i, a, faults) {
+            return w.out.into_bytes();
+        }
+    }
+    if plan.include_usage {
+        let mut usage = String::with_capacity(256);
+        write_usage(&mut usage, plan);
+        w.chunk("", Some(&usage));
+    }
+    w.out.push_str("data: [DONE]\n\n");
+    w.out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::chat::{plan, validate};
+    use serde_json::{json, Value};
+
+    fn events(body: &[u8]) -> Vec<String> {
+        String::from_utf8_lossy(body)
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| e.trim_start_matches("data: ").to_string())
+            .collect()
+    }
+
+    fn make(include_usage: bool) -> Plan {
+        let body = if include_usage {
+            json!({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_usage":true}})
+        } else {
+            json!({"messages":[{"role":"user","content":"hi"}],"stream":true})
+        };
+        let req = validate(&body, Some("2024-10-21")).expect("valid");
+        plan(&req, "gpt-4o-2024-08-06", false)
+    }
+
+    #[test]
+    fn azure_order() {
+        let p = make(true);
+        let ev = events(&body(&p, Flavor::Azure, StreamFaults::default()));
+        assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+        let parsed: Vec<Value> = ev[..ev.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e).expect("chunk json"))
+            .collect();
+        assert_eq!(parsed[0]["choices"], json!([]));
+        assert_eq!(parsed[0]["id"], "");
+        assert!(parsed[0]["prompt_filter_results"].is_array());
+        assert_eq!(parsed[1]["choices"][0]["delta"]["role"], "assistant");
+        let usage = parsed.last().expect("usage chunk");
+        assert_eq!(usage["choices"], json!([]));
+        assert!(usage["usage"]["total_tokens"].as_u64().is_some());
+        let text: String = parsed
+            .iter()
+            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+            .collect();
+        assert_eq!(text, p.answers[0].text());
+    }
+
+    #[test]
+    fn faults_shape_the_stream() {
+        let p = make(false);
+        let t = events(&body(
+            &p,
+            Flavor::Azure,
+            StreamFaults {
+                truncated: true,
+                ..Default::default()
+            },
+        ));
+        assert!(!t.iter().any(|e| e == "[DONE]"));
+        let m = events(&body(
+            &p,
+            Flavor::Azure,
+            StreamFaults {
+                malformed: true,
+                ..Default::default()
+            },
+        ));
+        assert!(m
+            .iter()
+            .any(|e| e != "[DONE]" && serde_json::from_str::<Value>(e).is_err()));
+        let a = events(&body(
+            &p,
+            Flavor::Azure,
+            StreamFaults {
+                async_filter: true,
+                ..Default::default()
+            },
+        ));
+        assert!(a.iter().any(|e| e.contains("content_filter_offsets")));
+        let o = events(&body(&p, Flavor::OpenAi, StreamFaults::default()));
+        assert!(!o[0].contains("prompt_filter_results"));
+    }
+}

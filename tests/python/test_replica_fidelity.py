@@ -1,0 +1,181 @@
+"""Fidelity: the real `openai` Python SDK against the replica server.
+
+The server binary comes from HH_COMPAT_BIN (default: the `replica_serve` example in
+CARGO_TARGET_DIR or ./target). A binary named `hh-compat` is run as `hh-compat replica serve`.
+"""
+
+import base64
+import json
+import os
+import struct
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import openai
+import pytest
+from openai import AzureOpenAI, OpenAI
+
+KEY = "py-fidelity-key"
+API_VERSION = "2024-10-21"
+SCOPE = "x-hh-compat-scope"
+
+
+def _server_command():
+    binary = os.environ.get("HH_COMPAT_BIN")
+    if not binary:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", Path(__file__).resolve().parents[2] / "target"))
+        binary = str(target / "debug" / "examples" / "replica_serve")
+    command = [binary]
+    if Path(binary).name.startswith("hh-compat"):
+        command += ["replica", "serve"]
+    return command + [
+        "--api-key", KEY,
+        "--deployment", "gpt-4o=gpt-4o-2024-08-06",
+        "--deployment", "text-embedding-3-small=text-embedding-3-small",
+        "--deployment", "limited=gpt-4o-2024-08-06",
+        "--deployment", "filtered=gpt-4o-2024-08-06",
+        "--fault", "limited=rate_limit,times=2,retry_after_ms=50",
+        "--fault", "filtered=prompt_filter",
+    ]
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    proc = subprocess.Popen(_server_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline().strip()
+        assert first.startswith("http://"), f"first line is not a URL: {first!r} / {proc.stderr.read()}"
+        yield first
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0, "the server exits 0 on SIGTERM"
+        rest = proc.stdout.read()
+        assert KEY not in first + rest, "the key is never printed"
+
+
+def azure(base_url, **kwargs):
+    kwargs.setdefault("api_key", KEY)
+    return AzureOpenAI(azure_endpoint=base_url, api_version=API_VERSION, max_retries=0, **kwargs)
+
+
+def journal(base_url, scope):
+    with urllib.request.urlopen(f"{base_url}/_replica/journal?scope={scope}") as r:
+        return json.load(r)
+
+
+def ask(client, model="gpt-4o", **kwargs):
+    return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Hello there"}], **kwargs)
+
+
+def test_chat(base_url):
+    r = ask(azure(base_url))
+    assert r.model == "gpt-4o-2024-08-06"
+    assert r.id.startswith("chatcmpl-")
+    assert r.choices[0].message.content
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    assert r.prompt_filter_results[0]["prompt_index"] == 0  # Azure's extra field survives
+
+
+def test_stream_first_chunk_empty_and_text_reassembled(base_url):
+    client = azure(base_url)
+    expected = ask(client).choices[0].message.content
+    chunks = list(ask(client, stream=True))
+    assert chunks[0].choices == [] and chunks[0].id == "" and chunks[0].model == ""
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == expected
+    assert all(c.usage is None for c in chunks)
+
+
+def test_stream_include_usage(base_url):
+    chunks = list(ask(azure(base_url), stream=True, stream_options={"include_usage": True}))
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+
+
+def test_embeddings_base64_default_matches_float(base_url):
+    client = azure(base_url)
+    # The SDK asks for base64 by default and decodes it to floats itself.
+    default = client.embeddings.create(model="text-embedding-3-small", input="vector me")
+    floats = client.embeddings.create(model="text-embedding-3-small", input="vector me", encoding_format="float")
+    assert len(default.data[0].embedding) == 1536
+    as_f32 = [struct.unpack("<f", struct.pack("<f", x))[0] for x in floats.data[0].embedding]
+    assert default.data[0].embedding == as_f32
+    raw = client.embeddings.with_raw_response.create(
+        model="text-embedding-3-small", input="vector me", encoding_format="base64"
+    )
+    encoded = json.loads(raw.text)["data"][0]["embedding"]
+    decoded = list(struct.unpack(f"<{1536}f", base64.b64decode(encoded)))
+    assert decoded == as_f32
+
+
+def test_embeddings_dimensions(base_url):
+    r = azure(base_url).embeddings.create(model="text-embedding-3-small", input=["a", "b"], dimensions=256)
+    assert [len(d.embedding) for d in r.data] == [256, 256]
+    assert r.data[0].embedding != r.data[1].embedding
+
+
+def test_unknown_deployment_is_not_found(base_url):
+    with pytest.raises(openai.NotFoundError) as e:
+        ask(azure(base_url), model="missing")
+    assert e.value.code == "DeploymentNotFound"
+
+
+def test_wrong_key_is_authentication_error(base_url):
+    with pytest.raises(openai.AuthenticationError) as e:
+        ask(azure(base_url, api_key="wrong"))
+    assert e.value.status_code == 401
+
+
+def test_azure_ad_token_accepted(base_url):
+    client = AzureOpenAI(
+        azure_endpoint=base_url, api_version=API_VERSION, azure_ad_token="eyJ0eXAi.eyJhdWQi.c2lnbmF0dXJl", max_retries=0,
+        default_headers={SCOPE: "py-entra"},
+    )
+    assert ask(client).model == "gpt-4o-2024-08-06"
+    assert [e["auth"] for e in journal(base_url, "py-entra")] == ["bearer"]
+
+
+def test_rate_limit_retried_honouring_retry_after_ms(base_url):
+    client = AzureOpenAI(
+        azure_endpoint=base_url, api_key=KEY, api_version=API_VERSION, max_retries=2,
+        default_headers={SCOPE: "py-429"},
+    )
+    started = time.monotonic()
+    r = ask(client, model="limited")
+    elapsed = time.monotonic() - started
+    assert r.model == "gpt-4o-2024-08-06"
+    attempts = journal(base_url, "py-429")
+    assert [e["status"] for e in attempts] == [429, 429, 200]
+    assert [e["fault"] for e in attempts] == ["rate_limit", "rate_limit", None]
+    # Two waits of retry-after-ms=50, not the SDK's default backoff of up to seconds.
+    assert 0.1 <= elapsed < 2.0
+
+
+def test_prompt_filter_is_bad_request_content_filter(base_url):
+    with pytest.raises(openai.BadRequestError) as e:
+        ask(azure(base_url), model="filtered")
+    assert e.value.code == "content_filter"
+    assert e.value.body["innererror"]["content_filter_result"]["violence"]["filtered"] is True
+
+
+def test_v1_api_through_plain_openai_client(base_url):
+    client = OpenAI(base_url=f"{base_url}/openai/v1/", api_key=KEY, max_retries=0)
+    r = ask(client)
+    assert r.model == "gpt-4o-2024-08-06"
+    e = client.embeddings.create(model="text-embedding-3-small", input="v1")
+    assert len(e.data[0].embedding) == 1536
+
+
+def test_azure_host_reached_through_replica_as_proxy(base_url):
+    http_client = openai.DefaultHttpxClient(proxy=base_url)
+    client = AzureOpenAI(
+        azure_endpoint="http://contoso.openai.azure.com/", api_key=KEY, api_version=API_VERSION,
+        max_retries=0, http_client=http_client, default_headers={SCOPE: "py-proxy"},
+    )
+    assert ask(client).model == "gpt-4o-2024-08-06"
+    [entry] = journal(base_url, "py-proxy")
+    assert entry["host"] == "contoso.openai.azure.com"
+    assert entry["route"] == "azure_chat"
