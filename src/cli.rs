@@ -34,7 +34,9 @@ pub enum Command {
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20")]
     Run(RunArgs),
     /// Print the ids of the cells a run would execute (after filters).
-    #[command(after_help = "Examples:\n  hh-compat list\n  hh-compat list --provider openai --feature chat")]
+    #[command(
+        after_help = "Examples:\n  hh-compat list\n  hh-compat list --provider openai --feature chat"
+    )]
     List(SelectArgs),
     /// Re-render a results file saved with `run --format json`.
     #[command(after_help = "Examples:\n  hh-compat report results.json\n  \
@@ -122,7 +124,12 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: std::net::SocketAddr,
     /// The key clients must send in `api-key` (or as `Authorization: Bearer` on /v1 routes).
-    #[arg(long, env = "HH_COMPAT_REPLICA_API_KEY", default_value = "replica-key", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "HH_COMPAT_REPLICA_API_KEY",
+        default_value = "replica-key",
+        hide_env_values = true
+    )]
     pub api_key: String,
     /// A deployment, NAME=MODEL (repeatable). Default: a built-in set, printed at start.
     #[arg(long = "deployment", value_name = "NAME=MODEL")]
@@ -195,7 +202,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
     }
 }
 
-impl From<ServeArgs> for hh_compat::replica::ServeOptions {
+impl From<ServeArgs> for hh_compat::commands::ServeCommand {
     fn from(a: ServeArgs) -> Self {
         Self {
             addr: a.addr,

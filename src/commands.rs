@@ -46,9 +46,15 @@ pub enum CommandError {
     #[error("{0}")]
     Usage(String),
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a results file written by `hh-compat run --format json`: {source}")]
-    Results { path: PathBuf, source: serde_json::Error },
+    Results {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Run(#[from] RunError),
     #[error("{0}")]
@@ -61,7 +67,9 @@ impl CommandError {
     /// Bad input is the user's to fix (2); anything else is the environment's (3).
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            CommandError::Matrix(_) | CommandError::Usage(_) | CommandError::Results { .. } => ExitStatus::Usage,
+            CommandError::Matrix(_) | CommandError::Usage(_) | CommandError::Results { .. } => {
+                ExitStatus::Usage
+            }
             CommandError::Io { .. } => ExitStatus::Usage,
             CommandError::Run(RunError::TargetUnavailable(_)) => ExitStatus::Usage,
             CommandError::Replica(e) if e.is_usage() => ExitStatus::Usage,
@@ -128,10 +136,16 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     }
     let progress = progress_bar(cells.len() as u64);
     let bar = progress.clone();
-    let mut results = runner::run(&matrix, &label, cells, &options, move |cell: &CellResult| {
-        bar.set_message(cell.id.clone());
-        bar.inc(1);
-    })
+    let mut results = runner::run(
+        &matrix,
+        &label,
+        cells,
+        &options,
+        move |cell: &CellResult| {
+            bar.set_message(cell.id.clone());
+            bar.inc(1);
+        },
+    )
     .await?;
     progress.finish_and_clear();
     if command.stable {
@@ -155,8 +169,29 @@ pub fn report(path: &Path, output: &Output) -> Result<ExitStatus, CommandError> 
     Ok(results.exit_status())
 }
 
+/// `hh-compat replica serve` as typed on the command line.
+#[derive(Debug, Clone)]
+pub struct ServeCommand {
+    pub addr: std::net::SocketAddr,
+    pub api_key: String,
+    /// `NAME=MODEL` flags; empty means the built-in set.
+    pub deployments: Vec<String>,
+    /// `NAME=KIND[,times=N][,retry_after_ms=M][,ms=M]` flags.
+    pub faults: Vec<String>,
+}
+
 /// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
-pub async fn replica_serve(options: ServeOptions) -> Result<ExitStatus, CommandError> {
+pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandError> {
+    let mut options = ServeOptions::new(command.api_key);
+    options.addr = command.addr;
+    for flag in &command.deployments {
+        options
+            .deployments
+            .push(replica::parse_deployment_flag(flag)?);
+    }
+    for flag in &command.faults {
+        options.faults.push(replica::parse_fault_flag(flag)?);
+    }
     replica::serve(options).await?;
     Ok(ExitStatus::Ok)
 }
@@ -202,7 +237,9 @@ fn progress_bar(len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} cells  {wide_msg}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} cells  {wide_msg}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -214,5 +251,8 @@ fn display_path(path: &Path) -> String {
     let relative = std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf));
-    relative.unwrap_or_else(|| path.to_path_buf()).display().to_string()
+    relative
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
 }

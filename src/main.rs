@@ -11,16 +11,28 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
-        Err(e) => return fail(ExitStatus::Infrastructure, &format!("could not start the async runtime: {e}")),
+        Err(e) => {
+            return fail(
+                ExitStatus::Infrastructure,
+                &format!("could not start the async runtime: {e}"),
+            )
+        }
     };
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => hh_compat::commands::run(args.into()).await,
             Command::List(args) => hh_compat::commands::list(&args.into()),
-            Command::Report(args) => hh_compat::commands::report(&args.results, &(&args.output).into()),
-            Command::Replica(ReplicaCommand::Serve(args)) => hh_compat::commands::replica_serve(args.into()).await,
+            Command::Report(args) => {
+                hh_compat::commands::report(&args.results, &(&args.output).into())
+            }
+            Command::Replica(ReplicaCommand::Serve(args)) => {
+                hh_compat::commands::replica_serve(args.into()).await
+            }
         }
     });
     match outcome {

@@ -5,7 +5,9 @@ use crate::drivers::{self, DriverContext, DriverError, DriverRun};
 use crate::expect::{self, Verdict};
 use crate::matrix::{Cell, Matrix};
 use crate::replica::{self, ReplicaConfig, ReplicaHandle};
-use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord, RunResults};
+use crate::report::{
+    CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord, RunResults,
+};
 use crate::vocab::{DriverKind, Target};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +29,9 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             cell_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
             target: Target::Replica,
@@ -63,9 +67,9 @@ pub async fn run(
     .await?;
     let ctx = Arc::new(DriverContext {
         proxy: Some(replica.base_url()),
-        endpoint_origin: format!("http://{}", matrix.target().host()),
+        endpoint_origin: format!("http://{}", matrix.target().host),
         api_key: matrix.api_key().to_string(),
-        api_version: matrix.target().api_version().to_string(),
+        api_version: matrix.target().api_version.clone().unwrap_or_default(),
         request_timeout: options.request_timeout,
     });
     let replica = Arc::new(replica);
@@ -74,7 +78,12 @@ pub async fn run(
     let mut tasks = JoinSet::new();
     let total = cells.len();
     for (index, cell) in cells.into_iter().enumerate() {
-        let (ctx, replica, on_done, permits) = (ctx.clone(), replica.clone(), on_done.clone(), permits.clone());
+        let (ctx, replica, on_done, permits) = (
+            ctx.clone(),
+            replica.clone(),
+            on_done.clone(),
+            permits.clone(),
+        );
         let timeout = options.cell_timeout;
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail.
@@ -95,7 +104,12 @@ pub async fn run(
     Ok(RunResults::new(matrix_label, options.target, cells))
 }
 
-async fn run_cell(ctx: &DriverContext, replica: &ReplicaHandle, cell: &Cell, timeout: Duration) -> CellResult {
+async fn run_cell(
+    ctx: &DriverContext,
+    replica: &ReplicaHandle,
+    cell: &Cell,
+    timeout: Duration,
+) -> CellResult {
     let started = Instant::now();
     let run = match cell.driver {
         DriverKind::Rust => tokio::time::timeout(timeout, drivers::rust::run(ctx, cell))
@@ -103,11 +117,21 @@ async fn run_cell(ctx: &DriverContext, replica: &ReplicaHandle, cell: &Cell, tim
             .unwrap_or_else(|_| {
                 DriverRun::failed(
                     Vec::new(),
-                    DriverError::Unavailable(format!("the cell did not finish within {}s", timeout.as_secs())),
+                    DriverError::Unavailable(format!(
+                        "the cell did not finish within {}s",
+                        timeout.as_secs()
+                    )),
                 )
             }),
         DriverKind::Python | DriverKind::Command => {
-            return skipped(cell, format!("the {} driver is not available in this version", cell.driver), started)
+            return skipped(
+                cell,
+                format!(
+                    "the {} driver is not available in this version",
+                    cell.driver
+                ),
+                started,
+            )
         }
     };
     let requests = replica
@@ -125,7 +149,12 @@ async fn run_cell(ctx: &DriverContext, replica: &ReplicaHandle, cell: &Cell, tim
 }
 
 /// Turns a driver's run into a cell result: assertions first, then what the driver said.
-fn judge(cell: &Cell, run: DriverRun, requests: Vec<RequestRecord>, elapsed: Duration) -> CellResult {
+fn judge(
+    cell: &Cell,
+    run: DriverRun,
+    requests: Vec<RequestRecord>,
+    elapsed: Duration,
+) -> CellResult {
     let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
     let judgement = expect::judge(evaluated, &cell.known_issues);
     let mut findings: Vec<Finding> = Vec::new();
@@ -161,7 +190,11 @@ fn judge(cell: &Cell, run: DriverRun, requests: Vec<RequestRecord>, elapsed: Dur
             status = CellStatus::Fail;
         }
     }
-    findings.extend(run.notes.iter().map(|n| Finding::new(FindingKind::Note, n.clone())));
+    findings.extend(
+        run.notes
+            .iter()
+            .map(|n| Finding::new(FindingKind::Note, n.clone())),
+    );
     CellResult {
         id: cell.id.clone(),
         provider: cell.provider,

@@ -73,8 +73,8 @@ const NOT_FOUND: &[&str] = &[
     "openinference.span.kind",
 ];
 
-/// Added on failure: the general OpenTelemetry convention's `error.type`.
-const EXTRA: &[&str] = &["error.type"];
+// Beyond the real package: the endpoint (general conventions) and the error class.
+const EXTRA: &[&str] = &["error.type", "server.address", "server.port"];
 
 fn reference(case: Case) -> &'static [&'static str] {
     match case {

@@ -68,10 +68,14 @@ impl DriverError {
     /// infrastructure's fault; anything else counts against the app.
     pub fn call(error: OpenAIError) -> Self {
         match &error {
-            OpenAIError::ApiError(e) if retry::RetryPolicy::is_retryable(e.status_code.as_u16()) => {
+            OpenAIError::ApiError(e)
+                if retry::RetryPolicy::is_retryable(e.status_code.as_u16()) =>
+            {
                 DriverError::Unavailable(describe(&error))
             }
-            OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => DriverError::Unavailable(describe(&error)),
+            OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => {
+                DriverError::Unavailable(describe(&error))
+            }
             _ => DriverError::Call(describe(&error)),
         }
     }
@@ -86,7 +90,11 @@ fn describe(error: &OpenAIError) -> String {
     match error {
         OpenAIError::ApiError(e) => {
             let code = e.api_error.code.as_deref().unwrap_or("-");
-            format!("HTTP {} ({code}): {}", e.status_code.as_u16(), e.api_error.message)
+            format!(
+                "HTTP {} ({code}): {}",
+                e.status_code.as_u16(),
+                e.api_error.message
+            )
         }
         other => other.to_string(),
     }

@@ -40,7 +40,8 @@ pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
     let outcome = app.run_feature(&cell.plan).await;
     let mut run = DriverRun::new(tracing.finish());
     run.versions.insert("async-openai".into(), "0.43".into());
-    run.versions.insert("hh-compat".into(), env!("CARGO_PKG_VERSION").into());
+    run.versions
+        .insert("hh-compat".into(), env!("CARGO_PKG_VERSION").into());
     match outcome {
         Ok(notes) => run.notes = notes,
         Err(e) => run.error = Some(e),
@@ -57,11 +58,26 @@ struct App<'a> {
 }
 
 impl<'a> App<'a> {
-    fn new(ctx: &'a DriverContext, cell: &'a Cell, tracing: &CellTracing) -> Result<Self, DriverError> {
+    fn new(
+        ctx: &'a DriverContext,
+        cell: &'a Cell,
+        tracing: &CellTracing,
+    ) -> Result<Self, DriverError> {
         let http = http_client(ctx, &cell.id)?;
-        let endpoint = Endpoint::from_url(cell.provider, &ctx.endpoint_url(cell.provider), ctx.api_version_for(cell.provider))
-            .map_err(|e| DriverError::Setup(e.to_string()))?;
-        let instrumentor = Instrumentor::new(cell.style, tracing.tracer(crate::instrument::scope_name(cell.style), Some(crate::instrument::SCOPE_VERSION)), endpoint);
+        let endpoint = Endpoint::from_url(
+            cell.provider,
+            &ctx.endpoint_url(cell.provider),
+            ctx.api_version_for(cell.provider),
+        )
+        .map_err(|e| DriverError::Setup(e.to_string()))?;
+        let instrumentor = Instrumentor::new(
+            cell.style,
+            tracing.tracer(
+                crate::instrument::scope_name(cell.style),
+                Some(crate::instrument::SCOPE_VERSION),
+            ),
+            endpoint,
+        );
         Ok(Self {
             ctx,
             cell,
@@ -77,30 +93,62 @@ impl<'a> App<'a> {
         let config: Box<dyn Config> = match self.cell.provider {
             Provider::AzureOpenAi => Box::new(
                 AzureConfig::new()
-                    .with_api_base(self.ctx.endpoint_url(Provider::AzureOpenAi).trim_end_matches('/'))
+                    .with_api_base(
+                        self.ctx
+                            .endpoint_url(Provider::AzureOpenAi)
+                            .trim_end_matches('/'),
+                    )
                     .with_api_version(self.ctx.api_version.clone())
                     .with_deployment_id(deployment)
                     .with_api_key(key),
             ),
             Provider::AzureOpenAiV1 | Provider::OpenAi => Box::new(
                 OpenAIConfig::new()
-                    .with_api_base(self.ctx.endpoint_url(self.cell.provider).trim_end_matches('/'))
+                    .with_api_base(
+                        self.ctx
+                            .endpoint_url(self.cell.provider)
+                            .trim_end_matches('/'),
+                    )
                     .with_api_key(key),
             ),
         };
-        Client::with_config(config).with_http_service(RetryingService::new(self.http.clone(), retries))
+        Client::with_config(config)
+            .with_http_service(RetryingService::new(self.http.clone(), retries))
     }
 
     async fn run_feature(&self, plan: &FeaturePlan) -> Result<Vec<String>, DriverError> {
-        let no_retry = RetryPolicy { max_retries: 0, ..RetryPolicy::default() };
+        let no_retry = RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        };
         match plan {
-            FeaturePlan::Chat { deployment, prompt, max_tokens, temperature } => {
-                let request = chat_request(&deployment.name, prompt, *max_tokens, *temperature, None)?;
-                self.chat(&deployment.name, request, no_retry).await.map_err(DriverError::call)?;
+            FeaturePlan::Chat {
+                deployment,
+                prompt,
+                max_tokens,
+                temperature,
+            } => {
+                let request =
+                    chat_request(&deployment.name, prompt, *max_tokens, *temperature, None)?;
+                self.chat(&deployment.name, request, no_retry)
+                    .await
+                    .map_err(DriverError::call)?;
                 Ok(vec![])
             }
-            FeaturePlan::Streaming { deployment, prompt, include_usage } => {
-                let request = chat_request(&deployment.name, prompt, None, None, Some(*include_usage))?;
+            FeaturePlan::Streaming {
+                deployment,
+                prompt,
+                max_tokens,
+                temperature,
+                include_usage,
+            } => {
+                let request = chat_request(
+                    &deployment.name,
+                    prompt,
+                    *max_tokens,
+                    *temperature,
+                    Some(*include_usage),
+                )?;
                 let client = self.client(&deployment.name, no_retry);
                 let summary = self
                     .instrumentor
@@ -109,7 +157,11 @@ impl<'a> App<'a> {
                     .map_err(DriverError::call)?;
                 Ok(vec![format!("streamed {} chunks", summary.chunks)])
             }
-            FeaturePlan::Embeddings { deployment, inputs, dimensions } => {
+            FeaturePlan::Embeddings {
+                deployment,
+                inputs,
+                dimensions,
+            } => {
                 let mut body = json!({ "model": deployment.name, "input": inputs, "encoding_format": "float" });
                 if let Some(d) = dimensions {
                     body["dimensions"] = json!(d);
@@ -122,7 +174,10 @@ impl<'a> App<'a> {
                     .map_err(DriverError::call)?;
                 Ok(vec![])
             }
-            FeaturePlan::MultiDeployment { deployments, prompt } => {
+            FeaturePlan::MultiDeployment {
+                deployments,
+                prompt,
+            } => {
                 let parent = self.app_tracer.start("multi-deployment");
                 let cx = Context::current_with_span(parent);
                 for deployment in deployments {
@@ -135,7 +190,11 @@ impl<'a> App<'a> {
                 cx.span().end();
                 Ok(vec![])
             }
-            FeaturePlan::Errors { missing_deployment, flaky, prompt } => {
+            FeaturePlan::Errors {
+                missing_deployment,
+                flaky,
+                prompt,
+            } => {
                 let mut notes = Vec::new();
                 let request = chat_request(missing_deployment, prompt, None, None, None)?;
                 match self.chat(missing_deployment, request, no_retry).await {
@@ -165,7 +224,9 @@ impl<'a> App<'a> {
         retries: RetryPolicy,
     ) -> Result<async_openai::types::chat::CreateChatCompletionResponse, OpenAIError> {
         let client = self.client(deployment, retries);
-        self.instrumentor.chat(&request, client.chat().create(request.clone())).await
+        self.instrumentor
+            .chat(&request, client.chat().create(request.clone()))
+            .await
     }
 }
 
@@ -173,27 +234,31 @@ impl<'a> App<'a> {
 /// the cell's journal scope, and a per-request timeout.
 fn http_client(ctx: &DriverContext, scope: &str) -> Result<reqwest::Client, DriverError> {
     let mut headers = reqwest::header::HeaderMap::new();
-    let scope_value = reqwest::header::HeaderValue::from_str(scope)
-        .map_err(|_| DriverError::Setup(format!("cell id `{scope}` is not a valid header value")))?;
+    let scope_value = reqwest::header::HeaderValue::from_str(scope).map_err(|_| {
+        DriverError::Setup(format!("cell id `{scope}` is not a valid header value"))
+    })?;
     headers.insert(SCOPE_HEADER, scope_value);
     let mut builder = reqwest::Client::builder()
         .default_headers(headers)
         .timeout(ctx.request_timeout)
         .pool_max_idle_per_host(4);
     if let Some(proxy) = &ctx.proxy {
-        let proxy = reqwest::Proxy::all(proxy).map_err(|e| DriverError::Setup(format!("proxy `{proxy}`: {e}")))?;
+        let proxy = reqwest::Proxy::all(proxy)
+            .map_err(|e| DriverError::Setup(format!("proxy `{proxy}`: {e}")))?;
         builder = builder.proxy(proxy);
     } else {
         builder = builder.no_proxy();
     }
-    builder.build().map_err(|e| DriverError::Setup(format!("HTTP client: {e}")))
+    builder
+        .build()
+        .map_err(|e| DriverError::Setup(format!("HTTP client: {e}")))
 }
 
 fn chat_request(
     deployment: &str,
     prompt: &str,
     max_tokens: Option<u32>,
-    temperature: Option<f32>,
+    temperature: Option<f64>,
     stream_usage: Option<bool>,
 ) -> Result<CreateChatCompletionRequest, DriverError> {
     let mut body = json!({
@@ -216,5 +281,6 @@ fn chat_request(
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, DriverError> {
-    serde_json::from_value(body).map_err(|e| DriverError::Setup(format!("building the request: {e}")))
+    serde_json::from_value(body)
+        .map_err(|e| DriverError::Setup(format!("building the request: {e}")))
 }

@@ -32,6 +32,10 @@ impl Convention for OpenInference {
                     "openai"
                 },
             ),
+            // OpenInference has no endpoint attribute; the OpenTelemetry general
+            // conventions do, and an Azure user needs to see which resource answered.
+            KeyValue::new("server.address", call.endpoint.host.clone()),
+            KeyValue::new("server.port", i64::from(call.endpoint.port)),
         ];
         let inputs = call.content.inputs();
         let (name, json) = match &call.request {

@@ -61,3 +61,10 @@ pub enum ReplicaError {
     #[error("replica I/O failed: {0}")]
     Io(#[from] std::io::Error),
 }
+
+impl ReplicaError {
+    /// True when the caller's input was wrong (bad flags or configuration), not the system.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, ReplicaError::Flag { .. } | ReplicaError::Config(_))
+    }
+}

@@ -23,6 +23,28 @@ pub enum RouteKind {
     Unknown,
 }
 
+impl RouteKind {
+    /// The name journals and reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteKind::AzureChat => "azure_chat",
+            RouteKind::AzureEmbeddings => "azure_embeddings",
+            RouteKind::V1Chat => "v1_chat",
+            RouteKind::V1Embeddings => "v1_embeddings",
+            RouteKind::OpenAiChat => "open_ai_chat",
+            RouteKind::OpenAiEmbeddings => "open_ai_embeddings",
+            RouteKind::Journal => "journal",
+            RouteKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which API family a route belongs to; decides auth rules and error shapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Api {

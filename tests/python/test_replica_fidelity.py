@@ -1,7 +1,8 @@
 """Fidelity: the real `openai` Python SDK against the replica server.
 
-The server binary comes from HH_COMPAT_BIN (default: the `replica_serve` example in
-CARGO_TARGET_DIR or ./target). A binary named `hh-compat` is run as `hh-compat replica serve`.
+The server is `$HH_COMPAT_BIN replica serve` (default: target/debug/hh-compat under
+CARGO_TARGET_DIR or ./target). `cargo test` runs this file through tests/python_fidelity.rs,
+which points HH_COMPAT_BIN at the binary it just built.
 """
 
 import base64
@@ -26,11 +27,8 @@ def _server_command():
     binary = os.environ.get("HH_COMPAT_BIN")
     if not binary:
         target = Path(os.environ.get("CARGO_TARGET_DIR", Path(__file__).resolve().parents[2] / "target"))
-        binary = str(target / "debug" / "examples" / "replica_serve")
-    command = [binary]
-    if Path(binary).name.startswith("hh-compat"):
-        command += ["replica", "serve"]
-    return command + [
+        binary = str(target / "debug" / "hh-compat")
+    return [binary, "replica", "serve",
         "--api-key", KEY,
         "--deployment", "gpt-4o=gpt-4o-2024-08-06",
         "--deployment", "text-embedding-3-small=text-embedding-3-small",
