@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident ($what:literal) { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name {
@@ -43,7 +43,7 @@ macro_rules! named_enum {
                     .iter()
                     .copied()
                     .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownName::new(stringify!($name), s, &Self::names()))
+                    .ok_or_else(|| UnknownName::new($what, s, &Self::names()))
             }
         }
     };
@@ -51,7 +51,7 @@ macro_rules! named_enum {
 
 named_enum! {
     /// The API being called.
-    Provider {
+    Provider ("provider") {
         /// Deployment URLs plus a dated `api-version` query parameter.
         AzureOpenAi => "azure-openai",
         /// Azure's `/openai/v1/` API: deployment in the body's `model`.
@@ -63,7 +63,7 @@ named_enum! {
 
 named_enum! {
     /// An instrumentation convention and the instrumentor that emits it.
-    Style {
+    Style ("style") {
         /// Arize OpenInference (`openinference-instrumentation-openai`).
         OpenInference => "openinference",
         /// Traceloop / OpenLLMetry (`opentelemetry-instrumentation-openai`).
@@ -75,7 +75,7 @@ named_enum! {
 
 named_enum! {
     /// What the app under test does in a cell.
-    Feature {
+    Feature ("feature") {
         /// One non-streamed chat completion.
         Chat => "chat",
         /// One streamed chat completion without `stream_options.include_usage`.
@@ -93,7 +93,7 @@ named_enum! {
 
 named_enum! {
     /// What the app under test is.
-    DriverKind {
+    DriverKind ("driver") {
         /// async-openai plus the project's own reference emitter for the style.
         Rust => "rust",
         /// The real `openai` Python SDK plus the real instrumentor package.
@@ -105,7 +105,7 @@ named_enum! {
 
 named_enum! {
     /// Where the calls go.
-    Target {
+    Target ("target") {
         /// The embedded Azure OpenAI replica (the default).
         Replica => "replica",
         /// A real Azure resource from environment variables.

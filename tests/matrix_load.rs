@@ -257,7 +257,7 @@ fn unknown_feature_suggests() {
     assert_err(
         &text,
         "14:3",
-        "unknown Feature `chatt` (did you mean `chat`?)",
+        "unknown feature `chatt` (did you mean `chat`?)",
     );
 }
 

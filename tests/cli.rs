@@ -1,0 +1,283 @@
+//! The `hh-compat` binary as a user meets it: exit codes, outputs, and errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hh-compat-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[test]
+fn the_default_run_passes_and_prints_the_table() {
+    let out = hh(&["run", "--provider", "azure-openai"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    for style in ["openinference", "traceloop", "otel-genai"] {
+        for feature in [
+            "chat",
+            "streaming",
+            "streaming-usage",
+            "embeddings",
+            "multi-deployment",
+            "errors",
+        ] {
+            let id = format!("azure-openai/{style}/{feature}/rust");
+            assert!(stdout.contains(&id), "table lacks {id}:\n{stdout}");
+        }
+    }
+    assert!(stdout.contains("18 passed, 0 failed"), "{stdout}");
+    // Not a terminal: no colour codes, no progress bar.
+    assert!(!stdout.contains('\u{1b}'), "escape codes in piped output");
+}
+
+#[test]
+fn json_keeps_the_spans_and_is_byte_identical_with_stable() {
+    let a = hh(&["run", "--format", "json", "--stable"]);
+    let b = hh(&["run", "--format", "json", "--stable"]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(a.stdout, b.stdout, "two stable runs differ");
+    let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
+    assert_eq!(json["schema"], "hh-compat/results/v1");
+    assert_eq!(json["summary"]["total"], 18);
+    assert_eq!(json["summary"]["pass"], 18);
+    let cells = json["cells"].as_array().unwrap();
+    let chat = cells
+        .iter()
+        .find(|c| c["id"] == "azure-openai/traceloop/chat/rust")
+        .expect("traceloop chat cell");
+    let span = &chat["spans"][0];
+    assert_eq!(span["name"], "openai.chat");
+    assert_eq!(span["kind"], "client");
+    assert_eq!(span["attributes"]["gen_ai.request.model"], "gpt-4o");
+    assert_eq!(
+        span["attributes"]["gen_ai.response.model"],
+        "gpt-4o-2024-08-06"
+    );
+    assert_eq!(
+        span["attributes"]["server.address"],
+        "contoso.openai.azure.com"
+    );
+    // The errors cell shows the retry the rate-limited deployment forced.
+    let errors = cells
+        .iter()
+        .find(|c| c["id"] == "azure-openai/otel-genai/errors/rust")
+        .unwrap();
+    let statuses: Vec<u64> = errors["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, vec![404, 429, 200]);
+}
+
+#[test]
+fn report_rerenders_a_saved_run() {
+    let dir = temp_dir("report");
+    let results = dir.join("results.json");
+    let run = hh(&[
+        "run",
+        "--stable",
+        "--format",
+        "json",
+        "--out",
+        results.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(0));
+    assert!(
+        text(&run.stdout).contains("18 passed"),
+        "the terminal still gets the table"
+    );
+    let md1 = hh(&["report", results.to_str().unwrap(), "--format", "markdown"]);
+    let md2 = hh(&["report", results.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(md1.status.code(), Some(0));
+    assert_eq!(md1.stdout, md2.stdout);
+    let md = text(&md1.stdout);
+    assert!(
+        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |"),
+        "{md}"
+    );
+    let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);
+    let xml = text(&junit.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("tests=\"18\""), "{xml}");
+}
+
+#[test]
+fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
+    let out = hh(&[
+        "list",
+        "--style",
+        "traceloop",
+        "--feature",
+        "chat",
+        "--feature",
+        "errors",
+    ]);
+    assert_eq!(
+        text(&out.stdout),
+        "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/errors/rust\n"
+    );
+    let out = hh(&["list", "--filter", "*/streaming*"]);
+    assert_eq!(text(&out.stdout).lines().count(), 6);
+    let out = hh(&["run", "--filter", "nothing-matches-this"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no cell matches"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_names_on_the_command_line_exit_2_with_a_suggestion() {
+    let out = hh(&["run", "--style", "tracelop"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("did you mean `traceloop`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn matrix_errors_exit_2_with_file_line_column_and_no_backtrace() {
+    let dir = temp_dir("matrix");
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "provider: azure-openai\ntarget:\n  resource: x\n  api_version: \"2024-10-21\"\nstyles: [openinfrence]\n",
+    );
+    let out = hh(&["run", "--matrix", bad.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:5:10:"), "{stderr}");
+    assert!(stderr.contains("did you mean `openinference`?"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+
+    let missing = hh(&["run", "--matrix", "/definitely/not/here.yaml"]);
+    assert_eq!(missing.status.code(), Some(2));
+
+    let bomb = write(
+        &dir,
+        "bomb.yaml",
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n",
+    );
+    let out = hh(&["list", "--matrix", bomb.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_provider_mismatch_is_a_usage_error() {
+    let out = hh(&[
+        "list",
+        "--provider",
+        "openai",
+        "--matrix",
+        "matrix/azure-openai.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is a matrix for provider `azure-openai`"));
+}
+
+#[test]
+fn a_failing_assertion_exits_1_and_shows_expected_and_actual() {
+    let dir = temp_dir("fail");
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/azure-openai.yaml"),
+    )
+    .unwrap();
+    // Claim the span should say the provider is plain OpenAI: the emitter says azure.
+    let edited = shipped.replacen(
+        "            llm.provider: azure",
+        "            llm.provider: openai",
+        1,
+    );
+    assert_ne!(
+        edited, shipped,
+        "the shipped matrix asserts llm.provider: azure"
+    );
+    let matrix = write(&dir, "edited.yaml", &edited);
+    let out = hh(&[
+        "run",
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--style",
+        "openinference",
+        "--feature",
+        "chat",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cell = &json["cells"][0];
+    assert_eq!(cell["status"], "fail");
+    let finding = &cell["findings"][0];
+    assert_eq!(finding["kind"], "failure");
+    assert_eq!(finding["subject"], "attribute `llm.provider`");
+    assert!(
+        finding["expected"].as_str().unwrap().contains("openai"),
+        "{finding}"
+    );
+    assert!(
+        finding["actual"].as_str().unwrap().contains("azure"),
+        "{finding}"
+    );
+    // The message carries the span's attributes so the reader need not rerun.
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("llm.model_name"),
+        "{finding}"
+    );
+}
+
+#[test]
+fn replica_serve_rejects_bad_flags_with_exit_2() {
+    let out = hh(&["replica", "serve", "--fault", "gpt-4o=ratelimit"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rate_limit"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hh(&["replica", "serve", "--deployment", "no-equals-sign"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_shows_examples() {
+    let out = hh(&["run", "--help"]);
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("hh-compat run --provider azure-openai"),
+        "{help}"
+    );
+}
