@@ -12,9 +12,15 @@ async fn spans_of_every_cell() {
     let path = matrix::default_matrix_path(Provider::AzureOpenAi);
     let m = matrix::load_file(&path).expect("the shipped matrix loads");
     let cells = m.cells();
-    let mut results = runner::run(&m, "matrix/azure-openai.yaml", cells, &RunOptions::default(), |_| {})
-        .await
-        .expect("the run starts");
+    let mut results = runner::run(
+        &m,
+        "matrix/azure-openai.yaml",
+        cells,
+        &RunOptions::default(),
+        |_| {},
+    )
+    .await
+    .expect("the run starts");
     results.stabilize();
     assert_eq!(results.cells.len(), 18);
     for cell in &results.cells {
