@@ -8,10 +8,10 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
 use serde_json::{json, Value};
 
-use super::facts::{ChatRequest, ChatResult, Message};
+use super::facts::{ChatRequest, ChatResult};
 use super::style::{
-    exception_event, push_opt, string_array, Call, Convention, Outcome, Request, SpanEnd,
-    SpanStart, StreamTiming,
+    exception_event, message_parts, output_messages, push_opt, string_array, Call, Convention,
+    Outcome, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct OtelGenAi;
@@ -139,22 +139,11 @@ impl Convention for OtelGenAi {
     }
 }
 
-fn parts(m: &Message) -> Vec<Value> {
-    match &m.content {
-        Some(c) => vec![json!({"content": c, "type": "text"})],
-        None => m
-            .text_parts
-            .iter()
-            .map(|t| json!({"content": t, "type": "text"}))
-            .collect(),
-    }
-}
-
 fn chat_input(r: &ChatRequest) -> String {
     Value::Array(
         r.messages
             .iter()
-            .map(|m| json!({"role": m.role, "parts": parts(m), "name": m.name}))
+            .map(|m| json!({"role": m.role, "parts": message_parts(m), "name": m.name}))
             .collect(),
     )
     .to_string()
@@ -182,21 +171,9 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
     );
     push_opt(a, "openai.response.service_tier", r.service_tier.clone());
     if outputs {
-        let messages: Vec<Value> = r
-            .choices
-            .iter()
-            .map(|c| {
-                let parts: Vec<Value> = c
-                    .content
-                    .iter()
-                    .map(|t| json!({"content": t, "type": "text"}))
-                    .collect();
-                json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason, "name": null})
-            })
-            .collect();
         a.push(KeyValue::new(
             "gen_ai.output.messages",
-            Value::Array(messages).to_string(),
+            output_messages(r, true),
         ));
     }
 }

@@ -92,6 +92,37 @@ pub(crate) fn exception_event(err: &ErrorInfo, at: SystemTime) -> PlannedEvent {
     }
 }
 
+/// A message's text as GenAI-convention `parts` (`[{"content", "type": "text"}]`).
+pub(crate) fn message_parts(m: &super::facts::Message) -> Vec<serde_json::Value> {
+    let text_part = |t: &String| serde_json::json!({"content": t, "type": "text"});
+    match &m.content {
+        Some(c) => vec![text_part(c)],
+        None => m.text_parts.iter().map(text_part).collect(),
+    }
+}
+
+/// `gen_ai.output.messages` as the GenAI conventions shape it; the official
+/// instrumentor also writes `"name": null` on each message.
+pub(crate) fn output_messages(r: &super::facts::ChatResult, with_name: bool) -> String {
+    let messages: Vec<serde_json::Value> = r
+        .choices
+        .iter()
+        .map(|c| {
+            let parts: Vec<serde_json::Value> = c
+                .content
+                .iter()
+                .map(|t| serde_json::json!({"content": t, "type": "text"}))
+                .collect();
+            let mut m = serde_json::json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason});
+            if with_name {
+                m["name"] = serde_json::Value::Null;
+            }
+            m
+        })
+        .collect();
+    serde_json::Value::Array(messages).to_string()
+}
+
 pub(crate) fn string_array(values: Vec<String>) -> Value {
     Value::Array(
         values

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::facts::{ChatRequest, ChatResult, EmbeddingRequest};
 use super::style::{
-    exception_event, push_opt, string_array, Call, Convention, Outcome, PlannedEvent, Request,
-    SpanEnd, SpanStart, StreamTiming,
+    exception_event, message_parts, output_messages, push_opt, string_array, Call, Convention,
+    Outcome, PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct Traceloop;
@@ -126,22 +126,11 @@ impl Convention for Traceloop {
     }
 }
 
-fn text_parts(m: &super::facts::Message) -> Vec<Value> {
-    match &m.content {
-        Some(c) => vec![json!({"content": c, "type": "text"})],
-        None => m
-            .text_parts
-            .iter()
-            .map(|t| json!({"content": t, "type": "text"}))
-            .collect(),
-    }
-}
-
 fn chat_input(r: &ChatRequest) -> String {
     Value::Array(
         r.messages
             .iter()
-            .map(|m| json!({"role": m.role, "parts": text_parts(m)}))
+            .map(|m| json!({"role": m.role, "parts": message_parts(m)}))
             .collect(),
     )
     .to_string()
@@ -179,21 +168,9 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
         push_opt(a, "gen_ai.usage.cache_read.input_tokens", u.cached_prompt);
     }
     if outputs {
-        let messages: Vec<Value> = r
-            .choices
-            .iter()
-            .map(|c| {
-                let parts: Vec<Value> = c
-                    .content
-                    .iter()
-                    .map(|t| json!({"content": t, "type": "text"}))
-                    .collect();
-                json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason})
-            })
-            .collect();
         a.push(KeyValue::new(
             "gen_ai.output.messages",
-            Value::Array(messages).to_string(),
+            output_messages(r, false),
         ));
     }
 }
