@@ -34,7 +34,8 @@ impl TraceService for GrpcTraceService {
 }
 
 /// The tower service for the gRPC port. Oversized messages (after decompression) are
-/// refused by tonic with `RESOURCE_EXHAUSTED` before they reach `export`.
+/// refused by tonic before they reach `export`: `OUT_OF_RANGE` when
+/// too large as sent, `RESOURCE_EXHAUSTED` when too large once gzip-inflated.
 pub(crate) fn service(
     store: Arc<SpanStore>,
     max_message_bytes: usize,
