@@ -2,9 +2,11 @@
 //! OpenTelemetry SDK's in-memory exporter (and, later, from an OTLP receiver).
 
 mod memory;
+pub mod otlp;
 mod span;
 
 pub use memory::{normalize, CellTracing};
+pub use otlp::{OtlpReceiver, ReceiverConfig, ReceiverError, ReceiverStats};
 pub use span::{
     AttrType, AttrValue, Attributes, CapturedEvent, CapturedSpan, Scope, SpanKind, SpanStatus,
     StatusCode,
