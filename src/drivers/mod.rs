@@ -2,7 +2,9 @@
 //! it produced, plus what it noticed on the way.
 
 pub mod retry;
+pub mod python;
 pub mod rust;
+pub mod venv;
 
 use crate::capture::CapturedSpan;
 use crate::vocab::Provider;
