@@ -102,11 +102,7 @@ pub async fn run_batch(
         return Vec::new();
     }
     let all = |make: &dyn Fn() -> CellOutcome| cells.iter().map(|_| make()).collect();
-    let base = match &options.python3 {
-        Some(p) => Ok(p.clone()),
-        None => venv::find_python3(),
-    };
-    let base = match base {
+    let base = match venv::base_python(options.python3.as_deref()) {
         Ok(b) => b,
         Err(e) => return all(&|| CellOutcome::Skipped(e.to_string())),
     };

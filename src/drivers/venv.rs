@@ -82,7 +82,20 @@ pub fn default_cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/hh-compat/venvs")
 }
 
-/// The base interpreter: `$HH_COMPAT_PYTHON3` if set, else `python3` on PATH.
+/// The base interpreter: `given` when set (it must exist), else `$HH_COMPAT_PYTHON3`,
+/// else `python3` on PATH.
+pub fn base_python(given: Option<&Path>) -> Result<PathBuf, VenvError> {
+    match given {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => Err(VenvError::NoPython(format!(
+            "the Python interpreter {} does not exist",
+            p.display()
+        ))),
+        None => find_python3(),
+    }
+}
+
+/// `$HH_COMPAT_PYTHON3` if set, else `python3` on PATH.
 pub fn find_python3() -> Result<PathBuf, VenvError> {
     if let Some(p) = std::env::var_os("HH_COMPAT_PYTHON3").filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
@@ -329,11 +342,7 @@ pub async fn setup_python(
     setup: &PythonSetup,
     progress: impl Fn(&str) + Send + Sync,
 ) -> Vec<SetupOutcome> {
-    let base = match &setup.python3 {
-        Some(p) => Ok(p.clone()),
-        None => find_python3(),
-    };
-    let base = match base {
+    let base = match base_python(setup.python3.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             let reason = e.to_string();
