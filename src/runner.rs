@@ -91,8 +91,7 @@ pub async fn run(
     for (index, cell) in cells.into_iter().enumerate() {
         if cell.driver != DriverKind::Python {
             single.push((index, cell));
-        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(s, _)| *s == cell.style)
-        {
+        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(s, _)| *s == cell.style) {
             batch.push((index, cell));
         } else {
             python_batches.push((cell.style, vec![(index, cell)]));
@@ -101,7 +100,9 @@ pub async fn run(
     let receiver = if python_batches.is_empty() {
         None
     } else {
-        Some(Arc::new(OtlpReceiver::start(ReceiverConfig::default()).await?))
+        Some(Arc::new(
+            OtlpReceiver::start(ReceiverConfig::default()).await?,
+        ))
     };
     for (style, batch) in python_batches {
         let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());

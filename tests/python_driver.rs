@@ -37,7 +37,7 @@ async fn run_python(features: Vec<Feature>, python: PythonOptions) -> RunResults
         .expect("the run starts")
 }
 
-fn cell<'a>(results: &'a RunResults, style: Style, feature: Feature) -> &'a CellResult {
+fn cell(results: &RunResults, style: Style, feature: Feature) -> &CellResult {
     results
         .cells
         .iter()
@@ -51,9 +51,12 @@ fn attr<'a>(cell: &'a CellResult, span: &str, key: &str) -> &'a AttrValue {
         .iter()
         .find(|s| s.name == span)
         .unwrap_or_else(|| panic!("{}: no span `{span}`: {:#?}", cell.id, cell.spans));
-    s.attributes
-        .get(key)
-        .unwrap_or_else(|| panic!("{}: span `{span}` has no `{key}`: {:#?}", cell.id, s.attributes))
+    s.attributes.get(key).unwrap_or_else(|| {
+        panic!(
+            "{}: span `{span}` has no `{key}`: {:#?}",
+            cell.id, s.attributes
+        )
+    })
 }
 
 fn describe(c: &CellResult) -> String {
@@ -73,20 +76,38 @@ async fn real_instrumentors_run_as_matrix_cells() {
         // Every listed known issue reproduces and nothing else fails: exactly xfail.
         assert_eq!(c.status, CellStatus::Xfail, "{}", describe(c));
         assert!(!c.spans.is_empty(), "{} captured no spans", c.id);
-        assert!(!c.requests.is_empty(), "{}: the replica journaled nothing for it", c.id);
+        assert!(
+            !c.requests.is_empty(),
+            "{}: the replica journaled nothing for it",
+            c.id
+        );
         assert_eq!(c.versions.get("openai").map(String::as_str), Some("3.57.0"));
         assert_eq!(
             c.versions.get("version_set").map(String::as_str),
             Some("latest")
         );
-        assert!(c.versions.contains_key("instrumentor_version"), "{:?}", c.versions);
-        assert!(c.versions.contains_key("opentelemetry-sdk"), "{:?}", c.versions);
+        assert!(
+            c.versions.contains_key("instrumentor_version"),
+            "{:?}",
+            c.versions
+        );
+        assert!(
+            c.versions.contains_key("opentelemetry-sdk"),
+            "{:?}",
+            c.versions
+        );
     }
 
     let oi = cell(&results, Style::OpenInference, Feature::Chat);
-    assert_eq!(oi.versions["instrumentor"], "openinference-instrumentation-openai");
+    assert_eq!(
+        oi.versions["instrumentor"],
+        "openinference-instrumentation-openai"
+    );
     assert_eq!(oi.versions["instrumentor_version"], "0.1.66");
-    assert_eq!(attr(oi, "ChatCompletion", "llm.provider").as_str(), Some("azure"));
+    assert_eq!(
+        attr(oi, "ChatCompletion", "llm.provider").as_str(),
+        Some("azure")
+    );
     assert_eq!(
         attr(oi, "ChatCompletion", "llm.model_name").as_str(),
         Some("gpt-4o-2024-08-06")
@@ -97,7 +118,10 @@ async fn real_instrumentors_run_as_matrix_cells() {
         attr(tl, "openai.chat", "gen_ai.provider.name").as_str(),
         Some("azure.ai.openai")
     );
-    assert_eq!(attr(tl, "openai.chat", "gen_ai.request.model").as_str(), Some("gpt-4o"));
+    assert_eq!(
+        attr(tl, "openai.chat", "gen_ai.request.model").as_str(),
+        Some("gpt-4o")
+    );
     assert!(attr(tl, "openai.chat", "gen_ai.usage.input_tokens").as_i64() > Some(0));
 
     let og = cell(&results, Style::OtelGenAi, Feature::Errors);
@@ -107,7 +131,10 @@ async fn real_instrumentors_run_as_matrix_cells() {
     );
     // The 429 then the retried success, and the 404, all journaled under this cell.
     let statuses: Vec<u16> = og.requests.iter().map(|r| r.status).collect();
-    assert!(statuses.contains(&404) && statuses.contains(&429) && statuses.contains(&200), "{statuses:?}");
+    assert!(
+        statuses.contains(&404) && statuses.contains(&429) && statuses.contains(&200),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +151,11 @@ async fn a_missing_interpreter_skips_with_the_reason() {
         assert_eq!(c.status, CellStatus::Skip, "{}", describe(c));
         let reason = &c.findings[0];
         assert_eq!(reason.kind, FindingKind::Skipped);
-        assert!(reason.message.contains("/nonexistent/bin/python3"), "{}", reason.message);
+        assert!(
+            reason.message.contains("/nonexistent/bin/python3"),
+            "{}",
+            reason.message
+        );
     }
 }
 

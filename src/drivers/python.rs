@@ -257,16 +257,19 @@ async fn run_process(
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         // Message content capture, switched on the way each package documents it.
-        .env("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "span_only")
+        .env(
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "span_only",
+        )
         .env("TRACELOOP_TRACE_CONTENT", "true")
         .env("OPENINFERENCE_HIDE_INPUTS", "false")
         .env("OPENINFERENCE_HIDE_OUTPUTS", "false")
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONIOENCODING", "utf-8");
 
-    let mut child = cmd.spawn().map_err(|e| {
-        DriverError::Setup(format!("could not start {}: {e}", python.display()))
-    })?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
     let body = serde_json::to_vec(&plan)
         .map_err(|e| DriverError::Setup(format!("encoding the driver's plan: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -274,8 +277,7 @@ async fn run_process(
         let _ = stdin.write_all(&body).await;
         drop(stdin);
     }
-    let output = match tokio::time::timeout(options.process_timeout, child.wait_with_output())
-        .await
+    let output = match tokio::time::timeout(options.process_timeout, child.wait_with_output()).await
     {
         Err(_) => {
             return Err(DriverError::Unavailable(format!(
@@ -283,7 +285,11 @@ async fn run_process(
                 options.process_timeout.as_secs()
             )))
         }
-        Ok(Err(e)) => return Err(DriverError::Setup(format!("running the python driver: {e}"))),
+        Ok(Err(e)) => {
+            return Err(DriverError::Setup(format!(
+                "running the python driver: {e}"
+            )))
+        }
         Ok(Ok(output)) => output,
     };
     let stderr = redact(&String::from_utf8_lossy(&output.stderr), &ctx.api_key);

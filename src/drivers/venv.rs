@@ -184,7 +184,11 @@ pub async fn ensure(
     let uv = which("uv");
     progress(&format!(
         "{style}/{set}: creating a virtual environment with {} from {}",
-        if uv.is_some() { "uv" } else { "python3 -m venv + pip" },
+        if uv.is_some() {
+            "uv"
+        } else {
+            "python3 -m venv + pip"
+        },
         requirements.display()
     ));
     let result = async {
@@ -370,10 +374,9 @@ pub async fn setup_python(
         )
         .await;
         match &result {
-            Ok(v) if !v.created => progress(&format!(
-                "{style}/{set}: up to date ({})",
-                v.dir.display()
-            )),
+            Ok(v) if !v.created => {
+                progress(&format!("{style}/{set}: up to date ({})", v.dir.display()))
+            }
             Ok(_) => {}
             Err(e) => progress(&format!("{style}/{set}: failed: {e}")),
         }
@@ -396,8 +399,14 @@ mod tests {
     #[test]
     fn cache_key_follows_content_and_interpreter() {
         let a = cache_key(b"openai==1.0\n", Path::new("/usr/bin/python3"));
-        assert_eq!(a, cache_key(b"openai==1.0\n", Path::new("/usr/bin/python3")));
-        assert_ne!(a, cache_key(b"openai==1.1\n", Path::new("/usr/bin/python3")));
+        assert_eq!(
+            a,
+            cache_key(b"openai==1.0\n", Path::new("/usr/bin/python3"))
+        );
+        assert_ne!(
+            a,
+            cache_key(b"openai==1.1\n", Path::new("/usr/bin/python3"))
+        );
         assert_ne!(a, cache_key(b"openai==1.0\n", Path::new("/opt/python3")));
         assert_eq!(a.len(), 16);
     }
