@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use hh_compat::matrix;
 use hh_compat::runner::{self, RunOptions};
-use hh_compat::vocab::Provider;
+use hh_compat::vocab::{DriverKind, Provider};
 use std::time::Duration;
 
 fn default_run(c: &mut Criterion) {
@@ -22,7 +22,7 @@ fn default_run(c: &mut Criterion) {
             let results = runner::run(
                 &m,
                 "matrix/azure-openai.yaml",
-                m.cells(),
+                rust_cells(&m),
                 &RunOptions::default(),
                 |_| {},
             )
@@ -32,6 +32,14 @@ fn default_run(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// The default run's cells: the rust reference driver only.
+fn rust_cells(m: &matrix::Matrix) -> Vec<matrix::Cell> {
+    m.cells()
+        .into_iter()
+        .filter(|c| c.driver == DriverKind::Rust)
+        .collect()
 }
 
 criterion_group!(benches, default_run);

@@ -117,7 +117,13 @@ pub fn list(selection: &Selection) -> Result<ExitStatus, CommandError> {
 
 /// `hh-compat run`: runs the selected cells and writes the chosen report.
 pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
-    let (matrix, cells, label) = select(&command.selection)?;
+    let mut selection = command.selection.clone();
+    // The default run stays offline and fast: real Python packages (which need an
+    // interpreter and, the first time, PyPI) run only when asked for with --driver.
+    if selection.drivers.is_empty() {
+        selection.drivers = vec![DriverKind::Rust];
+    }
+    let (matrix, cells, label) = select(&selection)?;
     if cells.is_empty() {
         return Err(CommandError::Usage(
             "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),

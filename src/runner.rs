@@ -1,6 +1,8 @@
 //! One run: start the replica, run the cells concurrently and in isolation, judge
 //! each cell's spans, and return the results in the matrix's order.
 
+use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
+use crate::drivers::python::{CellOutcome, PythonOptions};
 use crate::drivers::{self, DriverContext, DriverError, DriverRun};
 use crate::expect::{self, Verdict};
 use crate::matrix::{Cell, Matrix};
@@ -8,7 +10,7 @@ use crate::replica::{self, ReplicaConfig, ReplicaHandle};
 use crate::report::{
     CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord, RunResults,
 };
-use crate::vocab::{DriverKind, Target};
+use crate::vocab::{DriverKind, Style, Target};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -24,6 +26,8 @@ pub struct RunOptions {
     /// The longest one HTTP request may take.
     pub request_timeout: Duration,
     pub target: Target,
+    /// How python cells are run (environments, timeouts).
+    pub python: PythonOptions,
 }
 
 impl Default for RunOptions {
@@ -35,6 +39,7 @@ impl Default for RunOptions {
             cell_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
             target: Target::Replica,
+            python: PythonOptions::default(),
         }
     }
 }
@@ -45,6 +50,8 @@ pub enum RunError {
     TargetUnavailable(Target),
     #[error("could not start the replica: {0}")]
     Replica(#[from] replica::ReplicaError),
+    #[error("could not start the OTLP receiver: {0}")]
+    Receiver(#[from] ReceiverError),
 }
 
 /// Runs `cells` of `matrix`; `on_done` is told about each cell as it finishes (for progress).
@@ -77,7 +84,53 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
     let total = cells.len();
+    // Python cells run in one interpreter per style, so they go in batches; the
+    // receiver they export to is started only when there are any.
+    let mut python_batches: Vec<(Style, Vec<(usize, Cell)>)> = Vec::new();
+    let mut single: Vec<(usize, Cell)> = Vec::new();
     for (index, cell) in cells.into_iter().enumerate() {
+        if cell.driver != DriverKind::Python {
+            single.push((index, cell));
+        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(s, _)| *s == cell.style) {
+            batch.push((index, cell));
+        } else {
+            python_batches.push((cell.style, vec![(index, cell)]));
+        }
+    }
+    let receiver = if python_batches.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            OtlpReceiver::start(ReceiverConfig::default()).await?,
+        ))
+    };
+    for (style, batch) in python_batches {
+        let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
+        let receiver = receiver.clone();
+        let python = options.python.clone();
+        tasks.spawn(async move {
+            let started = Instant::now();
+            let (indices, cells): (Vec<usize>, Vec<Cell>) = batch.into_iter().unzip();
+            let outcomes = match &receiver {
+                Some(receiver) => {
+                    drivers::python::run_batch(&ctx, receiver, &python, style, &cells, &|_| {})
+                        .await
+                }
+                None => Vec::new(),
+            };
+            let mut out = Vec::with_capacity(cells.len());
+            for ((index, cell), outcome) in indices.into_iter().zip(&cells).zip(outcomes) {
+                let result = match outcome {
+                    CellOutcome::Skipped(reason) => skipped(cell, reason, started),
+                    CellOutcome::Ran(run) => finish(&replica, cell, run, started),
+                };
+                on_done(&result);
+                out.push((index, result));
+            }
+            out
+        });
+    }
+    for (index, cell) in single {
         let (ctx, replica, on_done, permits) = (
             ctx.clone(),
             replica.clone(),
@@ -90,14 +143,16 @@ pub async fn run(
             let _permit = permits.acquire_owned().await.ok();
             let result = run_cell(&ctx, &replica, &cell, timeout).await;
             on_done(&result);
-            (index, result)
+            vec![(index, result)]
         });
     }
     let mut results: Vec<Option<CellResult>> = (0..total).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         // A panicking cell is a harness bug; it must not take the run down with it.
-        if let Ok((index, result)) = joined {
-            results[index] = Some(result);
+        if let Ok(done) = joined {
+            for (index, result) in done {
+                results[index] = Some(result);
+            }
         }
     }
     let cells: Vec<CellResult> = results.into_iter().flatten().collect();
@@ -134,6 +189,11 @@ async fn run_cell(
             )
         }
     };
+    finish(replica, cell, run, started)
+}
+
+/// Judges a driver's run together with what the replica journaled for the cell.
+fn finish(replica: &ReplicaHandle, cell: &Cell, run: DriverRun, started: Instant) -> CellResult {
     let requests = replica
         .journal()
         .for_scope(&cell.id)

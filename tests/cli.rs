@@ -138,9 +138,10 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
     ]);
     assert_eq!(
         text(&out.stdout),
-        "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/errors/rust\n"
+        "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/chat/python\n\
+         azure-openai/traceloop/errors/rust\nazure-openai/traceloop/errors/python\n"
     );
-    let out = hh(&["list", "--filter", "*/streaming*"]);
+    let out = hh(&["list", "--filter", "*/streaming*", "--driver", "rust"]);
     assert_eq!(text(&out.stdout).lines().count(), 6);
     let out = hh(&["run", "--filter", "nothing-matches-this"]);
     assert_eq!(out.status.code(), Some(2));

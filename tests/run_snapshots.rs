@@ -5,13 +5,17 @@
 
 use hh_compat::matrix;
 use hh_compat::runner::{self, RunOptions};
-use hh_compat::vocab::Provider;
+use hh_compat::vocab::{DriverKind, Provider};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_of_every_cell() {
     let path = matrix::default_matrix_path(Provider::AzureOpenAi);
     let m = matrix::load_file(&path).expect("the shipped matrix loads");
-    let cells = m.cells();
+    let cells: Vec<_> = m
+        .cells()
+        .into_iter()
+        .filter(|c| c.driver == DriverKind::Rust)
+        .collect();
     let mut results = runner::run(
         &m,
         "matrix/azure-openai.yaml",

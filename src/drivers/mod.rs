@@ -1,8 +1,10 @@
 //! Drivers: the apps under test. Each runs a cell's feature and hands back the spans
 //! it produced, plus what it noticed on the way.
 
+pub mod python;
 pub mod retry;
 pub mod rust;
+pub mod venv;
 
 use crate::capture::CapturedSpan;
 use crate::vocab::Provider;

@@ -1,0 +1,281 @@
+"""hh-compat's Python driver: the real `openai` SDK instrumented by a real instrumentor.
+
+The harness runs one interpreter per (style, version set):
+
+    python driver.py --style openinference < plan.json
+
+and reads exactly one JSON document from stdout (everything else goes to stderr).
+The plan (stdin, so the API key never shows in a process list) names the endpoint,
+the api-version, the key and, per cell, the feature and its parameters; the matrix
+stays the single source of truth.
+
+Spans must be attributed to the cell that produced them although one process runs
+many cells. Instrumentors fetch their tracer from the global provider once, at
+`instrument()` time, so the global provider installed here is a router: each tracer
+it hands out starts its spans on the *current cell's* SDK TracerProvider, whose
+Resource carries `hh_compat.cell` and whose exporter sends OTLP/HTTP protobuf to the
+harness's receiver. Cells run one after another, so "current" is a plain variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from importlib import metadata
+
+SCOPE_HEADER = "x-hh-compat-scope"
+CELL_ATTRIBUTE = "hh_compat.cell"
+APP_SCOPE = "hh-compat.app"
+
+# style → (distribution, module, class)
+INSTRUMENTORS = {
+    "openinference": (
+        "openinference-instrumentation-openai",
+        "openinference.instrumentation.openai",
+        "OpenAIInstrumentor",
+    ),
+    "traceloop": (
+        "opentelemetry-instrumentation-openai",
+        "opentelemetry.instrumentation.openai",
+        "OpenAIInstrumentor",
+    ),
+    "otel-genai": (
+        "opentelemetry-instrumentation-genai-openai",
+        "opentelemetry.instrumentation.genai.openai",
+        "OpenAIInstrumentor",
+    ),
+}
+
+# Exception classes that mean the service (not the app) failed: infrastructure.
+UNAVAILABLE = {
+    "RateLimitError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+}
+
+
+def log(message: str) -> None:
+    print(f"hh-compat driver: {message}", file=sys.stderr, flush=True)
+
+
+def version_of(dist: str):
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def versions(style: str) -> dict:
+    dist = INSTRUMENTORS[style][0]
+    return {
+        "python": platform.python_version(),
+        "openai": version_of("openai"),
+        "instrumentor": dist,
+        "instrumentor_version": version_of(dist),
+        "opentelemetry-sdk": version_of("opentelemetry-sdk"),
+    }
+
+
+class Router:
+    """Builds the global provider that sends each span to the current cell's provider."""
+
+    def __init__(self, otlp_endpoint: str):
+        from opentelemetry import trace
+
+        self.trace = trace
+        self.endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
+        self.current = None
+        self.providers = []
+        router = self
+
+        class RoutingTracer(trace.Tracer):
+            def __init__(self, args, kwargs):
+                self._args, self._kwargs = args, kwargs
+
+            def _target(self):
+                if router.current is None:
+                    return trace.NoOpTracer()
+                return router.current.get_tracer(*self._args, **self._kwargs)
+
+            def start_span(self, *args, **kwargs):
+                return self._target().start_span(*args, **kwargs)
+
+            def start_as_current_span(self, *args, **kwargs):
+                return self._target().start_as_current_span(*args, **kwargs)
+
+        class RoutingTracerProvider(trace.TracerProvider):
+            def get_tracer(self, *args, **kwargs):
+                return RoutingTracer(args, kwargs)
+
+        trace.set_tracer_provider(RoutingTracerProvider())
+
+    def enter(self, cell: str):
+        import requests
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter,
+        )
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        # The receiver is on loopback: never route the export through the replica proxy.
+        session = requests.Session()
+        session.trust_env = False
+        exporter = OTLPSpanExporter(endpoint=self.endpoint, session=session, timeout=10)
+        provider = TracerProvider(
+            resource=Resource.create(
+                {"service.name": "hh-compat-python-app", CELL_ATTRIBUTE: cell}
+            )
+        )
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.providers.append(provider)
+        self.current = provider
+        return provider
+
+    def leave(self):
+        if self.current is not None:
+            self.current.force_flush()
+        self.current = None
+
+    def shutdown(self):
+        for p in self.providers:
+            try:
+                p.force_flush()
+                p.shutdown()
+            except Exception as e:  # a failed flush must not hide the results
+                log(f"flushing spans failed: {e!r}")
+
+
+def instrument(style: str) -> None:
+    _, module, cls = INSTRUMENTORS[style]
+    mod = __import__(module, fromlist=[cls])
+    getattr(mod, cls)().instrument()
+
+
+def client_for(plan: dict, cell: str):
+    import openai
+
+    headers = {SCOPE_HEADER: cell}
+    common = dict(api_key=plan["api_key"], max_retries=2, default_headers=headers, timeout=plan.get("request_timeout_s", 10))
+    if plan["provider"] == "azure-openai":
+        return openai.AzureOpenAI(
+            azure_endpoint=plan["endpoint"], api_version=plan["api_version"], **common
+        )
+    return openai.OpenAI(base_url=plan["endpoint"], **common)
+
+
+class Unexpected(Exception):
+    """The service answered, but not as the feature expects."""
+
+
+def chat_args(deployment: str, prompt: str, p: dict) -> dict:
+    args = dict(model=deployment, messages=[{"role": "user", "content": prompt}])
+    if p.get("max_tokens") is not None:
+        args["max_tokens"] = p["max_tokens"]
+    if p.get("temperature") is not None:
+        args["temperature"] = p["temperature"]
+    return args
+
+
+def run_feature(client, p: dict, tracer) -> list:
+    """Runs one feature's calls; returns notes. Raises on a failure."""
+    feature = p["feature"]
+    notes = []
+    if feature == "chat":
+        client.chat.completions.create(**chat_args(p["deployment"]["name"], p["prompt"], p))
+    elif feature == "streaming":
+        args = chat_args(p["deployment"]["name"], p["prompt"], p)
+        args["stream"] = True
+        if p["include_usage"]:
+            args["stream_options"] = {"include_usage": True}
+        chunks = sum(1 for _ in client.chat.completions.create(**args))
+        notes.append(f"streamed {chunks} chunks")
+    elif feature == "embeddings":
+        args = dict(model=p["deployment"]["name"], input=p["inputs"])
+        if p.get("dimensions") is not None:
+            args["dimensions"] = p["dimensions"]
+        # The SDK's default encoding (base64) on purpose: that is what apps send.
+        client.embeddings.create(**args)
+    elif feature == "multi_deployment":
+        with tracer.start_as_current_span("multi-deployment"):
+            for d in p["deployments"]:
+                client.chat.completions.create(**chat_args(d["name"], p["prompt"], {}))
+    elif feature == "errors":
+        import openai
+
+        missing = p["missing_deployment"]
+        try:
+            client.chat.completions.create(**chat_args(missing, p["prompt"], {}))
+        except openai.NotFoundError:
+            notes.append(f"deployment `{missing}` answered 404 as expected")
+        else:
+            raise Unexpected(
+                f"a chat call on the missing deployment `{missing}` succeeded; expected 404"
+            )
+        client.chat.completions.create(**chat_args(p["flaky"]["name"], p["prompt"], {}))
+    else:
+        raise Unexpected(f"the python driver does not know feature `{feature}`")
+    return notes
+
+
+def classify(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, Unexpected):
+        return "unexpected"
+    if name in UNAVAILABLE:
+        return "unavailable"
+    return "call"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--style", required=True, choices=sorted(INSTRUMENTORS))
+    parser.add_argument("--plan", help="plan file (default: stdin)")
+    args = parser.parse_args()
+    plan = json.load(open(args.plan) if args.plan else sys.stdin)
+
+    out = {"versions": versions(args.style), "setup_error": None, "features": []}
+    try:
+        router = Router(plan["otlp_endpoint"])
+        instrument(args.style)
+        from opentelemetry import trace
+
+        app_tracer = trace.get_tracer(APP_SCOPE)
+    except BaseException as e:  # noqa: BLE001 — any import/instrument failure is the finding
+        out["setup_error"] = {
+            "error": type(e).__name__,
+            "message": "".join(traceback.format_exception_only(type(e), e)).strip(),
+            "traceback": traceback.format_exc()[-4000:],
+        }
+        print(json.dumps(out), flush=True)
+        return 0
+
+    for cell in plan["cells"]:
+        cell_id, p = cell["cell"], cell["plan"]
+        started = time.monotonic()
+        result = {"feature": p["feature"], "cell": cell_id, "ok": True, "error": None,
+                  "kind": None, "message": None, "notes": []}
+        router.enter(cell_id)
+        try:
+            result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer)
+        except Exception as e:  # noqa: BLE001 — reported per cell, the run goes on
+            result.update(ok=False, error=type(e).__name__, kind=classify(e), message=str(e)[:2000])
+            log(f"{cell_id}: {type(e).__name__}: {e}")
+        finally:
+            router.leave()
+        result["duration_ms"] = int((time.monotonic() - started) * 1000)
+        out["features"].append(result)
+
+    router.shutdown()
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,362 @@
+//! The python driver: the real `openai` SDK instrumented by the real instrumentor
+//! package from PyPI, in a pinned virtual environment ([`super::venv`]).
+//!
+//! One interpreter runs every cell of one (style, version set): startup is paid once.
+//! It exports each cell's spans over OTLP/HTTP to the run's receiver with
+//! `hh_compat.cell` in the resource, reaches the replica through `HTTP_PROXY` (the
+//! Azure host name kept), and prints one JSON document with per-cell outcomes and the
+//! installed versions. The plan goes to its stdin so the API key never appears in a
+//! process list.
+
+use super::venv::{self, VenvError};
+use super::{DriverContext, DriverError, DriverRun};
+use crate::capture::OtlpReceiver;
+use crate::matrix::Cell;
+use crate::vocab::Style;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// How python cells are run.
+#[derive(Debug, Clone)]
+pub struct PythonOptions {
+    /// Base interpreter for building environments; `None` = [`venv::find_python3`].
+    pub python3: Option<PathBuf>,
+    /// Holds `driver.py` and `requirements/`.
+    pub driver_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub version_set: String,
+    /// Per tool invocation while building an environment.
+    pub install_timeout: Duration,
+    /// The longest the driver process may run for a whole batch.
+    pub process_timeout: Duration,
+    /// How long to wait for a cell's spans after the process has exited (they are
+    /// exported synchronously before it prints, so this is only a safety margin).
+    pub span_wait: Duration,
+}
+
+impl Default for PythonOptions {
+    fn default() -> Self {
+        Self {
+            python3: None,
+            driver_dir: venv::driver_dir(),
+            cache_dir: venv::default_cache_dir(),
+            version_set: venv::DEFAULT_VERSION_SET.to_string(),
+            install_timeout: Duration::from_secs(600),
+            process_timeout: Duration::from_secs(180),
+            span_wait: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What became of one python cell.
+#[derive(Debug, Clone)]
+pub enum CellOutcome {
+    Ran(DriverRun),
+    /// Not runnable here (no interpreter), with the reason.
+    Skipped(String),
+}
+
+/// The driver's stdout document.
+#[derive(Debug, Deserialize)]
+struct Report {
+    versions: BTreeMap<String, Option<String>>,
+    setup_error: Option<SetupError>,
+    features: Vec<FeatureReport>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SetupError {
+    error: String,
+    message: String,
+    #[serde(default)]
+    traceback: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct FeatureReport {
+    cell: String,
+    ok: bool,
+    error: Option<String>,
+    kind: Option<String>,
+    message: Option<String>,
+    #[serde(default)]
+    notes: Vec<String>,
+    duration_ms: u64,
+}
+
+/// Runs `cells` (all of `style`) in one driver process; outcomes in `cells`' order.
+pub async fn run_batch(
+    ctx: &DriverContext,
+    receiver: &OtlpReceiver,
+    options: &PythonOptions,
+    style: Style,
+    cells: &[Cell],
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Vec<CellOutcome> {
+    if cells.is_empty() {
+        return Vec::new();
+    }
+    let all = |make: &dyn Fn() -> CellOutcome| cells.iter().map(|_| make()).collect();
+    let base = match venv::base_python(options.python3.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return all(&|| CellOutcome::Skipped(e.to_string())),
+    };
+    let requirements = venv::requirements_path(&options.driver_dir, style, &options.version_set);
+    let env = venv::ensure(
+        &base,
+        style,
+        &options.version_set,
+        &requirements,
+        &options.cache_dir,
+        options.install_timeout,
+        progress,
+    )
+    .await;
+    let env = match env {
+        Ok(env) => env,
+        Err(VenvError::NoPython(reason)) => return all(&|| CellOutcome::Skipped(reason.clone())),
+        Err(e) => {
+            let error = DriverError::Setup(format!(
+                "installing the {style} packages (version set `{}`) failed: {e}",
+                options.version_set
+            ));
+            return all(&|| CellOutcome::Ran(DriverRun::failed(Vec::new(), error.clone())));
+        }
+    };
+
+    let report = match run_process(ctx, receiver, options, style, &env.python, cells).await {
+        Ok(report) => report,
+        Err(error) => {
+            // Whatever the cells exported before the failure is still evidence.
+            let mut out = Vec::with_capacity(cells.len());
+            for cell in cells {
+                let spans = receiver.take_cell(&cell.id);
+                out.push(CellOutcome::Ran(DriverRun::failed(spans, error.clone())));
+            }
+            return out;
+        }
+    };
+
+    let versions: BTreeMap<String, String> = report
+        .versions
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
+        .chain([("version_set".to_string(), options.version_set.clone())])
+        .collect();
+    let mut out = Vec::with_capacity(cells.len());
+    for cell in cells {
+        let spans = receiver
+            .wait_for_spans(&cell.id, 1, options.span_wait)
+            .await;
+        let mut run = DriverRun::new(spans);
+        run.versions = versions.clone();
+        if let Some(setup) = &report.setup_error {
+            // The package is installed but does not load or refuses to instrument:
+            // a real incompatibility, so the cell fails (never passes).
+            run.error = Some(DriverError::Unexpected(format!(
+                "the {style} instrumentor could not be set up: {} ({}){}",
+                setup.message,
+                setup.error,
+                if setup.traceback.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{}", venv::tail(&setup.traceback, venv::MAX_OUTPUT_KEPT))
+                }
+            )));
+            out.push(CellOutcome::Ran(run));
+            continue;
+        }
+        match report.features.iter().find(|f| f.cell == cell.id) {
+            None => {
+                run.error = Some(DriverError::Setup(format!(
+                    "the python driver reported nothing for cell `{}`",
+                    cell.id
+                )))
+            }
+            Some(f) => {
+                run.notes = f.notes.clone();
+                run.notes
+                    .push(format!("python driver: {} ms in the SDK", f.duration_ms));
+                if !f.ok {
+                    run.error = Some(classify(f));
+                }
+            }
+        }
+        out.push(CellOutcome::Ran(run));
+    }
+    out
+}
+
+fn classify(f: &FeatureReport) -> DriverError {
+    let message = format!(
+        "{}: {}",
+        f.error.as_deref().unwrap_or("Exception"),
+        f.message.as_deref().unwrap_or("")
+    );
+    match f.kind.as_deref() {
+        Some("unavailable") => DriverError::Unavailable(message),
+        Some("unexpected") => DriverError::Unexpected(message),
+        _ => DriverError::Call(message),
+    }
+}
+
+/// Starts the driver, feeds it the plan, and parses its report.
+async fn run_process(
+    ctx: &DriverContext,
+    receiver: &OtlpReceiver,
+    options: &PythonOptions,
+    style: Style,
+    python: &std::path::Path,
+    cells: &[Cell],
+) -> Result<Report, DriverError> {
+    let provider = match cells.first() {
+        Some(c) => c.provider,
+        None => return Err(DriverError::Setup("no cells to run".to_string())),
+    };
+    let plan = json!({
+        "provider": provider.as_str(),
+        "endpoint": ctx.endpoint_url(provider),
+        "api_version": ctx.api_version_for(provider),
+        "api_key": ctx.api_key,
+        "request_timeout_s": ctx.request_timeout.as_secs_f64(),
+        "otlp_endpoint": receiver.http_endpoint(),
+        "cells": cells.iter().map(|c| json!({"cell": c.id, "plan": c.plan})).collect::<Vec<_>>(),
+    });
+    let script = options.driver_dir.join("driver.py");
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(&script)
+        .args(["--style", style.as_str()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SDK_DISABLED",
+        "OTEL_TRACES_EXPORTER",
+        "OTEL_SERVICE_NAME",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(proxy) = &ctx.proxy {
+        cmd.env("HTTP_PROXY", proxy).env("http_proxy", proxy);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        // Message content capture, switched on the way each package documents it.
+        .env(
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "span_only",
+        )
+        .env("TRACELOOP_TRACE_CONTENT", "true")
+        .env("OPENINFERENCE_HIDE_INPUTS", "false")
+        .env("OPENINFERENCE_HIDE_OUTPUTS", "false")
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONIOENCODING", "utf-8");
+
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
+    let body = serde_json::to_vec(&plan)
+        .map_err(|e| DriverError::Setup(format!("encoding the driver's plan: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A driver that dies before reading shows up below with its stderr.
+        let _ = stdin.write_all(&body).await;
+        drop(stdin);
+    }
+    let output = match tokio::time::timeout(options.process_timeout, child.wait_with_output()).await
+    {
+        Err(_) => {
+            return Err(DriverError::Unavailable(format!(
+                "the python driver ({style}) did not finish within {}s",
+                options.process_timeout.as_secs()
+            )))
+        }
+        Ok(Err(e)) => {
+            return Err(DriverError::Setup(format!(
+                "running the python driver: {e}"
+            )))
+        }
+        Ok(Ok(output)) => output,
+    };
+    let stderr = redact(&String::from_utf8_lossy(&output.stderr), &ctx.api_key);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last_line = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    match last_line.map(serde_json::from_str::<Report>) {
+        Some(Ok(report)) if output.status.success() => Ok(report),
+        Some(Err(e)) => Err(DriverError::Setup(format!(
+            "the python driver ({style}) printed no valid report ({e}); stderr: {}",
+            venv::tail(stderr.trim(), venv::MAX_OUTPUT_KEPT)
+        ))),
+        _ => Err(DriverError::Setup(format!(
+            "the python driver ({style}) failed ({}); stderr: {}",
+            output.status,
+            venv::tail(stderr.trim(), venv::MAX_OUTPUT_KEPT)
+        ))),
+    }
+}
+
+fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(kind: Option<&str>) -> FeatureReport {
+        FeatureReport {
+            cell: "c".into(),
+            ok: false,
+            error: Some("RateLimitError".into()),
+            kind: kind.map(String::from),
+            message: Some("429".into()),
+            notes: vec![],
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn outcomes_are_classified_by_kind() {
+        assert!(classify(&feature(Some("unavailable"))).is_infrastructure());
+        assert!(!classify(&feature(Some("call"))).is_infrastructure());
+        assert!(matches!(
+            classify(&feature(Some("unexpected"))),
+            DriverError::Unexpected(_)
+        ));
+        assert!(matches!(classify(&feature(None)), DriverError::Call(_)));
+    }
+
+    #[test]
+    fn the_key_is_redacted_from_stderr() {
+        assert_eq!(redact("key=sekrit!", "sekrit"), "key=***!");
+        assert_eq!(redact("nothing", ""), "nothing");
+    }
+
+    #[test]
+    fn the_report_parses() {
+        let text = r#"{"versions":{"python":"3.11.7","openai":null},"setup_error":null,
+            "features":[{"feature":"chat","cell":"a/b","ok":true,"error":null,"kind":null,
+            "message":null,"notes":[],"duration_ms":12}]}"#;
+        let r: Report = serde_json::from_str(text).expect("parses");
+        assert_eq!(r.features[0].cell, "a/b");
+        assert_eq!(r.versions["openai"], None);
+    }
+}

@@ -1,0 +1,437 @@
+//! Virtual environments for the python driver: one per pinned requirements file
+//! (`drivers/python/requirements/<style>-<set>.txt`), created once and cached under a
+//! directory named by the hash of the file's content, so a changed pin gets a fresh
+//! environment and an unchanged one is reused.
+//!
+//! Created with `uv` when it is on PATH (fast), else `python3 -m venv` + pip. The
+//! environment is built in a temporary directory and renamed into place only once
+//! every package installed, so an interrupted install never looks ready.
+
+use crate::vocab::Style;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// Version set used when none is named.
+pub const DEFAULT_VERSION_SET: &str = "latest";
+
+/// Most bytes of a failing tool's output kept for the report (the tail: pip's
+/// conclusion is at the end).
+pub const MAX_OUTPUT_KEPT: usize = 4000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VenvError {
+    /// No interpreter to build environments with: python cells are skipped.
+    #[error("{0}")]
+    NoPython(String),
+    #[error("no requirements for style `{style}`, version set `{set}`: {path}: {source}")]
+    Requirements {
+        style: Style,
+        set: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A tool ran and failed (pip's resolver, a missing package, a network error).
+    #[error("`{command}` failed: {output}")]
+    Install { command: String, output: String },
+    #[error("`{command}` did not finish within {}s", .timeout.as_secs())]
+    Timeout { command: String, timeout: Duration },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// A ready environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Venv {
+    pub dir: PathBuf,
+    /// Its interpreter.
+    pub python: PathBuf,
+    /// False when it already existed in the cache.
+    pub created: bool,
+}
+
+/// `drivers/python` from the current directory when it exists there, else from the
+/// crate directory this binary was built from (like the shipped matrices).
+pub fn driver_dir() -> PathBuf {
+    let local = PathBuf::from("drivers/python");
+    if local.join("driver.py").is_file() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("drivers/python")
+}
+
+/// `<driver_dir>/requirements/<style>-<set>.txt`.
+pub fn requirements_path(driver_dir: &Path, style: Style, set: &str) -> PathBuf {
+    driver_dir
+        .join("requirements")
+        .join(format!("{}-{set}.txt", style.as_str()))
+}
+
+/// `$HH_COMPAT_CACHE_DIR`, else `$XDG_CACHE_HOME/hh-compat/venvs`, else
+/// `.cache/hh-compat/venvs` in the crate directory.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HH_COMPAT_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir).join("hh-compat/venvs");
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/hh-compat/venvs")
+}
+
+/// The base interpreter: `given` when set (it must exist), else `$HH_COMPAT_PYTHON3`,
+/// else `python3` on PATH.
+pub fn base_python(given: Option<&Path>) -> Result<PathBuf, VenvError> {
+    match given {
+        Some(p) if p.is_file() => Ok(p.to_path_buf()),
+        Some(p) => Err(VenvError::NoPython(format!(
+            "the Python interpreter {} does not exist",
+            p.display()
+        ))),
+        None => find_python3(),
+    }
+}
+
+/// `$HH_COMPAT_PYTHON3` if set, else `python3` on PATH.
+pub fn find_python3() -> Result<PathBuf, VenvError> {
+    if let Some(p) = std::env::var_os("HH_COMPAT_PYTHON3").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(VenvError::NoPython(format!(
+                "HH_COMPAT_PYTHON3 names {}, which does not exist",
+                p.display()
+            )))
+        };
+    }
+    which("python3").ok_or_else(|| {
+        VenvError::NoPython(
+            "python3 was not found on PATH (install Python 3.9+ or set HH_COMPAT_PYTHON3)"
+                .to_string(),
+        )
+    })
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// FNV-1a, 64 bits: stable across Rust releases (the std hasher is not), which a
+/// cache key on disk needs.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// The cache key: the requirements' content and the interpreter that builds them.
+pub fn cache_key(requirements: &[u8], base_python: &Path) -> String {
+    let mut input = requirements.to_vec();
+    input.push(0);
+    input.extend_from_slice(base_python.to_string_lossy().as_bytes());
+    format!("{:016x}", fnv1a(&input))
+}
+
+const READY_MARKER: &str = ".hh-compat-ready";
+
+/// Creates (or reuses) the environment for `requirements`. `progress` hears each step.
+pub async fn ensure(
+    base_python: &Path,
+    style: Style,
+    set: &str,
+    requirements: &Path,
+    cache_dir: &Path,
+    timeout: Duration,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<Venv, VenvError> {
+    let content = std::fs::read(requirements).map_err(|source| VenvError::Requirements {
+        style,
+        set: set.to_string(),
+        path: requirements.to_path_buf(),
+        source,
+    })?;
+    let name = format!(
+        "{}-{set}-{}",
+        style.as_str(),
+        cache_key(&content, base_python)
+    );
+    let dir = cache_dir.join(&name);
+    let python = dir.join("bin/python");
+    if dir.join(READY_MARKER).is_file() && python.exists() {
+        return Ok(Venv {
+            dir,
+            python,
+            created: false,
+        });
+    }
+    std::fs::create_dir_all(cache_dir).map_err(|source| VenvError::Io {
+        context: format!("creating the cache directory {}", cache_dir.display()),
+        source,
+    })?;
+    let staging = cache_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    let staged_python = staging.join("bin/python");
+    let uv = which("uv");
+    progress(&format!(
+        "{style}/{set}: creating a virtual environment with {} from {}",
+        if uv.is_some() {
+            "uv"
+        } else {
+            "python3 -m venv + pip"
+        },
+        requirements.display()
+    ));
+    let result = async {
+        match &uv {
+            Some(uv) => {
+                let mut venv = tokio::process::Command::new(uv);
+                venv.arg("venv")
+                    .arg("--quiet")
+                    .arg("--python")
+                    .arg(base_python)
+                    .arg(&staging);
+                run_tool(venv, timeout).await?;
+                let mut pip = tokio::process::Command::new(uv);
+                pip.args(["pip", "install", "--quiet", "--python"])
+                    .arg(&staged_python)
+                    .arg("-r")
+                    .arg(requirements);
+                run_tool(pip, timeout).await
+            }
+            None => {
+                let mut venv = tokio::process::Command::new(base_python);
+                venv.args(["-m", "venv"]).arg(&staging);
+                run_tool(venv, timeout).await?;
+                let mut pip = tokio::process::Command::new(&staged_python);
+                pip.args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "-r",
+                ])
+                .arg(requirements);
+                run_tool(pip, timeout).await
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    let io = |context: String| move |source| VenvError::Io { context, source };
+    std::fs::write(staging.join(READY_MARKER), &content)
+        .map_err(io(format!("marking {} ready", staging.display())))?;
+    if let Err(e) = std::fs::rename(&staging, &dir) {
+        // Another process finished the same environment first: use theirs.
+        let _ = std::fs::remove_dir_all(&staging);
+        if !dir.join(READY_MARKER).is_file() {
+            return Err(io(format!("moving the environment into {}", dir.display()))(e));
+        }
+    }
+    progress(&format!("{style}/{set}: ready at {}", dir.display()));
+    Ok(Venv {
+        dir,
+        python,
+        created: true,
+    })
+}
+
+/// Runs a setup tool; its failure carries the tail of what it printed.
+async fn run_tool(mut cmd: tokio::process::Command, timeout: Duration) -> Result<(), VenvError> {
+    let command = describe(&cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd.spawn().map_err(|source| VenvError::Io {
+        context: format!("starting `{command}`"),
+        source,
+    })?;
+    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => return Err(VenvError::Timeout { command, timeout }),
+        Ok(Err(source)) => {
+            return Err(VenvError::Io {
+                context: format!("running `{command}`"),
+                source,
+            })
+        }
+        Ok(Ok(output)) => output,
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    if text.trim().is_empty() {
+        text = String::from_utf8_lossy(&output.stdout).into_owned();
+    }
+    Err(VenvError::Install {
+        command,
+        output: format!("({}) {}", output.status, tail(text.trim(), MAX_OUTPUT_KEPT)),
+    })
+}
+
+fn describe(cmd: &tokio::process::Command) -> String {
+    let std = cmd.as_std();
+    std::iter::once(std.get_program())
+        .chain(std.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The last `max` bytes of `text` (on a character boundary), marked when cut.
+pub fn tail(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &text[start..])
+}
+
+/// What `hh-compat drivers setup` prepares.
+#[derive(Debug, Clone)]
+pub struct PythonSetup {
+    /// Base interpreter; `None` = [`find_python3`].
+    pub python3: Option<PathBuf>,
+    pub driver_dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub styles: Vec<Style>,
+    pub version_sets: Vec<String>,
+    /// Per tool invocation (venv creation, install).
+    pub timeout: Duration,
+}
+
+impl Default for PythonSetup {
+    fn default() -> Self {
+        Self {
+            python3: None,
+            driver_dir: driver_dir(),
+            cache_dir: default_cache_dir(),
+            styles: Style::ALL.to_vec(),
+            version_sets: vec![DEFAULT_VERSION_SET.to_string()],
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One environment's outcome in [`setup_python`].
+#[derive(Debug)]
+pub struct SetupOutcome {
+    pub style: Style,
+    pub set: String,
+    pub result: Result<Venv, VenvError>,
+}
+
+/// Creates every (style, version set) environment ahead of a run, concurrently,
+/// telling `progress` what happens. A missing interpreter is returned as an error
+/// for every environment.
+pub async fn setup_python(
+    setup: &PythonSetup,
+    progress: impl Fn(&str) + Send + Sync,
+) -> Vec<SetupOutcome> {
+    let base = match base_python(setup.python3.as_deref()) {
+        Ok(b) => b,
+        Err(e) => {
+            let reason = e.to_string();
+            return pairs(setup)
+                .map(|(style, set)| SetupOutcome {
+                    style,
+                    set,
+                    result: Err(VenvError::NoPython(reason.clone())),
+                })
+                .collect();
+        }
+    };
+    let progress = &progress;
+    let base = &base;
+    let jobs = pairs(setup).map(|(style, set)| async move {
+        let requirements = requirements_path(&setup.driver_dir, style, &set);
+        let result = ensure(
+            base,
+            style,
+            &set,
+            &requirements,
+            &setup.cache_dir,
+            setup.timeout,
+            progress,
+        )
+        .await;
+        match &result {
+            Ok(v) if !v.created => {
+                progress(&format!("{style}/{set}: up to date ({})", v.dir.display()))
+            }
+            Ok(_) => {}
+            Err(e) => progress(&format!("{style}/{set}: failed: {e}")),
+        }
+        SetupOutcome { style, set, result }
+    });
+    futures::future::join_all(jobs).await
+}
+
+fn pairs(setup: &PythonSetup) -> impl Iterator<Item = (Style, String)> + '_ {
+    setup
+        .styles
+        .iter()
+        .flat_map(|s| setup.version_sets.iter().map(move |v| (*s, v.clone())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_follows_content_and_interpreter() {
+        let a = cache_key(b"openai==1.0\n", Path::new("/usr/bin/python3"));
+        assert_eq!(
+            a,
+            cache_key(b"openai==1.0\n", Path::new("/usr/bin/python3"))
+        );
+        assert_ne!(
+            a,
+            cache_key(b"openai==1.1\n", Path::new("/usr/bin/python3"))
+        );
+        assert_ne!(a, cache_key(b"openai==1.0\n", Path::new("/opt/python3")));
+        assert_eq!(a.len(), 16);
+    }
+
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        assert_eq!(tail("short", 10), "short");
+        assert_eq!(tail("abcdef", 3), "…def");
+        let cut = tail("ééé", 3);
+        assert!(cut.ends_with('é') && cut.starts_with('…'), "{cut}");
+    }
+
+    #[test]
+    fn requirements_are_named_by_style_and_set() {
+        let p = requirements_path(Path::new("d"), Style::OtelGenAi, "openai-v1");
+        assert_eq!(p, Path::new("d/requirements/otel-genai-openai-v1.txt"));
+    }
+
+    #[test]
+    fn shipped_latest_sets_exist_for_every_style() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("drivers/python");
+        for style in Style::ALL {
+            let p = requirements_path(&dir, *style, DEFAULT_VERSION_SET);
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            assert!(text.contains("openai=="), "{} pins no openai", p.display());
+        }
+    }
+}
