@@ -124,10 +124,23 @@ fn render_provider(
 fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
     let mut refs = Vec::new();
     for finding in &cell.findings {
+        // Notes name the assertion, not the whole span dump (which carries ids that
+        // differ between runs); the JSON keeps the full message.
+        let summary = match (
+            &finding.check,
+            &finding.subject,
+            &finding.expected,
+            &finding.actual,
+        ) {
+            (Some(check), Some(subject), Some(expected), Some(actual)) => {
+                format!("[{check}] {subject}: expected {expected}, actual {actual}")
+            }
+            _ => finding.message.clone(),
+        };
         let text = match finding.kind {
             FindingKind::Note => continue,
             FindingKind::KnownIssue => {
-                let mut t = format!("`{}`: known issue: {}", cell.id, finding.message);
+                let mut t = format!("`{}`: known issue: {summary}", cell.id);
                 if let Some(reason) = &finding.reason {
                     let _ = write!(t, " — {reason}");
                 }
@@ -136,7 +149,7 @@ fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
                 }
                 t
             }
-            _ => format!("`{}`: {}", cell.id, finding.message),
+            _ => format!("`{}`: {summary}", cell.id),
         };
         let text = text.replace('\n', " ").replace('|', "\\|");
         let index = match notes.iter().position(|n| *n == text) {
