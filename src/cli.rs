@@ -31,7 +31,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  hh-compat run --provider azure-openai\n  \
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter 'traceloop/*usage*' --format json --out results.json\n  \
-        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20")]
+        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
+        hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat")]
     Run(RunArgs),
     /// Print the ids of the cells a run would execute (after filters).
     #[command(
@@ -73,9 +75,17 @@ pub struct SelectArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Where the calls go. Only the offline replica is available in this version.
+    /// Where the calls go: the offline replica, or a live resource configured by
+    /// AZURE_OPENAI_* variables (see env.example).
     #[arg(long, default_value = "replica", value_parser = parse_name::<Target>)]
     pub target: Target,
+    /// A .env file with the live target's variables [default: ./.env when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// The program command cells run (with `sh -c`), e.g. "python repro.py"; implies
+    /// --driver command when no --driver is given.
+    #[arg(long, value_name = "COMMAND LINE")]
+    pub command: Option<String>,
     /// Cells run at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -195,6 +205,8 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             output: (&a.output).into(),
             selection: a.select.into(),
             target: a.target,
+            env_file: a.env_file,
+            command: a.command,
             jobs: a.jobs,
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,

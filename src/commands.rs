@@ -1,10 +1,12 @@
 //! One library function per subcommand: what the binary calls, and what the
 //! integration tests drive.
 
+use crate::drivers::command::CommandOptions;
+use crate::live::{EnvSource, LiveError, LiveSettings};
 use crate::matrix::{self, CellFilter, Matrix, MatrixError};
 use crate::replica::{self, ServeOptions};
 use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
-use crate::runner::{self, RunError, RunOptions};
+use crate::runner::{self, RunError, RunOptions, RunTarget};
 use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -33,6 +35,10 @@ pub struct Output {
 pub struct RunCommand {
     pub selection: Selection,
     pub target: Target,
+    /// A `.env` file for the live target (default: `./.env` when it exists).
+    pub env_file: Option<PathBuf>,
+    /// The program `--driver command` cells run.
+    pub command: Option<String>,
     pub jobs: Option<usize>,
     pub cell_timeout: Duration,
     pub output: Output,
@@ -58,6 +64,8 @@ pub enum CommandError {
     #[error("{0}")]
     Run(#[from] RunError),
     #[error("{0}")]
+    Live(#[from] LiveError),
+    #[error("{0}")]
     Render(#[from] report::RenderError),
     #[error("{0}")]
     Replica(#[from] replica::ReplicaError),
@@ -71,16 +79,15 @@ impl CommandError {
                 ExitStatus::Usage
             }
             CommandError::Io { .. } => ExitStatus::Usage,
-            CommandError::Run(RunError::TargetUnavailable(_)) => ExitStatus::Usage,
+            CommandError::Run(RunError::NoCommand) | CommandError::Live(_) => ExitStatus::Usage,
             CommandError::Replica(e) if e.is_usage() => ExitStatus::Usage,
             _ => ExitStatus::Infrastructure,
         }
     }
 }
 
-/// Loads the selected matrix and returns it with the cells the filters keep, and the
-/// label the matrix is reported under.
-pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
+/// Loads the selected matrix and returns it with the label it is reported under.
+fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
     let path = match &selection.matrix {
         Some(p) => p.clone(),
         None => matrix::default_matrix_path(selection.provider.unwrap_or(Provider::AzureOpenAi)),
@@ -95,14 +102,26 @@ pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, Strin
             )));
         }
     }
-    let filter = CellFilter {
+    Ok((loaded, display_path(&path)))
+}
+
+/// The cells of `matrix` the selection's filters keep.
+fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
+    CellFilter {
         styles: selection.styles.clone(),
         features: selection.features.clone(),
         drivers: selection.drivers.clone(),
         patterns: selection.patterns.clone(),
-    };
-    let cells = filter.apply(loaded.cells());
-    Ok((loaded, cells, display_path(&path)))
+    }
+    .apply(matrix.cells())
+}
+
+/// Loads the selected matrix and returns it with the cells the filters keep, and the
+/// label the matrix is reported under.
+pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
+    let (loaded, label) = load(selection)?;
+    let cells = filter(&loaded, selection);
+    Ok((loaded, cells, label))
 }
 
 /// `hh-compat list`: prints cell ids, one per line.
@@ -121,9 +140,39 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     // The default run stays offline and fast: real Python packages (which need an
     // interpreter and, the first time, PyPI) run only when asked for with --driver.
     if selection.drivers.is_empty() {
-        selection.drivers = vec![DriverKind::Rust];
+        selection.drivers = vec![if command.command.is_some() {
+            DriverKind::Command
+        } else {
+            DriverKind::Rust
+        }];
     }
-    let (matrix, cells, label) = select(&selection)?;
+    let wants_command = selection.drivers.contains(&DriverKind::Command);
+    match (&command.command, wants_command) {
+        (None, true) => {
+            return Err(CommandError::Usage(
+                "--driver command needs the program to run: --command \"python repro.py\"".into(),
+            ))
+        }
+        (Some(_), false) => {
+            return Err(CommandError::Usage(
+                "--command is run by command cells; add --driver command".into(),
+            ))
+        }
+        _ => {}
+    }
+    let (mut matrix, label) = load(&selection)?;
+    if wants_command {
+        // A program instruments itself one way: its spans are judged by one style.
+        if selection.styles.len() != 1 {
+            let styles: Vec<&str> = matrix.styles().iter().map(|s| s.as_str()).collect();
+            return Err(CommandError::Usage(format!(
+                "--driver command needs exactly one --style: the instrumentation the program uses ({})",
+                styles.join(", ")
+            )));
+        }
+        matrix.add_driver(DriverKind::Command);
+    }
+    let mut cells = filter(&matrix, &selection);
     if cells.is_empty() {
         return Err(CommandError::Usage(
             "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
@@ -131,9 +180,23 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     }
     let mut options = RunOptions {
         cell_timeout: command.cell_timeout,
-        target: command.target,
+        command: command.command.clone().map(CommandOptions::new),
         ..RunOptions::default()
     };
+    if command.target == Target::Live {
+        let env = EnvSource::load(command.env_file.as_deref())?;
+        let live = LiveSettings::resolve(&matrix, &cells, &env)?;
+        matrix = matrix.retargeted(&live.host, live.api_version.as_deref(), &live.deployments);
+        cells = filter(&matrix, &selection);
+        // A real service is slower than the replica, and retries take their time.
+        options.request_timeout = Duration::from_secs(60);
+        options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
+        options.target = RunTarget::Live(live);
+    } else if command.env_file.is_some() {
+        return Err(CommandError::Usage(
+            "--env-file is read for --target live only".into(),
+        ));
+    }
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
             return Err(CommandError::Usage("--jobs must be at least 1".to_string()));

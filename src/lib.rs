@@ -10,6 +10,7 @@ pub mod commands;
 pub mod drivers;
 pub mod expect;
 pub mod instrument;
+pub mod live;
 pub mod matrix;
 pub mod replica;
 pub mod report;

@@ -93,6 +93,7 @@ pub fn parse_deployment_flag(value: &str) -> Result<Deployment, ReplicaError> {
 const FAULT_NAMES: &[&str] = &[
     "rate_limit",
     "server_error",
+    "service_unavailable",
     "timeout",
     "prompt_filter",
     "output_filter",

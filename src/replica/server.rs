@@ -397,6 +397,7 @@ fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Opt
             fault.retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
         ),
         FaultKind::ServerError => errors::server_error(),
+        FaultKind::ServiceUnavailable => errors::service_unavailable(fault.retry_after_ms),
         // A gateway timeout arrives after a wait; `ms` sets it (default: none, to keep tests fast).
         FaultKind::Timeout => errors::timeout().with_delay(fault.ms.map(Duration::from_millis)),
         FaultKind::PromptFilter => errors::prompt_filtered(),
