@@ -241,6 +241,8 @@ def classify(exc: BaseException) -> str:
         return "unexpected"
     if name in UNAVAILABLE:
         return "unavailable"
+    if name in ("AuthenticationError", "PermissionDeniedError"):
+        return "credential"
     if getattr(exc, "code", None) == "content_filter":
         return "prompt_filtered"
     return "call"

@@ -109,6 +109,14 @@ impl DriverError {
             {
                 DriverError::Unavailable(describe(&error))
             }
+            // A refused credential says nothing about the instrumentor: the run is
+            // misconfigured (wrong key, expired token, missing role assignment).
+            OpenAIError::ApiError(e) if matches!(e.status_code.as_u16(), 401 | 403) => {
+                DriverError::Setup(format!(
+                    "the service refused the credential: {}",
+                    describe(&error)
+                ))
+            }
             OpenAIError::ApiError(e) if e.api_error.code.as_deref() == Some("content_filter") => {
                 DriverError::PromptFiltered(describe(&error))
             }
@@ -135,6 +143,7 @@ impl DriverError {
         }
         let suffix = format!("; {}", ids.join(", "));
         match self {
+            DriverError::Setup(m) => DriverError::Setup(m + &suffix),
             DriverError::Unavailable(m) => DriverError::Unavailable(m + &suffix),
             DriverError::PromptFiltered(m) => DriverError::PromptFiltered(m + &suffix),
             other => other,

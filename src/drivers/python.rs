@@ -201,6 +201,9 @@ fn classify(f: &FeatureReport) -> DriverError {
     match f.kind.as_deref() {
         Some("unavailable") => DriverError::Unavailable(message),
         Some("prompt_filtered") => DriverError::PromptFiltered(message),
+        Some("credential") => {
+            DriverError::Setup(format!("the service refused the credential: {message}"))
+        }
         Some("unexpected") => DriverError::Unexpected(message),
         _ => DriverError::Call(message),
     }
