@@ -154,12 +154,19 @@ impl DriverError {
 fn describe(error: &OpenAIError) -> String {
     match error {
         OpenAIError::ApiError(e) => {
-            let code = e.api_error.code.as_deref().unwrap_or("-");
-            format!(
-                "HTTP {} ({code}): {}",
-                e.status_code.as_u16(),
-                e.api_error.message
-            )
+            // async-openai keeps an error body it could not type (Azure's shapes vary)
+            // as the message: read Azure's code and message out of it.
+            let raw: Option<serde_json::Value> = e
+                .api_error
+                .code
+                .is_none()
+                .then(|| serde_json::from_str(&e.api_error.message).ok())
+                .flatten();
+            let inner = raw.as_ref().and_then(|v| v.get("error"));
+            let text = |key: &str| inner.and_then(|i| i.get(key)).and_then(|v| v.as_str());
+            let code = e.api_error.code.as_deref().or(text("code")).unwrap_or("-");
+            let message = text("message").unwrap_or(&e.api_error.message);
+            format!("HTTP {} ({code}): {message}", e.status_code.as_u16())
         }
         other => other.to_string(),
     }
