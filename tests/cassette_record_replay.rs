@@ -2,6 +2,9 @@
 //! upstream, write, reload, and replay through the replica: same statuses and bodies, in
 //! the same order; re-recording is byte-identical; credentials never reach a file.
 
+mod cassette_support;
+use cassette_support::temp_dir;
+
 use std::path::{Path, PathBuf};
 
 use async_openai::config::AzureConfig;
@@ -23,16 +26,6 @@ const CANARY_TOKEN: &str = "eyJhbGciOiJub25lIn0.eyJjYW5hcnkiOiJ0b2tlbi03Nzc3In0.
 const SECRET_USER: &str = "customer-secret-user-9931";
 const GA: &str = "2024-10-21";
 const HOST: &str = "http://contoso.openai.azure.com";
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "hh-compat-{name}-{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
 
 fn http(proxy: &str, scope: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -170,7 +163,11 @@ async fn record_write_reload_replay_gives_the_same_answers_in_order() {
     assert!(replay.is_replay());
     let replayed = session(&replay.base_url()).await;
     assert_eq!(replayed, recorded);
-    assert!(replay.replay_misses().is_empty(), "{:?}", replay.replay_misses());
+    assert!(
+        replay.replay_misses().is_empty(),
+        "{:?}",
+        replay.replay_misses()
+    );
 
     // After the recorded 429 and 200, the last answer repeats.
     let again = azure(&replay.base_url(), "cell-a", "flaky")
@@ -215,7 +212,10 @@ async fn re_recording_is_byte_identical_and_credentials_never_reach_a_file() {
         assert!(!ta.to_ascii_lowercase().contains("authorization"));
     }
     let cell_a = std::fs::read_to_string(a.join("cell-a.yaml")).expect("cell-a");
-    assert!(cell_a.contains("user: '[REDACTED]'") || cell_a.contains("user: \"[REDACTED]\""), "{cell_a}");
+    assert!(
+        cell_a.contains("user: '[REDACTED]'") || cell_a.contains("user: \"[REDACTED]\""),
+        "{cell_a}"
+    );
     assert!(cell_a.contains("data: '[DONE]'") || cell_a.contains("data: \"[DONE]\""));
     assert!(cell_a.contains("retry-after-ms:"));
     if std::env::var_os("KEEP_CASSETTES").is_none() {

@@ -2,7 +2,10 @@
 //! client, misses that name the closest exchange, and file:line:column errors for
 //! malformed or truncated cassette files.
 
-use std::path::{Path, PathBuf};
+mod cassette_support;
+use cassette_support::temp_dir;
+
+use std::path::Path;
 
 use async_openai::config::AzureConfig;
 use async_openai::error::OpenAIError;
@@ -18,17 +21,6 @@ use hh_compat::replica::{self, ReplicaHandle, MISSES_PATH, SCOPE_HEADER};
 use serde_json::Value;
 
 const QUIRKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/azure-quirks");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "hh-compat-{name}-{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 fn client(h: &ReplicaHandle, scope: &str) -> Client<AzureConfig> {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -99,7 +91,13 @@ async fn azure_quirk_stream_replays_to_the_real_async_openai_client() {
     // The first chunk (`choices: []`, empty model) parses; the model only appears later.
     assert_eq!(
         models,
-        vec!["", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06", "gpt-4o-2024-08-06"]
+        vec![
+            "",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-2024-08-06"
+        ]
     );
     let j = h.journal().for_scope("openinference--streaming--rust");
     assert_eq!((j.len(), j[0].status, j[0].stream), (1, 200, true));
@@ -180,7 +178,10 @@ fn malformed_and_truncated_files_name_file_line_and_column() {
     // Malformed YAML, an unknown field, a bad body form, an empty file.
     for (text, want) in [
         ("exchanges:\n  - request: {path: /x\n", "broken.yaml:"),
-        ("exchanges:\n- request: {path: /x}\n  response: {stauts: 200}\n", "broken.yaml:3:"),
+        (
+            "exchanges:\n- request: {path: /x}\n  response: {stauts: 200}\n",
+            "broken.yaml:3:",
+        ),
         (
             "exchanges:\n- request: {path: /x}\n  response: {body: {}, text: x}\n",
             "broken.yaml:2:",

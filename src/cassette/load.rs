@@ -82,7 +82,10 @@ impl ReplayStore {
             }
             let raw: RawFile = yaml::parse(&text, &file)?;
             let scope = raw.scope.or_else(|| {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
                 (stem != UNSCOPED_STEM).then(|| stem.to_string())
             });
             for spanned in raw.exchanges {

@@ -68,10 +68,7 @@ pub enum CassetteError {
 impl CassetteError {
     /// True when the cassette files or the caller's options are wrong (exit 2), not the system.
     pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            CassetteError::Parse { .. } | CassetteError::Config(_)
-        )
+        matches!(self, CassetteError::Parse { .. } | CassetteError::Config(_))
     }
 
     /// `FILE:LINE:COL` (or `FILE`) for parse errors.

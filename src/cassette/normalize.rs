@@ -68,8 +68,14 @@ fn diff(recorded: &Value, got: &Value, path: &str, out: &mut Vec<String>, limit:
                 let p = format!("{path}.{k}");
                 match (a.get(k), b.get(k)) {
                     (Some(x), Some(y)) => diff(x, y, &p, out, limit),
-                    (Some(x), None) => push(out, limit, format!("{p}: recorded {}, missing in the request", short(x))),
-                    (None, Some(y)) => push(out, limit, format!("{p}: not recorded, got {}", short(y))),
+                    (Some(x), None) => push(
+                        out,
+                        limit,
+                        format!("{p}: recorded {}, missing in the request", short(x)),
+                    ),
+                    (None, Some(y)) => {
+                        push(out, limit, format!("{p}: not recorded, got {}", short(y)))
+                    }
                     (None, None) => {}
                 }
             }
@@ -123,7 +129,11 @@ mod tests {
         let v = json!({"user": "u", "stream_options": {"include_usage": true, "x": 1}, "seed": 3});
         let out = without_fields(
             &v,
-            &["user".into(), "stream_options.include_usage".into(), "nope.x".into()],
+            &[
+                "user".into(),
+                "stream_options.include_usage".into(),
+                "nope.x".into(),
+            ],
         );
         assert_eq!(out, json!({"stream_options": {"x": 1}, "seed": 3}));
     }

@@ -271,7 +271,13 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<HttpRespons
     };
     let method = match reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) {
         Ok(m) => m,
-        Err(_) => return Ok(proxy_error(405, "hh_compat_proxy_method", "unsupported method")),
+        Err(_) => {
+            return Ok(proxy_error(
+                405,
+                "hh_compat_proxy_method",
+                "unsupported method",
+            ))
+        }
     };
     let mut forwarded = reqwest::header::HeaderMap::new();
     for (name, value) in &parts.headers {
@@ -308,7 +314,12 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<HttpRespons
     let headers: Vec<(String, String)> = response
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let response_body = match response.bytes().await {
         Ok(b) => b,

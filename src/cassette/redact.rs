@@ -59,9 +59,8 @@ pub fn keep_header(name: &str) -> bool {
 
 /// `Bearer <token>` as an `Authorization` value has it; the length floor keeps prose such
 /// as "Bearer of" intact.
-static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bBearer\s+[A-Za-z0-9\-._~+/]{12,}=*").expect("static regex")
-});
+static BEARER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\bBearer\s+[A-Za-z0-9\-._~+/]{12,}=*").expect("static regex"));
 /// JWTs (Entra ID tokens) and OpenAI-style `sk-` keys, wherever they appear.
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|\bsk-[A-Za-z0-9_-]{20,}")
@@ -142,7 +141,11 @@ impl Redactor {
             .iter()
             .map(|(k, v)| {
                 let secret = SECRET_QUERY_PARAMS.contains(&k.to_ascii_lowercase().as_str());
-                let v = if secret { REDACTED.to_string() } else { self.text(v) };
+                let v = if secret {
+                    REDACTED.to_string()
+                } else {
+                    self.text(v)
+                };
                 (self.text(k), v)
             })
             .collect();
@@ -246,10 +249,22 @@ mod tests {
 
     #[test]
     fn headers_kept_and_dropped() {
-        for keep in ["Content-Type", "apim-request-id", "x-ratelimit-remaining-tokens", "retry-after-ms"] {
+        for keep in [
+            "Content-Type",
+            "apim-request-id",
+            "x-ratelimit-remaining-tokens",
+            "retry-after-ms",
+        ] {
             assert!(keep_header(keep), "{keep}");
         }
-        for drop in ["api-key", "Authorization", "set-cookie", "cookie", "date", "ocp-apim-subscription-key"] {
+        for drop in [
+            "api-key",
+            "Authorization",
+            "set-cookie",
+            "cookie",
+            "date",
+            "ocp-apim-subscription-key",
+        ] {
             assert!(!keep_header(drop), "{drop}");
         }
     }

@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::load::{RecordedExchange, ReplayStore};
-use super::model::RecordedRequest;
 use super::lock;
+use super::model::RecordedRequest;
 use super::normalize::{differences, without_fields};
 
 /// The error code of a replay miss (HTTP 400, so clients do not retry).
@@ -129,7 +129,9 @@ impl Replayer {
             return Err(miss);
         };
         let mut cursors = lock(&self.cursors);
-        let n = cursors.entry((scope.map(str::to_string), first)).or_insert(0);
+        let n = cursors
+            .entry((scope.map(str::to_string), first))
+            .or_insert(0);
         let chosen = group[(*n).min(group.len() - 1)];
         *n += 1;
         Ok(&all[chosen])
@@ -161,7 +163,10 @@ impl Replayer {
                 let mut score = 0usize;
                 if !rec.method.eq_ignore_ascii_case(&request.method) {
                     score += 1000;
-                    diffs.push(format!("method: recorded {}, got {}", rec.method, request.method));
+                    diffs.push(format!(
+                        "method: recorded {}, got {}",
+                        rec.method, request.method
+                    ));
                 }
                 if trim(&rec.path) != trim(&request.path) {
                     score += 100;
@@ -170,7 +175,10 @@ impl Replayer {
                 let body_diffs = match (recorded_body(rec, ignored), got) {
                     (Body::Json(a), Body::Json(b)) => differences(&a, b, "body", 50),
                     (a, b) if a == *b => Vec::new(),
-                    _ => vec!["body: recorded and received bodies are of different kinds (JSON / text)".into()],
+                    _ => vec![
+                        "body: recorded and received bodies are of different kinds (JSON / text)"
+                            .into(),
+                    ],
                 };
                 score += body_diffs.len();
                 diffs.extend(body_diffs);
@@ -212,5 +220,97 @@ fn incoming_body(bytes: &[u8], ignored: &[String]) -> Body {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Body::Json(without_fields(&v, ignored)),
         Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::model::{CassetteMeta, Exchange, RecordedResponse};
+    use serde_json::json;
+
+    fn exchange(scope: Option<&str>, content: &str, status: u16, line: u64) -> RecordedExchange {
+        RecordedExchange {
+            scope: scope.map(str::to_string),
+            file: "f.yaml".into(),
+            line,
+            exchange: Exchange {
+                request: RecordedRequest {
+                    method: "POST".into(),
+                    path: "/openai/deployments/d/chat/completions".into(),
+                    query: Default::default(),
+                    body: Some(json!({"messages": [{"content": content}], "user": "u1"})),
+                    text: None,
+                },
+                response: RecordedResponse {
+                    status,
+                    headers: Default::default(),
+                    body: Some(json!({"line": line})),
+                    events: None,
+                    text: None,
+                },
+            },
+        }
+    }
+
+    fn request(content: &str, user: &str) -> IncomingRequest {
+        IncomingRequest {
+            method: "POST".into(),
+            path: "/openai/deployments/d/chat/completions/".into(),
+            body: serde_json::to_vec(&json!({"user": user, "messages": [{"content": content}]}))
+                .expect("json"),
+        }
+    }
+
+    #[test]
+    fn consumes_in_order_then_repeats_the_last_per_scope() {
+        let store = ReplayStore::from_exchanges(
+            CassetteMeta::default(),
+            vec![
+                exchange(Some("a"), "hi", 429, 1),
+                exchange(Some("a"), "hi", 200, 2),
+                exchange(Some("b"), "hi", 500, 3),
+            ],
+        );
+        let r = Replayer::new(store);
+        let lines = |scope: Option<&str>, n: usize| -> Vec<u64> {
+            (0..n)
+                .map(|_| {
+                    r.answer(scope, &request("hi", "other-user"))
+                        .expect("match")
+                        .line
+                })
+                .collect()
+        };
+        assert_eq!(lines(Some("a"), 3), vec![1, 2, 2]);
+        assert_eq!(lines(Some("b"), 2), vec![3, 3]);
+        // No own exchanges: every scope's, in file order, with a cursor of its own.
+        assert_eq!(lines(Some("c"), 4), vec![1, 2, 3, 3]);
+        assert!(r.misses().is_empty());
+    }
+
+    #[test]
+    fn ignored_fields_are_configurable_and_misses_are_kept() {
+        let meta = CassetteMeta {
+            label: None,
+            matching: crate::cassette::MatchOptions {
+                ignore_fields: vec![],
+            },
+        };
+        let r = Replayer::new(ReplayStore::from_exchanges(
+            meta,
+            vec![exchange(None, "hi", 200, 7)],
+        ));
+        let miss = r
+            .answer(Some("s"), &request("hi", "other-user"))
+            .expect_err("user now matters");
+        let closest = miss.closest.expect("closest");
+        assert_eq!(closest.origin, "f.yaml:7");
+        assert_eq!(
+            closest.differences,
+            vec![r#"body.user: recorded "u1", got "other-user""#]
+        );
+        assert_eq!(r.misses_for("s").len(), 1);
+        assert!(r.answer(None, &request("hi", "u1")).is_ok());
     }
 }

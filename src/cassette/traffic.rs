@@ -132,7 +132,8 @@ mod tests {
         assert_eq!(e.request.query["x"], "a b");
         let body = e.request.body.expect("json");
         assert_eq!(
-            body.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()),
+            body.as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>()),
             Some(vec!["messages".to_string(), "stream".to_string()])
         );
         assert_eq!(

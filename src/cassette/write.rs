@@ -147,17 +147,32 @@ mod tests {
                 method: "POST".into(),
                 path: "/openai/deployments/gpt-4o/chat/completions".into(),
                 query: [("api-version".to_string(), "2024-10-21".to_string())].into(),
-                body: Some(json!({"messages": [{"content": "  two  spaces \n line\ttab ", "role": "user"}], "temperature": 0.2, "n": 1, "flag": "yes", "num": "123", "nul": null, "long": "word ".repeat(40)})),
+                body: Some(
+                    json!({"messages": [{"content": "  two  spaces \n line\ttab ", "role": "user"}], "temperature": 0.2, "n": 1, "flag": "yes", "num": "123", "nul": null, "long": "word ".repeat(40)}),
+                ),
                 text: None,
             },
             response: RecordedResponse {
                 status: 200,
-                headers: [("content-type".to_string(), "text/event-stream; charset=utf-8".to_string())].into(),
+                headers: [(
+                    "content-type".to_string(),
+                    "text/event-stream; charset=utf-8".to_string(),
+                )]
+                .into(),
                 body: None,
                 events: Some(vec![
-                    SseEvent { event: None, data: json!({"choices": [], "model": "", "embedding": [0.1, -1.5e-7, 1.0, 3.0e10], "x": "[DONE]"}) },
-                    SseEvent { event: None, data: json!("{\"broken\":") },
-                    SseEvent { event: None, data: json!("[DONE]") },
+                    SseEvent {
+                        event: None,
+                        data: json!({"choices": [], "model": "", "embedding": [0.1, -1.5e-7, 1.0, 3.0e10], "x": "[DONE]"}),
+                    },
+                    SseEvent {
+                        event: None,
+                        data: json!("{\"broken\":"),
+                    },
+                    SseEvent {
+                        event: None,
+                        data: json!("[DONE]"),
+                    },
                 ]),
                 text: None,
             },
@@ -204,8 +219,13 @@ mod tests {
     #[test]
     fn prune_removes_stale_scopes() {
         let dir = temp_dir("prune");
-        write_cassettes(&dir, &[(Some("old".into()), tricky())], &[], &WriteOptions::default())
-            .expect("write");
+        write_cassettes(
+            &dir,
+            &[(Some("old".into()), tricky())],
+            &[],
+            &WriteOptions::default(),
+        )
+        .expect("write");
         let opts = WriteOptions {
             prune: true,
             ..Default::default()

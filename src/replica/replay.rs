@@ -89,7 +89,10 @@ impl Respond for ReplayResponder {
                     "closest": miss.closest,
                 }});
                 let bytes = serde_json::to_vec(&error).unwrap_or_default();
-                (400, ResponseTemplate::new(400).set_body_raw(bytes, "application/json"))
+                (
+                    400,
+                    ResponseTemplate::new(400).set_body_raw(bytes, "application/json"),
+                )
             }
         };
         let body_str = |k: &str| body.as_ref().and_then(|b| b.get(k)).cloned();
@@ -97,9 +100,10 @@ impl Respond for ReplayResponder {
             method: method.to_string(),
             route: route.kind,
             host: host_of(request),
-            deployment: route.deployment.clone().or_else(|| {
-                body_str("model").and_then(|m| m.as_str().map(str::to_string))
-            }),
+            deployment: route
+                .deployment
+                .clone()
+                .or_else(|| body_str("model").and_then(|m| m.as_str().map(str::to_string))),
             api_version: route.api_version.clone(),
             auth: auth_kind(&request.headers),
             status,

@@ -65,7 +65,10 @@ impl ReplicaHandle {
 
     /// Every request no cassette exchange matched, in order (empty when not replaying).
     pub fn replay_misses(&self) -> Vec<ReplayMiss> {
-        self.replayer.as_ref().map(|r| r.misses()).unwrap_or_default()
+        self.replayer
+            .as_ref()
+            .map(|r| r.misses())
+            .unwrap_or_default()
     }
 
     /// The replay misses of requests that carried the scope header `scope`.
