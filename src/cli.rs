@@ -124,7 +124,8 @@ pub enum ReplicaCommand {
     #[command(after_help = "Examples:\n  hh-compat replica serve\n  \
         hh-compat replica serve --addr 127.0.0.1:8080 --api-key test-key \\\n      \
         --deployment my-gpt4o=gpt-4o-2024-08-06 --deployment my-embed=text-embedding-3-small\n  \
-        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50")]
+        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50\n  \
+        hh-compat replica serve --fixtures fixtures/azure-quirks")]
     Serve(ServeArgs),
 }
 
@@ -147,6 +148,9 @@ pub struct ServeArgs {
     /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
+    /// Answer from the cassettes in DIR (e.g. fixtures/azure-quirks) instead of generating.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["deployments", "faults"])]
+    pub fixtures: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +225,7 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             api_key: a.api_key,
             deployments: a.deployments,
             faults: a.faults,
+            fixtures: a.fixtures,
         }
     }
 }

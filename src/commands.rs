@@ -247,12 +247,15 @@ pub struct ServeCommand {
     pub deployments: Vec<String>,
     /// `NAME=KIND[,times=N][,retry_after_ms=M][,ms=M]` flags.
     pub faults: Vec<String>,
+    /// Replay the cassettes in this directory instead of generating.
+    pub fixtures: Option<PathBuf>,
 }
 
 /// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
 pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandError> {
     let mut options = ServeOptions::new(command.api_key);
     options.addr = command.addr;
+    options.fixtures = command.fixtures;
     for flag in &command.deployments {
         options
             .deployments

@@ -6,6 +6,7 @@
 //! [`report`] renders the results. [`runner`] ties one run together.
 
 pub mod capture;
+pub mod cassette;
 pub mod commands;
 pub mod drivers;
 pub mod expect;
