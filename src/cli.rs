@@ -40,6 +40,17 @@ pub enum Command {
         after_help = "Examples:\n  hh-compat list\n  hh-compat list --provider openai --feature chat"
     )]
     List(SelectArgs),
+    /// Run cells against the live target through a recording proxy and write every
+    /// exchange as cassettes (credentials redacted) for offline replay.
+    #[command(
+        after_help = "Examples:\n  hh-compat record fixtures/nightly-2026-11 --feature chat --feature streaming\n  \
+        hh-compat record fixtures/case-4711 --anonymize-host --label \"customer 4711: empty model on the last chunk\"\n  \
+        hh-compat run --fixtures fixtures/case-4711 --feature streaming\n\n\
+        The live target is configured as for `run --target live` (AZURE_OPENAI_* variables or .env;\n\
+        see env.example). Apps reach the recorder over plain HTTP with the resource's host name\n\
+        kept; the recorder speaks HTTPS to the real endpoint."
+    )]
+    Record(RecordArgs),
     /// Re-render a results file saved with `run --format json`.
     #[command(after_help = "Examples:\n  hh-compat report results.json\n  \
         hh-compat report results.json --format markdown --out reports/azure-openai.md")]
@@ -86,6 +97,10 @@ pub struct RunArgs {
     /// --driver command when no --driver is given.
     #[arg(long, value_name = "COMMAND LINE")]
     pub command: Option<String>,
+    /// Answer from the cassettes in DIR (written by `hh-compat record`, or by hand)
+    /// instead of generating answers; implies --target replay.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
     /// Cells run at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -97,6 +112,62 @@ pub struct RunArgs {
     /// Zero durations and timing attributes so identical runs give identical bytes.
     #[arg(long)]
     pub stable: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The cassette directory to write, e.g. fixtures/my-repro (stale files are removed).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// What the set is, written to its cassette.yaml [default: "recorded live from HOST"].
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
+    /// Replace the resource's host and name by a placeholder in every file written.
+    #[arg(long)]
+    pub anonymize_host: bool,
+    /// A .env file with the live target's variables [default: ./.env when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// The program command cells run (with `sh -c`); implies --driver command.
+    #[arg(long, value_name = "COMMAND LINE")]
+    pub command: Option<String>,
+    /// Cells run at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Seconds one cell may take before it is an `error`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+impl RecordArgs {
+    pub fn into_parts(
+        self,
+    ) -> (
+        hh_compat::commands::RunCommand,
+        hh_compat::commands::Recording,
+    ) {
+        let recording = hh_compat::commands::Recording {
+            dir: self.dir,
+            label: self.label,
+            anonymize_host: self.anonymize_host,
+        };
+        let command = hh_compat::commands::RunCommand {
+            output: (&self.output).into(),
+            selection: self.select.into(),
+            target: Target::Live,
+            env_file: self.env_file,
+            command: self.command,
+            fixtures: None,
+            jobs: self.jobs,
+            cell_timeout: std::time::Duration::from_secs(self.timeout),
+            stable: false,
+        };
+        (command, recording)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +282,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             target: a.target,
             env_file: a.env_file,
             command: a.command,
+            fixtures: a.fixtures,
             jobs: a.jobs,
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,

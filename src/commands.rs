@@ -1,6 +1,7 @@
 //! One library function per subcommand: what the binary calls, and what the
 //! integration tests drive.
 
+use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::drivers::command::CommandOptions;
 use crate::live::{EnvSource, LiveError, LiveSettings};
 use crate::matrix::{self, CellFilter, Matrix, MatrixError};
@@ -39,6 +40,8 @@ pub struct RunCommand {
     pub env_file: Option<PathBuf>,
     /// The program `--driver command` cells run.
     pub command: Option<String>,
+    /// A cassette directory to answer from instead of generating (`--fixtures`).
+    pub fixtures: Option<PathBuf>,
     pub jobs: Option<usize>,
     pub cell_timeout: Duration,
     pub output: Output,
@@ -136,6 +139,14 @@ pub fn list(selection: &Selection) -> Result<ExitStatus, CommandError> {
 
 /// `hh-compat run`: runs the selected cells and writes the chosen report.
 pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
+    execute(command, None).await
+}
+
+/// A run, recorded into cassettes when `recording` is given.
+async fn execute(
+    command: RunCommand,
+    recording: Option<Recording>,
+) -> Result<ExitStatus, CommandError> {
     let mut selection = command.selection.clone();
     // The default run stays offline and fast: real Python packages (which need an
     // interpreter and, the first time, PyPI) run only when asked for with --driver.
@@ -183,19 +194,65 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
         command: command.command.clone().map(CommandOptions::new),
         ..RunOptions::default()
     };
-    if command.target == Target::Live {
-        let env = EnvSource::load(command.env_file.as_deref())?;
-        let live = LiveSettings::resolve(&matrix, &cells, &env)?;
-        matrix = matrix.retargeted(&live.host, live.api_version.as_deref(), &live.deployments);
-        cells = filter(&matrix, &selection);
-        // A real service is slower than the replica, and retries take their time.
-        options.request_timeout = Duration::from_secs(60);
-        options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
-        options.target = RunTarget::Live(live);
-    } else if command.env_file.is_some() {
+    if command.env_file.is_some() && command.target != Target::Live && recording.is_none() {
         return Err(CommandError::Usage(
-            "--env-file is read for --target live only".into(),
+            "--env-file is read for --target live (and by `record`) only".into(),
         ));
+    }
+    let mut recorder: Option<(Recorder, RecordedTarget)> = None;
+    match (command.target, &command.fixtures) {
+        (Target::Replay, None) => {
+            return Err(CommandError::Usage(
+                "--target replay answers from recorded exchanges: give them with --fixtures DIR"
+                    .into(),
+            ))
+        }
+        (Target::Live, Some(_)) => {
+            return Err(CommandError::Usage(
+                "--fixtures replays recorded exchanges; it cannot be combined with --target live"
+                    .into(),
+            ))
+        }
+        (_, Some(dir)) => {
+            let store = ReplayStore::load(dir).map_err(replica::ReplicaError::from)?;
+            // A recorded set names the resource it came from: aim the matrix at it so
+            // the requests match what was recorded.
+            if let Some(t) = &store.meta().target {
+                matrix = matrix.retargeted(&t.host, t.api_version.as_deref(), &t.deployments);
+                cells = filter(&matrix, &selection);
+            }
+            options.target = RunTarget::Replay(store);
+        }
+        (Target::Live, None) => {
+            let env = EnvSource::load(command.env_file.as_deref())?;
+            let live = LiveSettings::resolve(&matrix, &cells, &env)?;
+            matrix = matrix.retargeted(&live.host, live.api_version.as_deref(), &live.deployments);
+            cells = filter(&matrix, &selection);
+            // A real service is slower than the replica, and retries take their time.
+            options.request_timeout = Duration::from_secs(60);
+            options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
+            if recording.is_some() {
+                let mut config = RecorderConfig::new(live.endpoint_origin.clone());
+                config.secrets = vec![live.credential.secret().to_string()];
+                config.timeout = options.request_timeout;
+                let started = Recorder::start(config)
+                    .await
+                    .map_err(replica::ReplicaError::from)?;
+                let target = RecordedTarget {
+                    host: live.host.clone(),
+                    api_version: live.api_version.clone(),
+                    deployments: live.deployments.clone(),
+                };
+                options.target = RunTarget::Recording {
+                    proxy: started.proxy_url(),
+                    live,
+                };
+                recorder = Some((started, target));
+            } else {
+                options.target = RunTarget::Live(live);
+            }
+        }
+        (Target::Replica, None) => {}
     }
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
@@ -217,11 +274,55 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     )
     .await?;
     progress.finish_and_clear();
+    if let (Some((recorder, target)), Some(recording)) = (recorder, recording) {
+        let options = WriteOptions {
+            label: Some(
+                recording
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| format!("recorded live from {}", target.host)),
+            ),
+            anonymize_host: recording.anonymize_host.then(|| target.host.clone()),
+            matching: None,
+            prune: true,
+            target: Some(target),
+        };
+        let written = recorder
+            .write(&recording.dir, &options)
+            .map_err(replica::ReplicaError::from)?;
+        recorder.shutdown().await;
+        eprintln!(
+            "recorded {} file(s) under {}",
+            written.len(),
+            recording.dir.display()
+        );
+    }
     if command.stable {
         results.stabilize();
     }
     write_output(&results, &command.output)?;
     Ok(results.exit_status())
+}
+
+/// `hh-compat record`: where the cassettes go and how they are labelled.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The cassette directory, e.g. `fixtures/my-repro`.
+    pub dir: PathBuf,
+    /// What the set is, written to `cassette.yaml` (default: "recorded live from HOST").
+    pub label: Option<String>,
+    /// Replace the resource's host (and name) by a placeholder in every file.
+    pub anonymize_host: bool,
+}
+
+/// `hh-compat record`: runs the selected cells against the live target through a
+/// recording proxy and writes every exchange as cassettes under `recording.dir`.
+pub async fn record(
+    mut command: RunCommand,
+    recording: Recording,
+) -> Result<ExitStatus, CommandError> {
+    command.target = Target::Live;
+    execute(command, Some(recording)).await
 }
 
 /// `hh-compat report`: re-renders a saved results file.

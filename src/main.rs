@@ -26,6 +26,10 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => hh_compat::commands::run(args.into()).await,
+            Command::Record(args) => {
+                let (run, recording) = args.into_parts();
+                hh_compat::commands::record(run, recording).await
+            }
             Command::List(args) => hh_compat::commands::list(&args.into()),
             Command::Report(args) => {
                 hh_compat::commands::report(&args.results, &(&args.output).into())

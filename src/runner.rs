@@ -2,6 +2,7 @@
 //! each cell's spans, and return the results in the matrix's order.
 
 use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
+use crate::cassette::{ReplayMiss, ReplayStore};
 use crate::drivers::command::CommandOptions;
 use crate::drivers::python::{CellOutcome, PythonOptions};
 use crate::drivers::retry::RetryPolicy;
@@ -43,13 +44,20 @@ pub enum RunTarget {
     /// A live resource, reached directly (through the environment's proxies, if any).
     /// The cells must already be aimed at it ([`crate::matrix::Matrix::retargeted`]).
     Live(LiveSettings),
+    /// A live resource reached through a recording proxy (`hh-compat record`): the
+    /// apps keep the resource's host name over plain HTTP, the proxy speaks to the
+    /// real endpoint.
+    Recording { live: LiveSettings, proxy: String },
+    /// The replica answering from recorded exchanges only.
+    Replay(ReplayStore),
 }
 
 impl RunTarget {
     pub fn kind(&self) -> Target {
         match self {
             RunTarget::Replica => Target::Replica,
-            RunTarget::Live(_) => Target::Live,
+            RunTarget::Live(_) | RunTarget::Recording { .. } => Target::Live,
+            RunTarget::Replay(_) => Target::Replay,
         }
     }
 }
@@ -109,16 +117,22 @@ pub async fn run(
             };
             (Some(Arc::new(replica)), ctx)
         }
-        RunTarget::Live(live) => {
+        RunTarget::Live(live) => (None, live_context(live, None, options)),
+        RunTarget::Recording { live, proxy } => {
+            (None, live_context(live, Some(proxy.clone()), options))
+        }
+        RunTarget::Replay(store) => {
+            let replica = replica::start_replay(store.clone()).await?;
             let ctx = DriverContext {
-                proxy: None,
-                endpoint_origin: live.endpoint_origin.clone(),
-                credential: live.credential.clone(),
-                api_version: live.api_version.clone().unwrap_or_default(),
+                proxy: Some(replica.base_url()),
+                endpoint_origin: format!("http://{}", matrix.target().host),
+                credential: Credential::ApiKey(matrix.api_key().to_string()),
+                api_version: matrix.target().api_version.clone().unwrap_or_default(),
                 request_timeout: options.request_timeout,
+                // The recording holds whatever retries the live run made.
                 retries: RetryPolicy::LIVE,
             };
-            (None, ctx)
+            (Some(Arc::new(replica)), ctx)
         }
     };
     let ctx = Arc::new(ctx);
@@ -184,7 +198,13 @@ pub async fn run(
                 for (index, cell) in commands {
                     let started = Instant::now();
                     let seen = replica.as_ref().map_or(0, |r| r.journal().len());
+                    let missed = replica.as_ref().map_or(0, |r| r.replay_misses().len());
                     let run = drivers::command::run(&ctx, &receiver, &command, &cell).await;
+                    let misses: Vec<ReplayMiss> = replica
+                        .as_ref()
+                        .map(|r| r.replay_misses().into_iter().skip(missed).collect())
+                        .unwrap_or_default();
+                    let run = with_misses(run, &misses);
                     let mut result = finish(replica.as_deref(), &cell, run, started);
                     if let Some(replica) = &replica {
                         // The program cannot send the scope header: its requests are the
@@ -235,6 +255,23 @@ pub async fn run(
     Ok(RunResults::new(matrix_label, options.target.kind(), cells))
 }
 
+/// How apps reach a live resource: directly, or through `proxy` with the endpoint's
+/// host kept over plain HTTP (the recording proxy speaks to the real endpoint).
+fn live_context(live: &LiveSettings, proxy: Option<String>, options: &RunOptions) -> DriverContext {
+    let endpoint_origin = match &proxy {
+        None => live.endpoint_origin.clone(),
+        Some(_) => format!("http://{}", live.host),
+    };
+    DriverContext {
+        proxy,
+        endpoint_origin,
+        credential: live.credential.clone(),
+        api_version: live.api_version.clone().unwrap_or_default(),
+        request_timeout: options.request_timeout,
+        retries: RetryPolicy::LIVE,
+    }
+}
+
 async fn run_cell(
     ctx: &DriverContext,
     replica: Option<&ReplicaHandle>,
@@ -277,7 +314,26 @@ fn finish(
         .into_iter()
         .map(request_record)
         .collect();
-    judge(cell, run, requests, started.elapsed())
+    let misses = replica
+        .map(|r| r.replay_misses_for(&cell.id))
+        .unwrap_or_default();
+    judge(cell, with_misses(run, &misses), requests, started.elapsed())
+}
+
+/// A request the recording does not cover leaves the cell unjudgeable: the fixture,
+/// not the instrumentor, is what is missing.
+fn with_misses(mut run: DriverRun, misses: &[ReplayMiss]) -> DriverRun {
+    if let Some(first) = misses.first() {
+        let more = match misses.len() {
+            1 => String::new(),
+            n => format!(" (and {} more unmatched request(s))", n - 1),
+        };
+        run.error = Some(DriverError::Setup(format!(
+            "replay: {}{more}",
+            first.message()
+        )));
+    }
+    run
 }
 
 fn request_record(e: replica::JournalEntry) -> RequestRecord {

@@ -110,6 +110,8 @@ named_enum! {
         Replica => "replica",
         /// A real Azure resource from environment variables.
         Live => "live",
+        /// Recorded exchanges (`--fixtures DIR`) answered by the replica.
+        Replay => "replay",
     }
 }
 

@@ -25,7 +25,7 @@ mod yaml;
 pub use load::{RecordedExchange, ReplayStore};
 pub use model::{
     CassetteFile, CassetteMeta, Exchange, MatchOptions, RecordedRequest, RecordedResponse,
-    SseEvent, DEFAULT_IGNORED_FIELDS,
+    RecordedTarget, SseEvent, DEFAULT_IGNORED_FIELDS,
 };
 pub use recorder::{Recorder, RecorderConfig};
 pub use redact::Redactor;

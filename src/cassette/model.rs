@@ -85,6 +85,23 @@ pub struct CassetteMeta {
     pub label: Option<String>,
     #[serde(default, rename = "match")]
     pub matching: MatchOptions,
+    /// The resource the set was recorded from, so a replay aims the matrix at the same
+    /// host and deployment names. Absent in hand-written sets: the matrix is used as is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<RecordedTarget>,
+}
+
+/// The live resource a set was recorded from, as the spans of the recording named it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedTarget {
+    /// The endpoint's host (the placeholder when the host was anonymized).
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    /// Matrix deployment name → the deployment name the requests carry.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub deployments: std::collections::BTreeMap<String, String>,
 }
 
 /// How replay compares a request with the recorded ones.

@@ -109,10 +109,10 @@ impl Recorder {
                 "upstream {upstream:?} must be an http:// or https:// base URL"
             )));
         }
-        // Upstream hosts are reached directly: an HTTP_PROXY set for the app under test
-        // must not route the recorder back into itself.
+        // The upstream is reached the way a live app reaches it: through the
+        // environment's HTTP(S)_PROXY when one is set (apps are pointed at the recorder
+        // explicitly, never through this process's environment).
         let client = reqwest::Client::builder()
-            .no_proxy()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -296,6 +296,7 @@ mod tests {
             matching: crate::cassette::MatchOptions {
                 ignore_fields: vec![],
             },
+            target: None,
         };
         let r = Replayer::new(ReplayStore::from_exchanges(
             meta,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::model::{CassetteFile, CassetteMeta, Exchange, MatchOptions};
+use super::model::{CassetteFile, CassetteMeta, Exchange, MatchOptions, RecordedTarget};
 use super::redact::Redactor;
 use super::scope::{self, META_FILE};
 use super::CassetteError;
@@ -21,6 +21,8 @@ pub struct WriteOptions {
     /// Remove `*.yaml` files in the directory that this write does not produce, so a
     /// re-recording leaves no stale scope behind.
     pub prune: bool,
+    /// The resource recorded from, written to `cassette.yaml` (host anonymized too).
+    pub target: Option<RecordedTarget>,
 }
 
 const HEADER: &str = "# hh-compat cassette (format: docs/cassettes.md). Credentials are never \
@@ -58,6 +60,11 @@ pub fn write_cassettes(
     let meta = CassetteMeta {
         label: options.label.as_ref().map(|l| redactor.text(l)),
         matching: options.matching.clone().unwrap_or_default(),
+        target: options.target.as_ref().map(|t| RecordedTarget {
+            host: redactor.text(&t.host),
+            api_version: t.api_version.clone(),
+            deployments: t.deployments.clone(),
+        }),
     };
     let mut written = vec![write_yaml(dir, META_FILE, &meta, &redactor, "")?];
     for (scope, file) in &by_scope {
