@@ -84,17 +84,19 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
     let total = cells.len();
-    // Python cells run in one interpreter per style, so they go in batches; the
-    // receiver they export to is started only when there are any.
-    let mut python_batches: Vec<(Style, Vec<(usize, Cell)>)> = Vec::new();
+    // Python cells run in one interpreter per (style, version set), so they go in
+    // batches; the receiver they export to is started only when there are any.
+    type BatchKey = (Style, Option<String>);
+    let mut python_batches: Vec<(BatchKey, Vec<(usize, Cell)>)> = Vec::new();
     let mut single: Vec<(usize, Cell)> = Vec::new();
     for (index, cell) in cells.into_iter().enumerate() {
+        let key = (cell.style, cell.version_set_name().map(str::to_string));
         if cell.driver != DriverKind::Python {
             single.push((index, cell));
-        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(s, _)| *s == cell.style) {
+        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(k, _)| *k == key) {
             batch.push((index, cell));
         } else {
-            python_batches.push((cell.style, vec![(index, cell)]));
+            python_batches.push((key, vec![(index, cell)]));
         }
     }
     let receiver = if python_batches.is_empty() {
@@ -104,7 +106,7 @@ pub async fn run(
             OtlpReceiver::start(ReceiverConfig::default()).await?,
         ))
     };
-    for (style, batch) in python_batches {
+    for ((style, _), batch) in python_batches {
         let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
         let receiver = receiver.clone();
         let python = options.python.clone();
@@ -216,7 +218,41 @@ fn judge(
     elapsed: Duration,
 ) -> CellResult {
     let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
-    let judgement = expect::judge(evaluated, &cell.known_issues);
+    // An issue that names a driver error reproduces only when that error happens, and
+    // then also covers the assertion failures it causes (e.g. no spans).
+    let error_text = run.error.as_ref().map(ToString::to_string);
+    let error_issue = run
+        .error
+        .as_ref()
+        .filter(|e| !e.is_infrastructure())
+        .and_then(|_| {
+            let text = error_text.as_deref().unwrap_or_default();
+            cell.known_issues.iter().find(|k| k.covers_error(text))
+        });
+    let issues: Vec<_> = match error_issue {
+        Some(_) => cell.known_issues.clone(),
+        None => (cell.known_issues.iter())
+            .filter(|k| k.error.is_none())
+            .cloned()
+            .collect(),
+    };
+    let mut judgement = expect::judge(evaluated, &issues);
+    match error_issue {
+        Some(issue) => judgement.unreproduced.retain(|k| k.id != issue.id),
+        None => (judgement.unreproduced).extend(
+            cell.known_issues
+                .iter()
+                .filter(|k| k.error.is_some())
+                .cloned(),
+        ),
+    }
+    if !judgement.failures.is_empty() {
+        judgement.verdict = Verdict::Fail;
+    } else if !judgement.unreproduced.is_empty() {
+        judgement.verdict = Verdict::XPass;
+    } else if error_issue.is_some() {
+        judgement.verdict = Verdict::XFail;
+    }
     let mut findings: Vec<Finding> = Vec::new();
     for f in &judgement.failures {
         findings.push(from_expect(FindingKind::Failure, f));
@@ -245,6 +281,11 @@ fn judge(
         if error.is_infrastructure() {
             findings.insert(0, Finding::new(FindingKind::Error, error.to_string()));
             status = CellStatus::Error;
+        } else if let Some(issue) = error_issue {
+            let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
+            finding.reason = Some(issue.reason.clone());
+            finding.link = issue.link.clone();
+            findings.insert(0, finding);
         } else {
             findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
             status = CellStatus::Fail;
@@ -261,6 +302,7 @@ fn judge(
         style: cell.style,
         feature: cell.feature,
         driver: cell.driver,
+        version_set: cell.version_set_name().map(str::to_string),
         status,
         findings,
         versions: run.versions,
@@ -286,6 +328,7 @@ fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResult {
         style: cell.style,
         feature: cell.feature,
         driver: cell.driver,
+        version_set: cell.version_set_name().map(str::to_string),
         status: CellStatus::Skip,
         findings: vec![Finding::new(FindingKind::Skipped, reason)],
         versions: Default::default(),
