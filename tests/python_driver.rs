@@ -22,11 +22,7 @@ async fn run_python(features: Vec<Feature>, python: PythonOptions) -> RunResults
     run_matrix(matrix_path(), features, python).await
 }
 
-async fn run_matrix(
-    path: PathBuf,
-    features: Vec<Feature>,
-    python: PythonOptions,
-) -> RunResults {
+async fn run_matrix(path: PathBuf, features: Vec<Feature>, python: PythonOptions) -> RunResults {
     let selection = Selection {
         provider: Some(Provider::AzureOpenAi),
         matrix: Some(path),
@@ -247,4 +243,40 @@ async fn an_instrumentor_that_does_not_import_fails_with_pythons_message() {
         first.message
     );
     assert_eq!(c.versions.get("openai").map(String::as_str), Some("3.57.0"));
+}
+
+/// The `openai-v1` set's OpenInference release does not instrument (wrapt 2): the
+/// matrix states it as a known issue naming the error, so the cell is `xfail` with
+/// Python's message kept, not `pass` and not a plain `fail`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
+    let selection = Selection {
+        provider: Some(Provider::AzureOpenAi),
+        matrix: Some(matrix_path()),
+        styles: vec![Style::OpenInference],
+        features: vec![Feature::Chat],
+        drivers: vec![DriverKind::Python],
+        version_sets: vec!["openai-v1".to_string()],
+        ..Selection::default()
+    };
+    let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
+    let results = run(&matrix, &label, cells, &RunOptions::default(), |_| {})
+        .await
+        .expect("the run starts");
+    assert_eq!(results.cells.len(), 1);
+    let c = &results.cells[0];
+    assert_eq!(c.id, "azure-openai/openinference/chat/python@openai-v1");
+    assert_eq!(c.status, CellStatus::Xfail, "{}", describe(c));
+    let first = &c.findings[0];
+    assert_eq!(first.kind, FindingKind::KnownIssue);
+    assert!(
+        first.message.contains("TypeError") && first.message.contains("wrap_function_wrapper"),
+        "{}",
+        first.message
+    );
+    assert_eq!(
+        c.versions.get("openai").map(String::as_str),
+        Some("1.109.1")
+    );
+    assert_eq!(c.versions["instrumentor_version"], "0.1.41");
 }
