@@ -71,14 +71,21 @@ pub enum DriversCommand {
     Setup(SetupArgs),
 }
 
+/// Which matrix: a provider's shipped one or a file.
 #[derive(Debug, Args)]
-pub struct SetupArgs {
+pub struct MatrixArgs {
     /// The provider whose shipped matrix to use, matrix/<PROVIDER>.yaml [default: azure-openai].
     #[arg(long, value_parser = parse_name::<Provider>)]
     pub provider: Option<Provider>,
     /// A matrix file to use instead of the provider's shipped one.
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
     /// Only these styles (repeatable).
     #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
     pub styles: Vec<Style>,
@@ -89,12 +96,8 @@ pub struct SetupArgs {
 
 #[derive(Debug, Args)]
 pub struct SelectArgs {
-    /// The provider whose shipped matrix to use, matrix/<PROVIDER>.yaml [default: azure-openai].
-    #[arg(long, value_parser = parse_name::<Provider>)]
-    pub provider: Option<Provider>,
-    /// A matrix file to use instead of the provider's shipped one.
-    #[arg(long, value_name = "FILE")]
-    pub matrix: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: MatrixArgs,
     /// Only these styles (repeatable).
     #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
     pub styles: Vec<Style>,
@@ -214,8 +217,8 @@ where
 impl From<SelectArgs> for hh_compat::commands::Selection {
     fn from(a: SelectArgs) -> Self {
         Self {
-            provider: a.provider,
-            matrix: a.matrix,
+            provider: a.source.provider,
+            matrix: a.source.matrix,
             styles: a.styles,
             features: a.features,
             drivers: a.drivers,
@@ -261,8 +264,8 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
 impl From<SetupArgs> for hh_compat::commands::SetupCommand {
     fn from(a: SetupArgs) -> Self {
         Self {
-            provider: a.provider,
-            matrix: a.matrix,
+            provider: a.source.provider,
+            matrix: a.source.matrix,
             styles: a.styles,
             version_sets: a.version_sets,
         }
