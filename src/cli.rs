@@ -33,7 +33,9 @@ pub enum Command {
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter 'traceloop/*usage*' --format json --out results.json\n  \
         hh-compat run --driver python --version-set openai-v1\n  \
-        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20")]
+        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
+        hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat")]
     Run(RunArgs),
     /// Print the ids of the cells a run would execute (after filters).
     #[command(
@@ -120,9 +122,17 @@ pub struct SelectArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Where the calls go. Only the offline replica is available in this version.
+    /// Where the calls go: the offline replica, or a live resource configured by
+    /// AZURE_OPENAI_* variables (see env.example).
     #[arg(long, default_value = "replica", value_parser = parse_name::<Target>)]
     pub target: Target,
+    /// A .env file with the live target's variables [default: ./.env when it exists].
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// The program command cells run (with `sh -c`), e.g. "python repro.py"; implies
+    /// --driver command when no --driver is given.
+    #[arg(long, value_name = "COMMAND LINE")]
+    pub command: Option<String>,
     /// Cells run at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
@@ -161,7 +171,8 @@ pub enum ReplicaCommand {
     #[command(after_help = "Examples:\n  hh-compat replica serve\n  \
         hh-compat replica serve --addr 127.0.0.1:8080 --api-key test-key \\\n      \
         --deployment my-gpt4o=gpt-4o-2024-08-06 --deployment my-embed=text-embedding-3-small\n  \
-        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50")]
+        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50\n  \
+        hh-compat replica serve --fixtures fixtures/azure-quirks")]
     Serve(ServeArgs),
 }
 
@@ -184,6 +195,9 @@ pub struct ServeArgs {
     /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
+    /// Answer from the cassettes in DIR (e.g. fixtures/azure-quirks) instead of generating.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["deployments", "faults"])]
+    pub fixtures: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -243,6 +257,8 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             output: (&a.output).into(),
             selection: a.select.into(),
             target: a.target,
+            env_file: a.env_file,
+            command: a.command,
             jobs: a.jobs,
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,
@@ -257,6 +273,7 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             api_key: a.api_key,
             deployments: a.deployments,
             faults: a.faults,
+            fixtures: a.fixtures,
         }
     }
 }

@@ -1,12 +1,14 @@
 //! One library function per subcommand: what the binary calls, and what the
 //! integration tests drive.
 
+use crate::drivers::command::CommandOptions;
 use crate::drivers::python;
 use crate::drivers::venv::{self, EnvSpec, PythonSetup};
+use crate::live::{EnvSource, LiveError, LiveSettings};
 use crate::matrix::{self, CellFilter, Matrix, MatrixError};
 use crate::replica::{self, ServeOptions};
 use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
-use crate::runner::{self, RunError, RunOptions};
+use crate::runner::{self, RunError, RunOptions, RunTarget};
 use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -37,6 +39,10 @@ pub struct Output {
 pub struct RunCommand {
     pub selection: Selection,
     pub target: Target,
+    /// A `.env` file for the live target (default: `./.env` when it exists).
+    pub env_file: Option<PathBuf>,
+    /// The program `--driver command` cells run.
+    pub command: Option<String>,
     pub jobs: Option<usize>,
     pub cell_timeout: Duration,
     pub output: Output,
@@ -62,6 +68,8 @@ pub enum CommandError {
     #[error("{0}")]
     Run(#[from] RunError),
     #[error("{0}")]
+    Live(#[from] LiveError),
+    #[error("{0}")]
     Render(#[from] report::RenderError),
     #[error("{0}")]
     Replica(#[from] replica::ReplicaError),
@@ -75,35 +83,15 @@ impl CommandError {
                 ExitStatus::Usage
             }
             CommandError::Io { .. } => ExitStatus::Usage,
-            CommandError::Run(RunError::TargetUnavailable(_)) => ExitStatus::Usage,
+            CommandError::Run(RunError::NoCommand) | CommandError::Live(_) => ExitStatus::Usage,
             CommandError::Replica(e) if e.is_usage() => ExitStatus::Usage,
             _ => ExitStatus::Infrastructure,
         }
     }
 }
 
-/// Loads the selected matrix and returns it with the cells the filters keep, and the
-/// label the matrix is reported under.
-pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
-    let (loaded, label) = load_matrix(selection)?;
-    for name in &selection.version_sets {
-        loaded
-            .version_set(name)
-            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
-    }
-    let filter = CellFilter {
-        styles: selection.styles.clone(),
-        features: selection.features.clone(),
-        drivers: selection.drivers.clone(),
-        version_sets: selection.version_sets.clone(),
-        patterns: selection.patterns.clone(),
-    };
-    let cells = filter.apply(loaded.cells());
-    Ok((loaded, cells, label))
-}
-
-/// Loads the matrix a selection names (`--matrix`, else the provider's shipped one).
-fn load_matrix(selection: &Selection) -> Result<(Matrix, String), CommandError> {
+/// Loads the selected matrix and returns it with the label it is reported under.
+fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
     let path = match &selection.matrix {
         Some(p) => p.clone(),
         None => matrix::default_matrix_path(selection.provider.unwrap_or(Provider::AzureOpenAi)),
@@ -119,6 +107,37 @@ fn load_matrix(selection: &Selection) -> Result<(Matrix, String), CommandError> 
         }
     }
     Ok((loaded, display_path(&path)))
+}
+
+/// The cells of `matrix` the selection's filters keep.
+fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
+    CellFilter {
+        styles: selection.styles.clone(),
+        features: selection.features.clone(),
+        drivers: selection.drivers.clone(),
+        version_sets: selection.version_sets.clone(),
+        patterns: selection.patterns.clone(),
+    }
+    .apply(matrix.cells())
+}
+
+/// Every `--version-set` must name a set of the matrix (with a did-you-mean).
+fn check_version_sets(matrix: &Matrix, names: &[String]) -> Result<(), CommandError> {
+    for name in names {
+        matrix
+            .version_set(name)
+            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+    }
+    Ok(())
+}
+
+/// Loads the selected matrix and returns it with the cells the filters keep, and the
+/// label the matrix is reported under.
+pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
+    let (loaded, label) = load(selection)?;
+    check_version_sets(&loaded, &selection.version_sets)?;
+    let cells = filter(&loaded, selection);
+    Ok((loaded, cells, label))
 }
 
 /// `hh-compat list`: prints cell ids, one per line.
@@ -138,13 +157,42 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     // interpreter and, the first time, PyPI) run only when asked for with --driver.
     // Naming a version set asks for the python cells that run under it.
     if selection.drivers.is_empty() {
-        selection.drivers = if selection.version_sets.is_empty() {
-            vec![DriverKind::Rust]
+        selection.drivers = vec![if command.command.is_some() {
+            DriverKind::Command
+        } else if !selection.version_sets.is_empty() {
+            DriverKind::Python
         } else {
-            vec![DriverKind::Python]
-        };
+            DriverKind::Rust
+        }];
     }
-    let (matrix, cells, label) = select(&selection)?;
+    let wants_command = selection.drivers.contains(&DriverKind::Command);
+    match (&command.command, wants_command) {
+        (None, true) => {
+            return Err(CommandError::Usage(
+                "--driver command needs the program to run: --command \"python repro.py\"".into(),
+            ))
+        }
+        (Some(_), false) => {
+            return Err(CommandError::Usage(
+                "--command is run by command cells; add --driver command".into(),
+            ))
+        }
+        _ => {}
+    }
+    let (mut matrix, label) = load(&selection)?;
+    check_version_sets(&matrix, &selection.version_sets)?;
+    if wants_command {
+        // A program instruments itself one way: its spans are judged by one style.
+        if selection.styles.len() != 1 {
+            let styles: Vec<&str> = matrix.styles().iter().map(|s| s.as_str()).collect();
+            return Err(CommandError::Usage(format!(
+                "--driver command needs exactly one --style: the instrumentation the program uses ({})",
+                styles.join(", ")
+            )));
+        }
+        matrix.add_driver(DriverKind::Command);
+    }
+    let mut cells = filter(&matrix, &selection);
     if cells.is_empty() {
         return Err(CommandError::Usage(
             "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
@@ -152,9 +200,23 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     }
     let mut options = RunOptions {
         cell_timeout: command.cell_timeout,
-        target: command.target,
+        command: command.command.clone().map(CommandOptions::new),
         ..RunOptions::default()
     };
+    if command.target == Target::Live {
+        let env = EnvSource::load(command.env_file.as_deref())?;
+        let live = LiveSettings::resolve(&matrix, &cells, &env)?;
+        matrix = matrix.retargeted(&live.host, live.api_version.as_deref(), &live.deployments);
+        cells = filter(&matrix, &selection);
+        // A real service is slower than the replica, and retries take their time.
+        options.request_timeout = Duration::from_secs(60);
+        options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
+        options.target = RunTarget::Live(live);
+    } else if command.env_file.is_some() {
+        return Err(CommandError::Usage(
+            "--env-file is read for --target live only".into(),
+        ));
+    }
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
             return Err(CommandError::Usage("--jobs must be at least 1".to_string()));
@@ -205,12 +267,15 @@ pub struct ServeCommand {
     pub deployments: Vec<String>,
     /// `NAME=KIND[,times=N][,retry_after_ms=M][,ms=M]` flags.
     pub faults: Vec<String>,
+    /// Replay the cassettes in this directory instead of generating.
+    pub fixtures: Option<PathBuf>,
 }
 
 /// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
 pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandError> {
     let mut options = ServeOptions::new(command.api_key);
     options.addr = command.addr;
+    options.fixtures = command.fixtures;
     for flag in &command.deployments {
         options
             .deployments
@@ -296,7 +361,7 @@ pub struct SetupCommand {
 
 /// The environments `command` asks for, from the matrix's version sets.
 pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> {
-    let (matrix, label) = load_matrix(&Selection {
+    let (matrix, label) = load(&Selection {
         provider: command.provider,
         matrix: command.matrix.clone(),
         ..Selection::default()

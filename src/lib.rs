@@ -6,10 +6,12 @@
 //! [`report`] renders the results. [`runner`] ties one run together.
 
 pub mod capture;
+pub mod cassette;
 pub mod commands;
 pub mod drivers;
 pub mod expect;
 pub mod instrument;
+pub mod live;
 pub mod matrix;
 pub mod replica;
 pub mod report;

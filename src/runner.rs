@@ -2,9 +2,12 @@
 //! each cell's spans, and return the results in the matrix's order.
 
 use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
+use crate::drivers::command::CommandOptions;
 use crate::drivers::python::{CellOutcome, PythonOptions};
-use crate::drivers::{self, DriverContext, DriverError, DriverRun};
+use crate::drivers::retry::RetryPolicy;
+use crate::drivers::{self, Credential, DriverContext, DriverError, DriverRun};
 use crate::expect::{self, Verdict};
+use crate::live::LiveSettings;
 use crate::matrix::{Cell, Matrix};
 use crate::replica::{self, ReplicaConfig, ReplicaHandle};
 use crate::report::{
@@ -25,9 +28,30 @@ pub struct RunOptions {
     pub cell_timeout: Duration,
     /// The longest one HTTP request may take.
     pub request_timeout: Duration,
-    pub target: Target,
+    pub target: RunTarget,
     /// How python cells are run (environments, timeouts).
     pub python: PythonOptions,
+    /// The program command cells run; required when there are any.
+    pub command: Option<CommandOptions>,
+}
+
+/// Where the cells' calls go.
+#[derive(Debug, Clone)]
+pub enum RunTarget {
+    /// The embedded replica, reached through its proxy with the Azure host kept.
+    Replica,
+    /// A live resource, reached directly (through the environment's proxies, if any).
+    /// The cells must already be aimed at it ([`crate::matrix::Matrix::retargeted`]).
+    Live(LiveSettings),
+}
+
+impl RunTarget {
+    pub fn kind(&self) -> Target {
+        match self {
+            RunTarget::Replica => Target::Replica,
+            RunTarget::Live(_) => Target::Live,
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -38,16 +62,17 @@ impl Default for RunOptions {
                 .unwrap_or(2),
             cell_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
-            target: Target::Replica,
+            target: RunTarget::Replica,
             python: PythonOptions::default(),
+            command: None,
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("the {0} target is not available in this version; use --target replica")]
-    TargetUnavailable(Target),
+    #[error("command cells need the program to run: give it with --command \"...\"")]
+    NoCommand,
     #[error("could not start the replica: {0}")]
     Replica(#[from] replica::ReplicaError),
     #[error("could not start the OTLP receiver: {0}")]
@@ -62,44 +87,65 @@ pub async fn run(
     options: &RunOptions,
     on_done: impl Fn(&CellResult) + Send + Sync + 'static,
 ) -> Result<RunResults, RunError> {
-    if options.target != Target::Replica {
-        return Err(RunError::TargetUnavailable(options.target));
+    if options.command.is_none() && cells.iter().any(|c| c.driver == DriverKind::Command) {
+        return Err(RunError::NoCommand);
     }
-    let replica = replica::start(ReplicaConfig {
-        api_key: matrix.api_key().to_string(),
-        deployments: matrix.deployments().to_vec(),
-        region: "East US".to_string(),
-        journal_capacity: 100_000,
-    })
-    .await?;
-    let ctx = Arc::new(DriverContext {
-        proxy: Some(replica.base_url()),
-        endpoint_origin: format!("http://{}", matrix.target().host),
-        api_key: matrix.api_key().to_string(),
-        api_version: matrix.target().api_version.clone().unwrap_or_default(),
-        request_timeout: options.request_timeout,
-    });
-    let replica = Arc::new(replica);
+    let (replica, ctx) = match &options.target {
+        RunTarget::Replica => {
+            let replica = replica::start(ReplicaConfig {
+                api_key: matrix.api_key().to_string(),
+                deployments: matrix.deployments().to_vec(),
+                region: "East US".to_string(),
+                journal_capacity: 100_000,
+            })
+            .await?;
+            let ctx = DriverContext {
+                proxy: Some(replica.base_url()),
+                endpoint_origin: format!("http://{}", matrix.target().host),
+                credential: Credential::ApiKey(matrix.api_key().to_string()),
+                api_version: matrix.target().api_version.clone().unwrap_or_default(),
+                request_timeout: options.request_timeout,
+                retries: RetryPolicy::NONE,
+            };
+            (Some(Arc::new(replica)), ctx)
+        }
+        RunTarget::Live(live) => {
+            let ctx = DriverContext {
+                proxy: None,
+                endpoint_origin: live.endpoint_origin.clone(),
+                credential: live.credential.clone(),
+                api_version: live.api_version.clone().unwrap_or_default(),
+                request_timeout: options.request_timeout,
+                retries: RetryPolicy::LIVE,
+            };
+            (None, ctx)
+        }
+    };
+    let ctx = Arc::new(ctx);
+
     let on_done = Arc::new(on_done);
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
     let total = cells.len();
     // Python cells run in one interpreter per (style, version set), so they go in
-    // batches; the receiver they export to is started only when there are any.
+    // batches; command cells run one after another (their unscoped requests are told
+    // apart by time); the receiver they export to is started only when there are any.
     type BatchKey = (Style, Option<String>);
     let mut python_batches: Vec<(BatchKey, Vec<(usize, Cell)>)> = Vec::new();
+    let mut commands: Vec<(usize, Cell)> = Vec::new();
     let mut single: Vec<(usize, Cell)> = Vec::new();
     for (index, cell) in cells.into_iter().enumerate() {
         let key = (cell.style, cell.version_set_name().map(str::to_string));
-        if cell.driver != DriverKind::Python {
-            single.push((index, cell));
-        } else if let Some((_, batch)) = python_batches.iter_mut().find(|(k, _)| *k == key) {
-            batch.push((index, cell));
-        } else {
-            python_batches.push((key, vec![(index, cell)]));
+        match cell.driver {
+            DriverKind::Rust => single.push((index, cell)),
+            DriverKind::Command => commands.push((index, cell)),
+            DriverKind::Python => match python_batches.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, batch)) => batch.push((index, cell)),
+                None => python_batches.push((key, vec![(index, cell)])),
+            },
         }
     }
-    let receiver = if python_batches.is_empty() {
+    let receiver = if python_batches.is_empty() && commands.is_empty() {
         None
     } else {
         Some(Arc::new(
@@ -124,13 +170,43 @@ pub async fn run(
             for ((index, cell), outcome) in indices.into_iter().zip(&cells).zip(outcomes) {
                 let result = match outcome {
                     CellOutcome::Skipped(reason) => skipped(cell, reason, started),
-                    CellOutcome::Ran(run) => finish(&replica, cell, run, started),
+                    CellOutcome::Ran(run) => finish(replica.as_deref(), cell, run, started),
                 };
                 on_done(&result);
                 out.push((index, result));
             }
             out
         });
+    }
+    if let (Some(receiver), Some(command)) = (receiver.clone(), options.command.clone()) {
+        if !commands.is_empty() {
+            let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
+            tasks.spawn(async move {
+                let mut out = Vec::with_capacity(commands.len());
+                for (index, cell) in commands {
+                    let started = Instant::now();
+                    let seen = replica.as_ref().map_or(0, |r| r.journal().len());
+                    let run = drivers::command::run(&ctx, &receiver, &command, &cell).await;
+                    let mut result = finish(replica.as_deref(), &cell, run, started);
+                    if let Some(replica) = &replica {
+                        // The program cannot send the scope header: its requests are the
+                        // unscoped ones that arrived while it ran.
+                        result.requests.extend(
+                            replica
+                                .journal()
+                                .entries()
+                                .into_iter()
+                                .skip(seen)
+                                .filter(|e| e.scope.is_none())
+                                .map(request_record),
+                        );
+                    }
+                    on_done(&result);
+                    out.push((index, result));
+                }
+                out
+            });
+        }
     }
     for (index, cell) in single {
         let (ctx, replica, on_done, permits) = (
@@ -143,7 +219,7 @@ pub async fn run(
         tasks.spawn(async move {
             // The semaphore is never closed, so acquiring cannot fail.
             let _permit = permits.acquire_owned().await.ok();
-            let result = run_cell(&ctx, &replica, &cell, timeout).await;
+            let result = run_cell(&ctx, replica.as_deref(), &cell, timeout).await;
             on_done(&result);
             vec![(index, result)]
         });
@@ -158,12 +234,12 @@ pub async fn run(
         }
     }
     let cells: Vec<CellResult> = results.into_iter().flatten().collect();
-    Ok(RunResults::new(matrix_label, options.target, cells))
+    Ok(RunResults::new(matrix_label, options.target.kind(), cells))
 }
 
 async fn run_cell(
     ctx: &DriverContext,
-    replica: &ReplicaHandle,
+    replica: Option<&ReplicaHandle>,
     cell: &Cell,
     timeout: Duration,
 ) -> CellResult {
@@ -180,34 +256,39 @@ async fn run_cell(
                     )),
                 )
             }),
-        DriverKind::Python | DriverKind::Command => {
-            return skipped(
-                cell,
-                format!(
-                    "the {} driver is not available in this version",
-                    cell.driver
-                ),
-                started,
-            )
-        }
+        // Batched by `run`; a cell reaching here is a harness bug, reported as such.
+        DriverKind::Python | DriverKind::Command => DriverRun::failed(
+            Vec::new(),
+            DriverError::Setup(format!("{} cells are run in batches", cell.driver)),
+        ),
     };
     finish(replica, cell, run, started)
 }
 
-/// Judges a driver's run together with what the replica journaled for the cell.
-fn finish(replica: &ReplicaHandle, cell: &Cell, run: DriverRun, started: Instant) -> CellResult {
+/// Judges a driver's run together with what the replica journaled for the cell
+/// (nothing, against a live target).
+fn finish(
+    replica: Option<&ReplicaHandle>,
+    cell: &Cell,
+    run: DriverRun,
+    started: Instant,
+) -> CellResult {
     let requests = replica
-        .journal()
-        .for_scope(&cell.id)
+        .map(|r| r.journal().for_scope(&cell.id))
+        .unwrap_or_default()
         .into_iter()
-        .map(|e| RequestRecord {
-            method: e.method,
-            route: e.route.to_string(),
-            deployment: e.deployment,
-            status: e.status,
-        })
+        .map(request_record)
         .collect();
     judge(cell, run, requests, started.elapsed())
+}
+
+fn request_record(e: replica::JournalEntry) -> RequestRecord {
+    RequestRecord {
+        method: e.method,
+        route: e.route.to_string(),
+        deployment: e.deployment,
+        status: e.status,
+    }
 }
 
 /// Turns a driver's run into a cell result: assertions first, then what the driver said.
@@ -217,6 +298,30 @@ fn judge(
     requests: Vec<RequestRecord>,
     elapsed: Duration,
 ) -> CellResult {
+    // Without answers from the service the spans prove nothing either way: an
+    // infrastructure error is reported alone, not with the assertions it broke.
+    if let Some(error) = run.error.as_ref().filter(|e| e.is_infrastructure()) {
+        let mut findings = vec![Finding::new(FindingKind::Error, error.to_string())];
+        findings.extend(
+            run.notes
+                .iter()
+                .map(|n| Finding::new(FindingKind::Note, n.clone())),
+        );
+        return CellResult {
+            id: cell.id.clone(),
+            provider: cell.provider,
+            style: cell.style,
+            feature: cell.feature,
+            driver: cell.driver,
+            version_set: cell.version_set_name().map(str::to_string),
+            status: CellStatus::Error,
+            findings,
+            versions: run.versions,
+            requests,
+            spans: ReportSpan::from_captured(&run.spans),
+            duration_ms: elapsed.as_millis() as u64,
+        };
+    }
     let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
     // An issue that names a driver error reproduces only when that error happens, and
     // then also covers the assertion failures it causes (e.g. no spans).
@@ -278,10 +383,7 @@ fn judge(
         Verdict::XPass => CellStatus::Xpass,
     };
     if let Some(error) = &run.error {
-        if error.is_infrastructure() {
-            findings.insert(0, Finding::new(FindingKind::Error, error.to_string()));
-            status = CellStatus::Error;
-        } else if let Some(issue) = error_issue {
+        if let Some(issue) = error_issue {
             let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
             finding.reason = Some(issue.reason.clone());
             finding.link = issue.link.clone();

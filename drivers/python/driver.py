@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
@@ -176,12 +177,22 @@ def client_for(plan: dict, cell: str):
     import openai
 
     headers = {SCOPE_HEADER: cell}
-    common = dict(api_key=plan["api_key"], max_retries=2, default_headers=headers, timeout=plan.get("request_timeout_s", 10))
+    common = dict(
+        max_retries=plan.get("max_retries", 2),
+        default_headers=headers,
+        timeout=plan.get("request_timeout_s", 10),
+    )
     if plan["provider"] == "azure-openai":
-        return openai.AzureOpenAI(
-            azure_endpoint=plan["endpoint"], api_version=plan["api_version"], **common
+        # An Entra ID token goes as `Authorization: Bearer`, the way the SDK documents it.
+        auth = (
+            dict(azure_ad_token=plan["azure_ad_token"])
+            if plan.get("azure_ad_token")
+            else dict(api_key=plan["api_key"])
         )
-    return openai.OpenAI(base_url=plan["endpoint"], **common)
+        return openai.AzureOpenAI(
+            azure_endpoint=plan["endpoint"], api_version=plan["api_version"], **auth, **common
+        )
+    return openai.OpenAI(base_url=plan["endpoint"], api_key=plan.get("api_key") or plan.get("azure_ad_token"), **common)
 
 
 class Unexpected(Exception):
@@ -244,7 +255,39 @@ def classify(exc: BaseException) -> str:
         return "unexpected"
     if name in UNAVAILABLE:
         return "unavailable"
+    if name in ("AuthenticationError", "PermissionDeniedError"):
+        return "credential"
+    if getattr(exc, "code", None) == "content_filter":
+        return "prompt_filtered"
     return "call"
+
+
+# Response headers that identify a request to Azure support.
+REQUEST_ID_HEADERS = ("apim-request-id", "x-request-id", "x-ms-request-id")
+
+
+def describe(exc: BaseException) -> str:
+    """The exception's message plus, for an HTTP error, its status, code and request ids."""
+    message = str(exc)[:2000]
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return message
+    ids = [f"{h}={headers[h]}" for h in REQUEST_ID_HEADERS if h in headers]
+    return "; ".join([message] + ids)
+
+
+class RetryLog(logging.Handler):
+    """Collects the SDK's "Retrying request" records, so retries reach the findings."""
+
+    def __init__(self):
+        super().__init__(level=logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        text = record.getMessage()
+        if text.startswith("Retrying request"):
+            self.lines.append(f"openai SDK: {text}")
 
 
 def main() -> int:
@@ -275,19 +318,27 @@ def main() -> int:
         print(json.dumps(out), flush=True)
         return 0
 
+    retries = RetryLog()
+    sdk_log = logging.getLogger("openai._base_client")
+    sdk_log.addHandler(retries)
+    sdk_log.setLevel(logging.INFO)
+    sdk_log.propagate = False
+
     for cell in plan["cells"]:
         cell_id, p = cell["cell"], cell["plan"]
         started = time.monotonic()
         result = {"feature": p["feature"], "cell": cell_id, "ok": True, "error": None,
                   "kind": None, "message": None, "notes": []}
         router.enter(cell_id)
+        retries.lines = []
         try:
             result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer)
         except Exception as e:  # noqa: BLE001 — reported per cell, the run goes on
-            result.update(ok=False, error=type(e).__name__, kind=classify(e), message=str(e)[:2000])
+            result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")
         finally:
             router.leave()
+            result["notes"] = retries.lines + result["notes"]
         result["duration_ms"] = int((time.monotonic() - started) * 1000)
         out["features"].append(result)
 

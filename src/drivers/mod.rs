@@ -1,6 +1,7 @@
 //! Drivers: the apps under test. Each runs a cell's feature and hands back the spans
 //! it produced, plus what it noticed on the way.
 
+pub mod command;
 pub mod python;
 pub mod retry;
 pub mod rust;
@@ -20,12 +21,41 @@ pub struct DriverContext {
     pub proxy: Option<String>,
     /// Scheme and host of the endpoint, e.g. `http://contoso.openai.azure.com`.
     pub endpoint_origin: String,
-    /// The key the app authenticates with. Never printed.
-    pub api_key: String,
+    /// How the app authenticates. Never printed.
+    pub credential: Credential,
     /// The dated api-version for the `azure-openai` provider.
     pub api_version: String,
     /// The longest one HTTP request may take.
     pub request_timeout: Duration,
+    /// How hard calls are retried: none offline (request counts stay exact), bounded
+    /// backoff against a live resource.
+    pub retries: retry::RetryPolicy,
+}
+
+/// What an app authenticates with: Azure's `api-key` header, or a Microsoft Entra ID
+/// token sent as `Authorization: Bearer`. `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey(String),
+    EntraToken(String),
+}
+
+impl Credential {
+    /// The secret itself, for redacting it from anything a driver's app printed.
+    pub fn secret(&self) -> &str {
+        match self {
+            Credential::ApiKey(s) | Credential::EntraToken(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::ApiKey(_) => f.write_str("ApiKey(***)"),
+            Credential::EntraToken(_) => f.write_str("EntraToken(***)"),
+        }
+    }
 }
 
 impl DriverContext {
@@ -63,6 +93,10 @@ pub enum DriverError {
     /// The service answered, but not as the feature expects (e.g. 200 where 404 was due).
     #[error("{0}")]
     Unexpected(String),
+    /// Azure's content filter refused the harness's own prompt: nothing to learn about
+    /// the instrumentor, so not a failure — change the feature's prompt.
+    #[error("Azure's content filter refused the harness's prompt ({0}); change the feature's prompt in the matrix")]
+    PromptFiltered(String),
 }
 
 impl DriverError {
@@ -75,6 +109,17 @@ impl DriverError {
             {
                 DriverError::Unavailable(describe(&error))
             }
+            // A refused credential says nothing about the instrumentor: the run is
+            // misconfigured (wrong key, expired token, missing role assignment).
+            OpenAIError::ApiError(e) if matches!(e.status_code.as_u16(), 401 | 403) => {
+                DriverError::Setup(format!(
+                    "the service refused the credential: {}",
+                    describe(&error)
+                ))
+            }
+            OpenAIError::ApiError(e) if e.api_error.code.as_deref() == Some("content_filter") => {
+                DriverError::PromptFiltered(describe(&error))
+            }
             OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => {
                 DriverError::Unavailable(describe(&error))
             }
@@ -84,22 +129,66 @@ impl DriverError {
 
     /// True when the failure is the harness's or the infrastructure's, not the app's.
     pub fn is_infrastructure(&self) -> bool {
-        matches!(self, DriverError::Setup(_) | DriverError::Unavailable(_))
+        matches!(
+            self,
+            DriverError::Setup(_) | DriverError::Unavailable(_) | DriverError::PromptFiltered(_)
+        )
+    }
+
+    /// Appends the request ids of the failed answer (what Azure support asks for) to
+    /// an infrastructure error's message.
+    pub fn with_request_ids(self, ids: &[String]) -> Self {
+        if ids.is_empty() {
+            return self;
+        }
+        let suffix = format!("; {}", ids.join(", "));
+        match self {
+            DriverError::Setup(m) => DriverError::Setup(m + &suffix),
+            DriverError::Unavailable(m) => DriverError::Unavailable(m + &suffix),
+            DriverError::PromptFiltered(m) => DriverError::PromptFiltered(m + &suffix),
+            other => other,
+        }
     }
 }
 
 fn describe(error: &OpenAIError) -> String {
     match error {
         OpenAIError::ApiError(e) => {
-            let code = e.api_error.code.as_deref().unwrap_or("-");
-            format!(
-                "HTTP {} ({code}): {}",
-                e.status_code.as_u16(),
-                e.api_error.message
-            )
+            // async-openai keeps an error body it could not type (Azure's shapes vary)
+            // as the message: read Azure's code and message out of it.
+            let raw: Option<serde_json::Value> = e
+                .api_error
+                .code
+                .is_none()
+                .then(|| serde_json::from_str(&e.api_error.message).ok())
+                .flatten();
+            let inner = raw.as_ref().and_then(|v| v.get("error"));
+            let text = |key: &str| inner.and_then(|i| i.get(key)).and_then(|v| v.as_str());
+            let code = e.api_error.code.as_deref().or(text("code")).unwrap_or("-");
+            let message = text("message").unwrap_or(&e.api_error.message);
+            format!("HTTP {} ({code}): {message}", e.status_code.as_u16())
         }
         other => other.to_string(),
     }
+}
+
+/// `NO_PROXY` for an app process: whatever the environment says, plus loopback, so
+/// spans reach the receiver directly even behind a corporate proxy.
+pub fn no_proxy_with_loopback() -> String {
+    let existing = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    let mut parts: Vec<&str> = existing
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    for loopback in ["127.0.0.1", "localhost"] {
+        if !parts.contains(&loopback) {
+            parts.push(loopback);
+        }
+    }
+    parts.join(",")
 }
 
 /// What a driver hands back for one cell.

@@ -9,7 +9,7 @@
 //! process list.
 
 use super::venv::{self, EnvSpec, VenvError};
-use super::{DriverContext, DriverError, DriverRun};
+use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::OtlpReceiver;
 use crate::matrix::Cell;
 use crate::vocab::Style;
@@ -238,6 +238,10 @@ fn classify(f: &FeatureReport) -> DriverError {
     );
     match f.kind.as_deref() {
         Some("unavailable") => DriverError::Unavailable(message),
+        Some("prompt_filtered") => DriverError::PromptFiltered(message),
+        Some("credential") => {
+            DriverError::Setup(format!("the service refused the credential: {message}"))
+        }
         Some("unexpected") => DriverError::Unexpected(message),
         _ => DriverError::Call(message),
     }
@@ -256,11 +260,18 @@ async fn run_process(
         Some(c) => c.provider,
         None => return Err(DriverError::Setup("no cells to run".to_string())),
     };
+    let (api_key, ad_token) = match &ctx.credential {
+        Credential::ApiKey(k) => (Some(k.as_str()), None),
+        Credential::EntraToken(t) => (None, Some(t.as_str())),
+    };
     let plan = json!({
         "provider": provider.as_str(),
         "endpoint": ctx.endpoint_url(provider),
         "api_version": ctx.api_version_for(provider),
-        "api_key": ctx.api_key,
+        "api_key": api_key,
+        "azure_ad_token": ad_token,
+        // The SDK's own retries (it honours retry-after-ms): exact offline, patient live.
+        "max_retries": ctx.retries.max_retries.max(2),
         "request_timeout_s": ctx.request_timeout.as_secs_f64(),
         "otlp_endpoint": receiver.http_endpoint(),
         "cells": cells.iter().map(|c| json!({"cell": c.id, "plan": c.plan})).collect::<Vec<_>>(),
@@ -273,13 +284,20 @@ async fn run_process(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // Offline the replica is the only proxy; live, the environment's proxies apply.
+    if ctx.proxy.is_some() {
+        for var in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            cmd.env_remove(var);
+        }
+    }
     for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
         "OTEL_RESOURCE_ATTRIBUTES",
         "OTEL_SDK_DISABLED",
         "OTEL_TRACES_EXPORTER",
@@ -290,8 +308,9 @@ async fn run_process(
     if let Some(proxy) = &ctx.proxy {
         cmd.env("HTTP_PROXY", proxy).env("http_proxy", proxy);
     }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost")
+    let no_proxy = super::no_proxy_with_loopback();
+    cmd.env("NO_PROXY", &no_proxy)
+        .env("no_proxy", &no_proxy)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
         // Message content capture, switched on the way each package documents it.
@@ -330,7 +349,10 @@ async fn run_process(
         }
         Ok(Ok(output)) => output,
     };
-    let stderr = redact(&String::from_utf8_lossy(&output.stderr), &ctx.api_key);
+    let stderr = redact(
+        &String::from_utf8_lossy(&output.stderr),
+        ctx.credential.secret(),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last_line = stdout.lines().rev().find(|l| !l.trim().is_empty());
     match last_line.map(serde_json::from_str::<Report>) {

@@ -10,6 +10,7 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::{HttpRequestFactory, ReqwestService};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// The longest the driver waits between attempts, whatever the service asks.
     pub max_delay: Duration,
-    /// The wait when the service gives no hint.
+    /// The first wait when the service gives no hint; it doubles on every attempt.
     pub default_delay: Duration,
 }
 
@@ -35,15 +36,35 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// No retries: offline, every request a cell makes is one the matrix planned.
+    pub const NONE: RetryPolicy = RetryPolicy {
+        max_retries: 0,
+        max_delay: Duration::from_secs(8),
+        default_delay: Duration::from_millis(500),
+    };
+
+    /// Against a live resource: enough patience for a busy deployment, bounded so a
+    /// dead one turns into an `error` within a minute or so.
+    pub const LIVE: RetryPolicy = RetryPolicy {
+        max_retries: 4,
+        max_delay: Duration::from_secs(20),
+        default_delay: Duration::from_secs(1),
+    };
+
     /// Retries 429, 408 and 5xx, like openai-python.
     pub fn is_retryable(status: u16) -> bool {
         status == 429 || status == 408 || (500..600).contains(&status)
     }
 
-    /// The wait the response asks for: `retry-after-ms` first, then `retry-after` seconds.
-    pub fn delay_from(&self, headers: &reqwest::header::HeaderMap) -> Duration {
+    /// The wait before retry number `attempt` (0-based): what the response asks for
+    /// (`retry-after-ms` first, then `retry-after` seconds), else exponential backoff.
+    pub fn delay_for(
+        &self,
+        headers: Option<&reqwest::header::HeaderMap>,
+        attempt: u32,
+    ) -> Duration {
         let read = |name: &str| {
-            headers
+            headers?
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
@@ -52,23 +73,110 @@ impl RetryPolicy {
         let asked = read("retry-after-ms")
             .map(|ms| Duration::from_secs_f64(ms / 1000.0))
             .or_else(|| read("retry-after").map(Duration::from_secs_f64))
-            .unwrap_or(self.default_delay);
+            .unwrap_or_else(|| self.default_delay.saturating_mul(1 << attempt.min(16)));
         asked.min(self.max_delay)
     }
 }
 
-/// A tower service that sends through reqwest and retries per a [`RetryPolicy`].
+/// One answer that was not a success, or a transport failure, as a support engineer
+/// needs it: the status, Azure's error code and the ids Azure support asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The HTTP status; `None` when no response came (timeout, connection refused).
+    pub status: Option<u16>,
+    /// `error.code` from the body, e.g. `429` or `DeploymentNotFound`.
+    pub code: Option<String>,
+    /// `apim-request-id` and `x-request-id`, as `name=value`.
+    pub request_ids: Vec<String>,
+    /// What the transport said, when there was no response.
+    pub transport: Option<String>,
+    /// The wait before the next attempt, when the call was retried.
+    pub retried_after: Option<Duration>,
+}
+
+impl Attempt {
+    /// `HTTP 429 (429), apim-request-id=…` or the transport failure.
+    pub fn describe(&self) -> String {
+        let mut out = match (self.status, &self.transport) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "no response".to_string(),
+        };
+        if let Some(code) = &self.code {
+            out.push_str(&format!(" ({code})"));
+        }
+        for id in &self.request_ids {
+            out.push_str(&format!(", {id}"));
+        }
+        out
+    }
+}
+
+/// Failed attempts of every call made through one [`RetryingService`], shared with the
+/// driver so retries and request ids reach the cell's findings.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptLog(Arc<Mutex<Vec<Attempt>>>);
+
+impl AttemptLog {
+    fn push(&self, attempt: Attempt) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(attempt);
+    }
+
+    /// Every failed attempt so far, oldest first.
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The request ids of the last failed attempt, for an error message.
+    pub fn last_request_ids(&self) -> Vec<String> {
+        self.attempts()
+            .last()
+            .map(|a| a.request_ids.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The response headers that identify a request to Azure support.
+const REQUEST_ID_HEADERS: &[&str] = &["apim-request-id", "x-request-id", "x-ms-request-id"];
+
+fn request_ids(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    REQUEST_ID_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some(format!("{name}={value}"))
+        })
+        .collect()
+}
+
+fn error_code(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value.get("error")?.get("code")?;
+    match code {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A tower service that sends through reqwest, retries per a [`RetryPolicy`], and
+/// logs every failed attempt.
 #[derive(Debug, Clone)]
 pub struct RetryingService {
     inner: ReqwestService,
     policy: RetryPolicy,
+    log: AttemptLog,
 }
 
 impl RetryingService {
-    pub fn new(client: reqwest::Client, policy: RetryPolicy) -> Self {
+    pub fn new(client: reqwest::Client, policy: RetryPolicy, log: AttemptLog) -> Self {
         Self {
             inner: ReqwestService::new(client),
             policy,
+            log,
         }
     }
 }
@@ -86,18 +194,57 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
 
     fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
         let mut inner = self.inner.clone();
-        let policy = self.policy;
+        let (policy, log) = (self.policy, self.log.clone());
         Box::pin(async move {
             let mut attempt = 0;
             loop {
-                let response = inner.call(request.clone()).await?;
-                let status = response.status().as_u16();
-                if attempt >= policy.max_retries || !RetryPolicy::is_retryable(status) {
+                let retries_left = attempt < policy.max_retries;
+                let response = match inner.call(request.clone()).await {
+                    Ok(response) => response,
+                    Err(OpenAIError::Reqwest(e)) if e.is_timeout() || e.is_connect() => {
+                        let delay = policy.delay_for(None, attempt);
+                        log.push(Attempt {
+                            status: None,
+                            code: None,
+                            request_ids: Vec::new(),
+                            transport: Some(e.to_string()),
+                            retried_after: retries_left.then_some(delay),
+                        });
+                        if !retries_left {
+                            return Err(OpenAIError::Reqwest(e));
+                        }
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                };
+                let status = response.status();
+                if status.is_success() {
                     return Ok(response);
                 }
-                let delay = policy.delay_from(response.headers());
-                // The body of a retried response is dropped; only the last one is read.
-                drop(response);
+                // A failed answer is small: read it for Azure's error code, then hand
+                // an identical response on to the client when it is not retried.
+                let delay = policy.delay_for(Some(response.headers()), attempt);
+                let retry = retries_left && RetryPolicy::is_retryable(status.as_u16());
+                let mut builder = http::Response::builder().status(status);
+                for (name, value) in response.headers() {
+                    builder = builder.header(name, value);
+                }
+                let body = response.bytes().await.map_err(OpenAIError::Reqwest)?;
+                log.push(Attempt {
+                    status: Some(status.as_u16()),
+                    code: error_code(&body),
+                    request_ids: builder.headers_ref().map(request_ids).unwrap_or_default(),
+                    transport: None,
+                    retried_after: retry.then_some(delay),
+                });
+                if !retry {
+                    let rebuilt = builder.body(body).map_err(|e| {
+                        OpenAIError::InvalidArgument(format!("rebuilding a response: {e}"))
+                    })?;
+                    return Ok(reqwest::Response::from(rebuilt));
+                }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
@@ -115,12 +262,44 @@ mod tests {
         let policy = RetryPolicy::default();
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("2"));
-        assert_eq!(policy.delay_from(&h), Duration::from_secs(2));
+        assert_eq!(policy.delay_for(Some(&h), 0), Duration::from_secs(2));
         h.insert("retry-after-ms", HeaderValue::from_static("20"));
-        assert_eq!(policy.delay_from(&h), Duration::from_millis(20));
+        assert_eq!(policy.delay_for(Some(&h), 3), Duration::from_millis(20));
         h.insert("retry-after-ms", HeaderValue::from_static("999999"));
-        assert_eq!(policy.delay_from(&h), policy.max_delay);
-        assert_eq!(policy.delay_from(&HeaderMap::new()), policy.default_delay);
+        assert_eq!(policy.delay_for(Some(&h), 0), policy.max_delay);
+    }
+
+    #[test]
+    fn without_a_hint_the_wait_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::LIVE;
+        let none = HeaderMap::new();
+        assert_eq!(policy.delay_for(Some(&none), 0), Duration::from_secs(1));
+        assert_eq!(policy.delay_for(None, 1), Duration::from_secs(2));
+        assert_eq!(policy.delay_for(None, 2), Duration::from_secs(4));
+        assert_eq!(policy.delay_for(None, 30), policy.max_delay);
+    }
+
+    #[test]
+    fn attempts_describe_what_support_asks_for() {
+        let mut h = HeaderMap::new();
+        h.insert("apim-request-id", HeaderValue::from_static("abc-123"));
+        h.insert("x-request-id", HeaderValue::from_static("def"));
+        let attempt = Attempt {
+            status: Some(503),
+            code: error_code(br#"{"error":{"code":"ServiceUnavailable","message":"busy"}}"#),
+            request_ids: request_ids(&h),
+            transport: None,
+            retried_after: None,
+        };
+        assert_eq!(
+            attempt.describe(),
+            "HTTP 503 (ServiceUnavailable), apim-request-id=abc-123, x-request-id=def"
+        );
+        assert_eq!(
+            error_code(br#"{"error":{"code":429}}"#).as_deref(),
+            Some("429")
+        );
+        assert_eq!(error_code(b"not json"), None);
     }
 
     #[test]

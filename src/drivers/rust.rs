@@ -6,8 +6,8 @@
 //! would be pointed at a corporate proxy, because instrumentors detect Azure from
 //! the host.
 
-use super::retry::{RetryPolicy, RetryingService};
-use super::{DriverContext, DriverError, DriverRun};
+use super::retry::{AttemptLog, RetryPolicy, RetryingService};
+use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::CellTracing;
 use crate::instrument::{Endpoint, Instrumentor};
 use crate::matrix::{Cell, FeaturePlan};
@@ -42,9 +42,19 @@ pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
     run.versions.insert("async-openai".into(), "0.43".into());
     run.versions
         .insert("hh-compat".into(), env!("CARGO_PKG_VERSION").into());
+    // Retries are infrastructure, not behaviour, so they are notes; the ids of the
+    // last failed answer go into the error, where Azure support will look for them.
+    let attempts = app.attempts.attempts();
+    run.notes.extend(attempts.iter().filter_map(|a| {
+        Some(format!(
+            "retried after {} ms: {}",
+            a.retried_after?.as_millis(),
+            a.describe()
+        ))
+    }));
     match outcome {
-        Ok(notes) => run.notes = notes,
-        Err(e) => run.error = Some(e),
+        Ok(notes) => run.notes.extend(notes),
+        Err(e) => run.error = Some(e.with_request_ids(&app.attempts.last_request_ids())),
     }
     run
 }
@@ -55,6 +65,7 @@ struct App<'a> {
     http: reqwest::Client,
     instrumentor: Instrumentor,
     app_tracer: opentelemetry_sdk::trace::SdkTracer,
+    attempts: AttemptLog,
 }
 
 impl<'a> App<'a> {
@@ -84,15 +95,16 @@ impl<'a> App<'a> {
             http,
             instrumentor,
             app_tracer: tracing.tracer(APP_SCOPE, None),
+            attempts: AttemptLog::default(),
         })
     }
 
     /// A client for one deployment (Azure binds the deployment into the URL).
     fn client(&self, deployment: &str, retries: RetryPolicy) -> DynClient {
-        let key = self.ctx.api_key.clone();
+        let key = self.ctx.credential.secret().to_string();
         let config: Box<dyn Config> = match self.cell.provider {
-            Provider::AzureOpenAi => Box::new(
-                AzureConfig::new()
+            Provider::AzureOpenAi => {
+                let azure = AzureConfig::new()
                     .with_api_base(
                         self.ctx
                             .endpoint_url(Provider::AzureOpenAi)
@@ -100,8 +112,12 @@ impl<'a> App<'a> {
                     )
                     .with_api_version(self.ctx.api_version.clone())
                     .with_deployment_id(deployment)
-                    .with_api_key(key),
-            ),
+                    .with_api_key(key);
+                match &self.ctx.credential {
+                    Credential::ApiKey(_) => Box::new(azure),
+                    Credential::EntraToken(_) => Box::new(BearerAuth(azure)),
+                }
+            }
             Provider::AzureOpenAiV1 | Provider::OpenAi => Box::new(
                 OpenAIConfig::new()
                     .with_api_base(
@@ -112,14 +128,20 @@ impl<'a> App<'a> {
                     .with_api_key(key),
             ),
         };
-        Client::with_config(config)
-            .with_http_service(RetryingService::new(self.http.clone(), retries))
+        Client::with_config(config).with_http_service(RetryingService::new(
+            self.http.clone(),
+            retries,
+            self.attempts.clone(),
+        ))
     }
 
     async fn run_feature(&self, plan: &FeaturePlan) -> Result<Vec<String>, DriverError> {
-        let no_retry = RetryPolicy {
-            max_retries: 0,
-            ..RetryPolicy::default()
+        let no_retry = self.ctx.retries;
+        // The flaky deployment is there to be retried, even offline.
+        let flaky_retry = if no_retry.max_retries > 0 {
+            no_retry
+        } else {
+            RetryPolicy::default()
         };
         match plan {
             FeaturePlan::Chat {
@@ -209,7 +231,7 @@ impl<'a> App<'a> {
                     }
                 }
                 let request = chat_request(&flaky.name, prompt, None, None, None)?;
-                self.chat(&flaky.name, request, RetryPolicy::default())
+                self.chat(&flaky.name, request, flaky_retry)
                     .await
                     .map_err(DriverError::call)?;
                 Ok(notes)
@@ -230,6 +252,35 @@ impl<'a> App<'a> {
     }
 }
 
+/// Azure's Entra ID authentication: the config's URL and api-version, with the token
+/// sent as `Authorization: Bearer` instead of the `api-key` header.
+struct BearerAuth(AzureConfig);
+
+impl Config for BearerAuth {
+    fn headers(&self) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        use secrecy::ExposeSecret;
+        let token = self.0.api_key().expose_secret();
+        if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")) {
+            value.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+        }
+        headers
+    }
+    fn url(&self, path: &str) -> String {
+        self.0.url(path)
+    }
+    fn query(&self) -> Vec<(&str, &str)> {
+        self.0.query()
+    }
+    fn api_base(&self) -> &str {
+        self.0.api_base()
+    }
+    fn api_key(&self) -> &secrecy::SecretString {
+        self.0.api_key()
+    }
+}
+
 /// The reqwest client every call of a cell shares: proxy to the replica (host kept),
 /// the cell's journal scope, and a per-request timeout.
 fn http_client(ctx: &DriverContext, scope: &str) -> Result<reqwest::Client, DriverError> {
@@ -242,12 +293,12 @@ fn http_client(ctx: &DriverContext, scope: &str) -> Result<reqwest::Client, Driv
         .default_headers(headers)
         .timeout(ctx.request_timeout)
         .pool_max_idle_per_host(4);
+    // Offline, the replica is the proxy. Live, the environment's HTTP(S)_PROXY and
+    // NO_PROXY apply, as they would to any app behind a corporate proxy.
     if let Some(proxy) = &ctx.proxy {
         let proxy = reqwest::Proxy::all(proxy)
             .map_err(|e| DriverError::Setup(format!("proxy `{proxy}`: {e}")))?;
         builder = builder.proxy(proxy);
-    } else {
-        builder = builder.no_proxy();
     }
     builder
         .build()

@@ -6,7 +6,7 @@ use super::error::{MatrixError, Pos};
 use super::raw::*;
 use super::versions;
 use super::yaml::pos_of;
-use super::{Matrix, TargetSpec};
+use super::{LiveSpec, Matrix, TargetSpec};
 use crate::expect::{
     AttrAssertion, Count, EventAssertion, KnownIssue, NameMatch, Relation, Selector, SpanCheck,
     StatusExpect, Template, TemplateVars,
@@ -192,6 +192,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         });
     }
 
+    let live = live(&cx, raw.live, &deployments)?;
     Ok(Matrix {
         origin: origin.to_string(),
         provider,
@@ -203,7 +204,53 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         features,
         checks,
         known_issues,
+        live,
     })
+}
+
+/// Validates the `live` section: known deployments, environment-variable-shaped names.
+fn live(
+    cx: &Ctx,
+    raw: Option<RawLive>,
+    deployments: &[Deployment],
+) -> Result<LiveSpec, MatrixError> {
+    let mut spec = LiveSpec::default();
+    let Some(raw) = raw else {
+        return Ok(spec);
+    };
+    for (name, var) in raw.deployments.0 {
+        if !deployments.iter().any(|d| d.name == name.value) {
+            let hint = did_you_mean(&name.value, deployments.iter().map(|d| d.name.as_str()))
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(cx.err(
+                pos_of(&name),
+                format!(
+                    "`live.deployments` names deployment `{}`, which is not defined{hint}",
+                    name.value
+                ),
+            ));
+        }
+        if !is_env_var_name(&var.value) {
+            return Err(cx.err(
+                pos_of(&var),
+                format!(
+                    "`{}` is not an environment variable name (use A-Z, 0-9 and _, e.g. AZURE_OPENAI_DEPLOYMENT_NAME)",
+                    var.value
+                ),
+            ));
+        }
+        spec.deployments.push((name.value, var.value));
+    }
+    Ok(spec)
+}
+
+fn is_env_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetSpec, MatrixError> {

@@ -9,6 +9,7 @@
 mod build;
 mod cell;
 mod error;
+mod live;
 mod raw;
 mod versions;
 mod yaml;
@@ -16,6 +17,7 @@ mod yaml;
 pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
 pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan};
 pub use error::{MatrixError, Pos};
+pub use live::LiveSpec;
 pub use versions::{parse_pin, CellVersionSet, VersionSet};
 pub use yaml::MAX_MATRIX_BYTES;
 
@@ -69,6 +71,7 @@ pub struct Matrix {
     features: Vec<(Feature, FeaturePlan)>,
     checks: BTreeMap<(Style, Feature), Vec<SpanCheck>>,
     known_issues: Vec<KnownIssue>,
+    live: LiveSpec,
 }
 
 impl Matrix {
@@ -108,6 +111,16 @@ impl Matrix {
     }
     pub fn known_issues(&self) -> &[KnownIssue] {
         &self.known_issues
+    }
+    /// Adds a driver (e.g. `command`, which no shipped matrix lists) after the others.
+    pub fn add_driver(&mut self, driver: DriverKind) {
+        if !self.drivers.contains(&driver) {
+            self.drivers.push(driver);
+        }
+    }
+    /// How deployments are named on a live resource.
+    pub fn live(&self) -> &LiveSpec {
+        &self.live
     }
     /// The merged checks of one style × feature (None when the pair is not in the matrix).
     pub fn checks(&self, style: Style, feature: Feature) -> Option<&[SpanCheck]> {

@@ -28,6 +28,17 @@ pub struct RawMatrix {
     pub expect: RawExpect,
     #[serde(default)]
     pub known_issues: Vec<RawKnownIssue>,
+    #[serde(default)]
+    pub live: Option<RawLive>,
+}
+
+/// `live:` — how the matrix's deployments are found on a live resource.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLive {
+    /// Matrix deployment name → the environment variable holding the live name.
+    #[serde(default)]
+    pub deployments: OMap<Spanned<String>, Spanned<String>>,
 }
 
 #[derive(Debug, serde::Deserialize)]

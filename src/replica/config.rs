@@ -126,6 +126,9 @@ pub enum FaultKind {
     RateLimit,
     /// 500 `server_error`.
     ServerError,
+    /// 503 `ServiceUnavailable` (a region under load); `retry_after_ms` adds the
+    /// retry headers Azure sometimes sends with it.
+    ServiceUnavailable,
     /// 408 `Timeout`.
     Timeout,
     /// 400 `content_filter` with `innererror.content_filter_result`.

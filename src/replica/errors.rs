@@ -185,6 +185,16 @@ pub fn server_error() -> Reply {
     )
 }
 
+pub fn service_unavailable(retry_after_ms: Option<u64>) -> Reply {
+    let mut r = azure(
+        503,
+        "ServiceUnavailable",
+        "The service is temporarily unable to process your request. Please try again later.",
+    );
+    r.retry_after_ms = retry_after_ms;
+    r
+}
+
 pub fn timeout() -> Reply {
     azure(408, "Timeout", "The operation was timeout.")
 }

@@ -69,6 +69,7 @@ impl FaultCounters {
             match fault.kind {
                 FaultKind::RateLimit
                 | FaultKind::ServerError
+                | FaultKind::ServiceUnavailable
                 | FaultKind::Timeout
                 | FaultKind::PromptFilter => {
                     if active.error.is_none() {

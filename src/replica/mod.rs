@@ -5,6 +5,7 @@
 //! which routes it ([`routes`]), authenticates it ([`auth`]), applies faults ([`faults`]),
 //! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`errors`]) and journals
 //! it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
+//! [`start_replay`] serves recorded cassettes instead ([`replay`]).
 
 mod auth;
 mod builtin;
@@ -16,6 +17,7 @@ mod embeddings;
 mod errors;
 mod faults;
 mod journal;
+mod replay;
 mod reply;
 mod routes;
 mod serve;
@@ -26,6 +28,7 @@ mod versions;
 pub use auth::AuthKind;
 pub use config::{Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig};
 pub use journal::{Journal, JournalEntry};
+pub use replay::{start_replay, start_replay_on, MISSES_PATH};
 pub use routes::RouteKind;
 pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
 pub use server::{start, start_on, ReplicaHandle};
@@ -60,11 +63,21 @@ pub enum ReplicaError {
     Config(String),
     #[error("replica I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// Cassettes to replay that cannot be loaded.
+    #[error("{0}")]
+    Cassette(#[from] crate::cassette::CassetteError),
 }
 
 impl ReplicaError {
     /// True when the caller's input was wrong (bad flags or configuration), not the system.
     pub fn is_usage(&self) -> bool {
-        matches!(self, ReplicaError::Flag { .. } | ReplicaError::Config(_))
+        match self {
+            ReplicaError::Flag { .. } | ReplicaError::Config(_) => true,
+            // Loading only reads: a missing directory is the caller's to fix too.
+            ReplicaError::Cassette(e) => {
+                e.is_usage() || matches!(e, crate::cassette::CassetteError::Io { .. })
+            }
+            ReplicaError::Bind { .. } | ReplicaError::Io(_) => false,
+        }
     }
 }

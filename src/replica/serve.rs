@@ -16,6 +16,9 @@ pub struct ServeOptions {
     pub deployments: Vec<Deployment>,
     /// (deployment name, fault) pairs, applied in order.
     pub faults: Vec<(String, Fault)>,
+    /// Answer from the cassettes in this directory instead of generating (deployments,
+    /// faults and the key are then unused).
+    pub fixtures: Option<std::path::PathBuf>,
 }
 
 impl ServeOptions {
@@ -25,6 +28,7 @@ impl ServeOptions {
             api_key: api_key.into(),
             deployments: Vec::new(),
             faults: Vec::new(),
+            fixtures: None,
         }
     }
 
@@ -93,6 +97,7 @@ pub fn parse_deployment_flag(value: &str) -> Result<Deployment, ReplicaError> {
 const FAULT_NAMES: &[&str] = &[
     "rate_limit",
     "server_error",
+    "service_unavailable",
     "timeout",
     "prompt_filter",
     "output_filter",
@@ -198,9 +203,31 @@ pub async fn serve_until(
     out: &mut (dyn Write + Send),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ReplicaError> {
-    let config = options.to_config()?;
-    let handle = start_on(config, options.addr).await?;
-    writeln!(out, "{}", handle.base_url())?;
+    let handle = match &options.fixtures {
+        Some(dir) => {
+            let store = crate::cassette::ReplayStore::load(dir)?;
+            let note = format!(
+                "replaying {} recorded exchanges from {}{}",
+                store.len(),
+                dir.display(),
+                store
+                    .meta()
+                    .label
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default()
+            );
+            let handle = super::start_replay_on(store, options.addr).await?;
+            writeln!(out, "{}", handle.base_url())?;
+            writeln!(out, "{note}")?;
+            handle
+        }
+        None => {
+            let handle = start_on(options.to_config()?, options.addr).await?;
+            writeln!(out, "{}", handle.base_url())?;
+            handle
+        }
+    };
     for d in &handle.config().deployments {
         writeln!(out, "{}", describe(d))?;
     }

@@ -20,12 +20,15 @@ use super::routes::{self, Api, Operation, RouteKind};
 use super::stream::{self, StreamFaults};
 use super::versions::{is_supported_api_version, V1_API_VERSIONS};
 use super::{ReplicaError, MAX_BODY_BYTES, SCOPE_HEADER};
+use crate::cassette::{ReplayMiss, Replayer};
 
 /// A running replica; dropping it stops the server.
 pub struct ReplicaHandle {
     server: MockServer,
     journal: Journal,
     config: Arc<ReplicaConfig>,
+    /// Set when the replica answers from cassettes ([`super::start_replay`]).
+    replayer: Option<Arc<Replayer>>,
 }
 
 impl std::fmt::Debug for ReplicaHandle {
@@ -54,6 +57,27 @@ impl ReplicaHandle {
     pub fn config(&self) -> &ReplicaConfig {
         &self.config
     }
+
+    /// True when answers come from cassettes instead of being generated.
+    pub fn is_replay(&self) -> bool {
+        self.replayer.is_some()
+    }
+
+    /// Every request no cassette exchange matched, in order (empty when not replaying).
+    pub fn replay_misses(&self) -> Vec<ReplayMiss> {
+        self.replayer
+            .as_ref()
+            .map(|r| r.misses())
+            .unwrap_or_default()
+    }
+
+    /// The replay misses of requests that carried the scope header `scope`.
+    pub fn replay_misses_for(&self, scope: &str) -> Vec<ReplayMiss> {
+        self.replayer
+            .as_ref()
+            .map(|r| r.misses_for(scope))
+            .unwrap_or_default()
+    }
 }
 
 /// Starts a replica on an OS-chosen loopback port.
@@ -67,30 +91,42 @@ pub async fn start_on(
     addr: SocketAddr,
 ) -> Result<ReplicaHandle, ReplicaError> {
     validate(&config)?;
-    let listener =
-        std::net::TcpListener::bind(addr).map_err(|source| ReplicaError::Bind { addr, source })?;
     let config = Arc::new(config);
     let journal = Journal::new(config.journal_capacity);
-    // Request recording would keep every body forever; the bounded journal replaces it.
-    let server = MockServer::builder()
-        .listener(listener)
-        .disable_request_recording()
-        .start()
-        .await;
     let replica = Replica {
         config: config.clone(),
         journal: journal.clone(),
         faults: FaultCounters::default(),
         counter: AtomicU64::new(0),
     };
+    serve_with(replica, addr, config, journal, None).await
+}
+
+/// Binds `addr` and mounts `responder` for every request.
+pub(super) async fn serve_with(
+    responder: impl Respond + 'static,
+    addr: SocketAddr,
+    config: Arc<ReplicaConfig>,
+    journal: Journal,
+    replayer: Option<Arc<Replayer>>,
+) -> Result<ReplicaHandle, ReplicaError> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| ReplicaError::Bind { addr, source })?;
+    // Request recording would keep every body forever; the bounded journal replaces it.
+    let server = MockServer::builder()
+        .listener(listener)
+        .disable_request_recording()
+        .start()
+        .await;
     Mock::given(Everything)
-        .respond_with(replica)
+        .respond_with(responder)
         .mount(&server)
         .await;
     Ok(ReplicaHandle {
         server,
         journal,
         config,
+        replayer,
     })
 }
 
@@ -148,7 +184,7 @@ impl Respond for Replica {
         );
         let scope = header(request, SCOPE_HEADER);
         if route.kind == RouteKind::Journal {
-            return self.journal_listing(request);
+            return journal_listing(&self.journal, request);
         }
         let mut facts = Facts {
             deployment: route.deployment.clone(),
@@ -173,7 +209,7 @@ impl Respond for Replica {
     }
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
+pub(super) fn header(request: &Request, name: &str) -> Option<String> {
     request
         .headers
         .get(name)
@@ -182,7 +218,7 @@ fn header(request: &Request, name: &str) -> Option<String> {
 }
 
 /// The host the client addressed: `Host`, else an absolute-form target's authority.
-fn host_of(request: &Request) -> Option<String> {
+pub(super) fn host_of(request: &Request) -> Option<String> {
     header(request, "host").or_else(|| {
         // wiremock fills origin-form targets in as http://localhost/…
         let h = request.url.host_str()?;
@@ -329,20 +365,6 @@ impl Replica {
         }
     }
 
-    fn journal_listing(&self, request: &Request) -> ResponseTemplate {
-        let scope = request
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "scope")
-            .map(|(_, v)| v.into_owned());
-        let entries = match scope {
-            Some(s) => self.journal.for_scope(&s),
-            None => self.journal.entries(),
-        };
-        let body = serde_json::to_vec(&entries).unwrap_or_else(|_| b"[]".to_vec());
-        ResponseTemplate::new(200).set_body_raw(body, "application/json")
-    }
-
     fn template(&self, reply: Reply, api: Option<Api>) -> ResponseTemplate {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut t =
@@ -387,6 +409,24 @@ impl Replica {
     }
 }
 
+/// `GET /_replica/journal[?scope=S]`: the journal as JSON.
+pub(super) fn journal_listing(journal: &Journal, request: &Request) -> ResponseTemplate {
+    let entries = match query_param(request, "scope") {
+        Some(s) => journal.for_scope(&s),
+        None => journal.entries(),
+    };
+    let body = serde_json::to_vec(&entries).unwrap_or_else(|_| b"[]".to_vec());
+    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+}
+
+pub(super) fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The error a fault replaces the response with, if any.
 fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Option<Reply> {
     let fault = active.error.as_ref()?;
@@ -397,6 +437,7 @@ fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Opt
             fault.retry_after_ms.unwrap_or(DEFAULT_RETRY_AFTER_MS),
         ),
         FaultKind::ServerError => errors::server_error(),
+        FaultKind::ServiceUnavailable => errors::service_unavailable(fault.retry_after_ms),
         // A gateway timeout arrives after a wait; `ms` sets it (default: none, to keep tests fast).
         FaultKind::Timeout => errors::timeout().with_delay(fault.ms.map(Duration::from_millis)),
         FaultKind::PromptFilter => errors::prompt_filtered(),

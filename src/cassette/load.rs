@@ -1,0 +1,189 @@
+//! Reading a cassette directory into a [`ReplayStore`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::model::{CassetteMeta, Exchange};
+use super::scope::{META_FILE, UNSCOPED_STEM};
+use super::yaml::{self, MAX_CASSETTE_BYTES};
+use super::CassetteError;
+use crate::matrix::Pos;
+
+/// One recorded exchange and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedExchange {
+    /// The scope of the file it is in (`None`: `unscoped.yaml`).
+    pub scope: Option<String>,
+    /// The file as given to [`ReplayStore::load`] joined with its name.
+    pub file: String,
+    /// The line of the exchange in its file (0 when built in memory).
+    pub line: u64,
+    pub exchange: Exchange,
+}
+
+impl RecordedExchange {
+    /// `FILE:LINE`.
+    pub fn origin(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// A loaded cassette set: its meta (label, match options) and every exchange, files in
+/// name order and exchanges in file order.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayStore {
+    dir: PathBuf,
+    meta: CassetteMeta,
+    exchanges: Vec<RecordedExchange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    exchanges: Vec<Spanned<Exchange>>,
+}
+
+impl ReplayStore {
+    /// Loads `dir`: `cassette.yaml` if present, and every other `*.yaml`/`*.yml` file as
+    /// one scope's exchanges. Malformed or truncated files give `FILE:LINE:COL` errors.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Self, CassetteError> {
+        let dir = dir.as_ref();
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CassetteError::Io { path, source }
+        };
+        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io(dir))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+            })
+            .collect();
+        names.sort();
+        let mut store = ReplayStore {
+            dir: dir.to_path_buf(),
+            ..Default::default()
+        };
+        let mut found_meta = false;
+        for path in names {
+            let text = read(&path)?;
+            let file = path.display().to_string();
+            if path.file_name().and_then(|n| n.to_str()) == Some(META_FILE) {
+                store.meta = yaml::parse(&text, &file)?;
+                found_meta = true;
+                continue;
+            }
+            let raw: RawFile = yaml::parse(&text, &file)?;
+            let scope = raw.scope.or_else(|| {
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
+                (stem != UNSCOPED_STEM).then(|| stem.to_string())
+            });
+            for spanned in raw.exchanges {
+                let pos = yaml::pos_of(&spanned);
+                validate(&spanned.value, &file, pos)?;
+                store.exchanges.push(RecordedExchange {
+                    scope: scope.clone(),
+                    file: file.clone(),
+                    line: pos.map(|p| p.line).unwrap_or(0),
+                    exchange: spanned.value,
+                });
+            }
+        }
+        if store.exchanges.is_empty() && !found_meta {
+            return Err(CassetteError::Parse {
+                file: dir.display().to_string(),
+                pos: None,
+                message: "no cassette files (*.yaml) in this directory".into(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// A store built in memory (tests, or traffic that was never written).
+    pub fn from_exchanges(meta: CassetteMeta, exchanges: Vec<RecordedExchange>) -> Self {
+        Self {
+            dir: PathBuf::new(),
+            meta,
+            exchanges,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn meta(&self) -> &CassetteMeta {
+        &self.meta
+    }
+
+    pub fn exchanges(&self) -> &[RecordedExchange] {
+        &self.exchanges
+    }
+
+    pub fn len(&self) -> usize {
+        self.exchanges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exchanges.is_empty()
+    }
+}
+
+fn read(path: &Path) -> Result<String, CassetteError> {
+    let bytes = std::fs::read(path).map_err(|source| CassetteError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = path.display().to_string();
+    if bytes.len() > MAX_CASSETTE_BYTES {
+        return Err(CassetteError::Parse {
+            file,
+            pos: None,
+            message: format!("larger than {MAX_CASSETTE_BYTES} bytes"),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| CassetteError::Parse {
+        file,
+        pos: None,
+        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })
+}
+
+/// What the parser cannot check: one body form per message, a path that is a path.
+fn validate(e: &Exchange, file: &str, pos: Option<Pos>) -> Result<(), CassetteError> {
+    let err = |message: &str| {
+        Err(CassetteError::Parse {
+            file: file.to_string(),
+            pos,
+            message: message.to_string(),
+        })
+    };
+    if !e.request.path.starts_with('/') {
+        return err("request.path must start with `/` (the query goes in request.query)");
+    }
+    if e.request.path.contains('?') {
+        return err("request.path contains `?`: put the query in request.query");
+    }
+    if e.request.body.is_some() && e.request.text.is_some() {
+        return err("a request has either `body` (JSON) or `text`, not both");
+    }
+    let r = &e.response;
+    let forms = [r.body.is_some(), r.events.is_some(), r.text.is_some()];
+    if forms.iter().filter(|f| **f).count() > 1 {
+        return err("a response has one of `body` (JSON), `events` (a stream) or `text`");
+    }
+    if !(100..=599).contains(&r.status) {
+        return err("response.status must be an HTTP status (100-599)");
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Cassettes: recorded Azure OpenAI traffic, written as readable YAML and replayed by the
+//! replica instead of generated answers (issue 5, items 3 and 4). The format is
+//! documented in docs/cassettes.md.
+//!
+//! - [`model`]: the file format as serde types; [`scope`]: scope → file name;
+//!   [`sse`]: event streams ↔ events; [`normalize`]: JSON normalization and diffs.
+//! - [`redact`]: what is never written, and scrubbing of secrets and the host.
+//! - [`write`]: writing a cassette directory; [`load`]: reading one, with `file:line:col`
+//!   errors, into a [`ReplayStore`].
+//! - [`traffic`]: raw HTTP traffic → exchanges; [`recorder`]: the recording proxy; [`replay`]: matching requests against a store
+//!   (served over HTTP by [`crate::replica::start_replay`]).
+
+pub mod load;
+pub mod model;
+pub mod normalize;
+pub mod recorder;
+pub mod redact;
+pub mod replay;
+pub mod scope;
+pub mod sse;
+pub mod traffic;
+pub mod write;
+mod yaml;
+
+pub use load::{RecordedExchange, ReplayStore};
+pub use model::{
+    CassetteFile, CassetteMeta, Exchange, MatchOptions, RecordedRequest, RecordedResponse,
+    SseEvent, DEFAULT_IGNORED_FIELDS,
+};
+pub use recorder::{Recorder, RecorderConfig};
+pub use redact::Redactor;
+pub use replay::{Closest, IncomingRequest, ReplayMiss, Replayer, MISS_CODE};
+pub use write::{write_cassettes, WriteOptions};
+
+use std::path::PathBuf;
+
+use crate::matrix::Pos;
+
+/// Everything that can go wrong with cassettes (never with one request: those get HTTP
+/// errors from the proxy or the replay server).
+#[derive(Debug, thiserror::Error)]
+pub enum CassetteError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cassette file that cannot be used; `Display` is `FILE:LINE:COL: message`.
+    #[error("{}: {message}", location(file, *pos))]
+    Parse {
+        file: String,
+        pos: Option<Pos>,
+        message: String,
+    },
+    #[error("cannot bind the recording proxy to {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid recorder configuration: {0}")]
+    Config(String),
+    #[error("cannot serialize a cassette: {0}")]
+    Serialize(String),
+}
+
+impl CassetteError {
+    /// True when the cassette files or the caller's options are wrong (exit 2), not the system.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CassetteError::Parse { .. } | CassetteError::Config(_))
+    }
+
+    /// `FILE:LINE:COL` (or `FILE`) for parse errors.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            CassetteError::Parse { file, pos, .. } => Some(location(file, *pos)),
+            _ => None,
+        }
+    }
+}
+
+fn location(file: &str, pos: Option<Pos>) -> String {
+    match pos {
+        Some(p) => format!("{file}:{}:{}", p.line, p.column),
+        None => file.to_string(),
+    }
+}
+
+// A panic while holding these locks leaves plain data consistent; poison is ignored.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,60 @@
+//! serde-saphyr plumbing for cassette files: budgets, and errors as `FILE:LINE:COL`.
+
+use serde::de::DeserializeOwned;
+
+use super::CassetteError;
+use crate::matrix::Pos;
+
+/// Recorded embeddings make large files; anything far bigger is not a cassette.
+pub const MAX_CASSETTE_BYTES: usize = 64 << 20;
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        budget: serde_saphyr::budget! {
+            max_events: 20_000_000,
+            max_aliases: 10_000,
+            max_anchors: 10_000,
+            max_nodes: 10_000_000,
+            max_depth: 64,
+            max_documents: 1,
+            max_total_scalar_bytes: MAX_CASSETTE_BYTES * 2,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+            max_replay_stack_depth: 16,
+        },
+    }
+}
+
+/// Parses `text` (the contents of `file`) as `T`.
+pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteError> {
+    if text.trim().is_empty() {
+        return Err(CassetteError::Parse {
+            file: file.to_string(),
+            pos: Some(Pos::START),
+            message: "the file is empty (truncated?)".into(),
+        });
+    }
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| translate(&e, file))
+}
+
+fn translate(err: &serde_saphyr::Error, file: &str) -> CassetteError {
+    let inner = err.without_snippet();
+    let pos = inner.location().as_ref().and_then(Pos::from_location);
+    let mut message = inner.to_string();
+    // The crate appends " at line L, column C"; ours is in front.
+    if let Some(i) = message.find(" at line ") {
+        message.truncate(i);
+    }
+    CassetteError::Parse {
+        file: file.to_string(),
+        pos,
+        message,
+    }
+}
+
+/// A position for a spanned value, when the parser knew it.
+pub fn pos_of<T>(s: &serde_saphyr::Spanned<T>) -> Option<Pos> {
+    Pos::from_location(&s.referenced)
+}

@@ -1,0 +1,197 @@
+//! The command driver: any program — typically a customer's own script — run with
+//! the environment an Azure OpenAI app reads (endpoint, key, api-version, deployment)
+//! and an OTLP exporter pointed at the run's receiver.
+//!
+//! Nothing is asked of the program beyond honouring the standard variables: the
+//! `openai` SDKs read `AZURE_OPENAI_*`/`OPENAI_API_VERSION`, OpenTelemetry SDKs read
+//! `OTEL_*` (including `OTEL_RESOURCE_ATTRIBUTES`, which carries the cell id so its
+//! spans are attributed even while other cells export), and HTTP clients read
+//! `HTTP_PROXY`, which offline delivers the calls to the replica with the Azure host
+//! name kept.
+
+use super::{Credential, DriverContext, DriverError, DriverRun};
+use crate::capture::OtlpReceiver;
+use crate::matrix::{Cell, FeaturePlan};
+use crate::vocab::Provider;
+use std::process::Stdio;
+use std::time::Duration;
+
+/// How command cells are run.
+#[derive(Debug, Clone)]
+pub struct CommandOptions {
+    /// A shell command line, run with `sh -c`.
+    pub command: String,
+    /// The longest the program may run.
+    pub timeout: Duration,
+    /// How long to wait for spans after the program exits (exporters flush on exit,
+    /// but delivery is asynchronous on the receiving side).
+    pub span_wait: Duration,
+}
+
+impl CommandOptions {
+    pub fn new(command: impl Into<String>) -> Self {
+        Self {
+            command: command.into(),
+            timeout: Duration::from_secs(120),
+            span_wait: Duration::from_millis(1500),
+        }
+    }
+}
+
+/// The most of the program's output a finding keeps.
+const OUTPUT_KEPT: usize = 2000;
+
+/// The variables the program gets, in a stable order (documented in the README).
+pub fn environment(
+    ctx: &DriverContext,
+    receiver: &OtlpReceiver,
+    cell: &Cell,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| env.push((k.to_string(), v));
+    let endpoint = match cell.provider {
+        // The Azure SDKs append `/openai` themselves: give them the resource origin.
+        Provider::AzureOpenAi => ctx.endpoint_url(Provider::AzureOpenAi),
+        other => ctx.endpoint_url(other),
+    };
+    set("AZURE_OPENAI_ENDPOINT", endpoint.clone());
+    if cell.provider != Provider::AzureOpenAi {
+        set("OPENAI_BASE_URL", endpoint);
+    }
+    match &ctx.credential {
+        Credential::ApiKey(key) => {
+            set("AZURE_OPENAI_API_KEY", key.clone());
+            set("OPENAI_API_KEY", key.clone());
+        }
+        Credential::EntraToken(token) => set("AZURE_OPENAI_AD_TOKEN", token.clone()),
+    }
+    if let Some(version) = ctx.api_version_for(cell.provider) {
+        set("OPENAI_API_VERSION", version.to_string());
+        set("AZURE_OPENAI_API_VERSION", version.to_string());
+    }
+    let deployments: Vec<&str> = cell
+        .plan
+        .deployments()
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    if let Some(first) = deployments.first() {
+        set("AZURE_OPENAI_DEPLOYMENT_NAME", first.to_string());
+    }
+    if let FeaturePlan::Embeddings { deployment, .. } = &cell.plan {
+        set("AZURE_OPENAI_EMBEDDING_DEPLOYMENT", deployment.name.clone());
+    }
+    set("AZURE_OPENAI_DEPLOYMENT_NAMES", deployments.join(","));
+    if let Some(proxy) = &ctx.proxy {
+        for var in ["HTTP_PROXY", "http_proxy"] {
+            set(var, proxy.clone());
+        }
+    }
+    let no_proxy = super::no_proxy_with_loopback();
+    set("NO_PROXY", no_proxy.clone());
+    set("no_proxy", no_proxy);
+    set("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint());
+    set("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_string());
+    set(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        format!("hh_compat.cell={}", cell.id),
+    );
+    set("OTEL_TRACES_EXPORTER", "otlp".to_string());
+    set("HH_COMPAT_CELL", cell.id.clone());
+    set("HH_COMPAT_STYLE", cell.style.to_string());
+    set("HH_COMPAT_FEATURE", cell.feature.to_string());
+    env
+}
+
+/// Runs the program for one cell and collects the spans it exported.
+pub async fn run(
+    ctx: &DriverContext,
+    receiver: &OtlpReceiver,
+    options: &CommandOptions,
+    cell: &Cell,
+) -> DriverRun {
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.args(["-c", &options.command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if ctx.proxy.is_some() {
+        // Offline, a proxy inherited from the environment must not take the calls
+        // anywhere but the replica.
+        for var in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            cmd.env_remove(var);
+        }
+    }
+    for (k, v) in environment(ctx, receiver, cell) {
+        cmd.env(k, v);
+    }
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return DriverRun::failed(
+                Vec::new(),
+                DriverError::Setup(format!("could not start `sh -c {}`: {e}", options.command)),
+            )
+        }
+    };
+    let output = match tokio::time::timeout(options.timeout, child.wait_with_output()).await {
+        Err(_) => {
+            let spans = receiver.take_cell(&cell.id);
+            return DriverRun::failed(
+                spans,
+                DriverError::Unavailable(format!(
+                    "the command did not finish within {}s",
+                    options.timeout.as_secs()
+                )),
+            );
+        }
+        Ok(Err(e)) => {
+            return DriverRun::failed(
+                Vec::new(),
+                DriverError::Setup(format!("running the command: {e}")),
+            )
+        }
+        Ok(Ok(output)) => output,
+    };
+    let secret = ctx.credential.secret();
+    let clean = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        let text = if secret.is_empty() {
+            text.to_string()
+        } else {
+            text.replace(secret, "***")
+        };
+        super::venv::tail(text.trim(), OUTPUT_KEPT)
+    };
+    let spans = receiver
+        .wait_for_spans(&cell.id, 1, options.span_wait)
+        .await;
+    let mut run = DriverRun::new(spans);
+    run.versions
+        .insert("command".into(), options.command.clone());
+    let stderr = clean(&output.stderr);
+    if !output.status.success() {
+        // The program is the app under test: its crash is evidence, not infrastructure.
+        run.error = Some(DriverError::Call(format!(
+            "the command exited with {}; stderr: {}",
+            output.status,
+            if stderr.is_empty() {
+                "(empty)"
+            } else {
+                &stderr
+            }
+        )));
+    } else if !stderr.is_empty() {
+        run.notes.push(format!("stderr: {stderr}"));
+    }
+    if run.spans.is_empty() {
+        let stray = receiver.unattributed().len();
+        if stray > 0 {
+            run.notes.push(format!(
+                "{stray} span(s) arrived without the `hh_compat.cell` resource attribute: does the program replace OTEL_RESOURCE_ATTRIBUTES or build its own Resource without it?"
+            ));
+        }
+    }
+    run
+}
