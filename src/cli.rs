@@ -18,7 +18,8 @@ use std::path::PathBuf;
         Examples:\n  hh-compat run --provider azure-openai\n  hh-compat list --style traceloop\n  \
         hh-compat run --feature streaming --format json --out results.json\n  \
         hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
-        hh-compat replica serve --deployment my-gpt4o=gpt-4o-2024-08-06"
+        hh-compat replica serve --deployment my-gpt4o=gpt-4o-2024-08-06\n  \
+        hh-compat drivers setup && hh-compat run --driver python --version-set openai-v1"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +32,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  hh-compat run --provider azure-openai\n  \
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter 'traceloop/*usage*' --format json --out results.json\n  \
+        hh-compat run --driver python --version-set openai-v1\n  \
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
         hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
         hh-compat run --command \"python repro.py\" --style traceloop --feature chat")]
@@ -58,16 +60,57 @@ pub enum Command {
     /// The offline Azure OpenAI replica.
     #[command(subcommand)]
     Replica(ReplicaCommand),
+    /// The python driver's environments (real packages from PyPI).
+    #[command(subcommand)]
+    Drivers(DriversCommand),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum DriversCommand {
+    /// Build the virtual environment of every (style, version set) ahead of a run.
+    #[command(
+        long_about = "Build the virtual environment of every (style, version set) ahead of a run.\n\n\
+            The matrix's `version_sets` pin the packages; each environment is created once (with \
+            `uv` when it is on PATH, else `python3 -m venv` + pip) and cached under \
+            $HH_COMPAT_CACHE_DIR (default: $XDG_CACHE_HOME/hh-compat/venvs) by the hash of its \
+            pins. Prints each environment's path and installed versions.",
+        after_help = "Exit codes: 0 every environment is ready · 2 usage or matrix error · \
+            3 an environment could not be built (pip's output is shown).\n\n\
+            Examples:\n  hh-compat drivers setup\n  \
+            hh-compat drivers setup --style traceloop --version-set openai-v1\n  \
+            hh-compat drivers setup --provider openai\n  \
+            HH_COMPAT_CACHE_DIR=/tmp/venvs hh-compat drivers setup --matrix my-matrix.yaml"
+    )]
+    Setup(SetupArgs),
+}
+
+/// Which matrix: a provider's shipped one or a file.
 #[derive(Debug, Args)]
-pub struct SelectArgs {
+pub struct MatrixArgs {
     /// The provider whose shipped matrix to use, matrix/<PROVIDER>.yaml [default: azure-openai].
     #[arg(long, value_parser = parse_name::<Provider>)]
     pub provider: Option<Provider>,
     /// A matrix file to use instead of the provider's shipped one.
     #[arg(long, value_name = "FILE")]
     pub matrix: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    /// Only these styles (repeatable).
+    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
+    pub styles: Vec<Style>,
+    /// Only these version sets (repeatable; default: all of the matrix's).
+    #[arg(long = "version-set", value_name = "NAME")]
+    pub version_sets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
     /// Only these styles (repeatable).
     #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
     pub styles: Vec<Style>,
@@ -77,6 +120,10 @@ pub struct SelectArgs {
     /// Only these drivers (repeatable).
     #[arg(long = "driver", value_name = "DRIVER", value_parser = parse_name::<DriverKind>)]
     pub drivers: Vec<DriverKind>,
+    /// Only python cells of these version sets (repeatable); implies --driver python
+    /// on `run` when no --driver is given.
+    #[arg(long = "version-set", value_name = "NAME")]
+    pub version_sets: Vec<String>,
     /// Only cells whose id matches PATTERN (`*` is a wildcard; repeatable, any may match).
     #[arg(long = "filter", value_name = "PATTERN")]
     pub patterns: Vec<String>,
@@ -255,11 +302,12 @@ where
 impl From<SelectArgs> for hh_compat::commands::Selection {
     fn from(a: SelectArgs) -> Self {
         Self {
-            provider: a.provider,
-            matrix: a.matrix,
+            provider: a.source.provider,
+            matrix: a.source.matrix,
             styles: a.styles,
             features: a.features,
             drivers: a.drivers,
+            version_sets: a.version_sets,
             patterns: a.patterns,
         }
     }
@@ -298,6 +346,17 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             deployments: a.deployments,
             faults: a.faults,
             fixtures: a.fixtures,
+        }
+    }
+}
+
+impl From<SetupArgs> for hh_compat::commands::SetupCommand {
+    fn from(a: SetupArgs) -> Self {
+        Self {
+            provider: a.source.provider,
+            matrix: a.source.matrix,
+            styles: a.styles,
+            version_sets: a.version_sets,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::drivers::command::CommandOptions;
+use crate::drivers::python;
+use crate::drivers::venv::{self, EnvSpec, PythonSetup};
 use crate::live::{EnvSource, LiveError, LiveSettings};
 use crate::matrix::{self, CellFilter, Matrix, MatrixError};
 use crate::replica::{self, ServeOptions};
@@ -22,6 +24,8 @@ pub struct Selection {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    /// Version set names (python cells); cells of other drivers are not narrowed.
+    pub version_sets: Vec<String>,
     pub patterns: Vec<String>,
 }
 
@@ -114,15 +118,27 @@ fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
         styles: selection.styles.clone(),
         features: selection.features.clone(),
         drivers: selection.drivers.clone(),
+        version_sets: selection.version_sets.clone(),
         patterns: selection.patterns.clone(),
     }
     .apply(matrix.cells())
+}
+
+/// Every `--version-set` must name a set of the matrix (with a did-you-mean).
+fn check_version_sets(matrix: &Matrix, names: &[String]) -> Result<(), CommandError> {
+    for name in names {
+        matrix
+            .version_set(name)
+            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+    }
+    Ok(())
 }
 
 /// Loads the selected matrix and returns it with the cells the filters keep, and the
 /// label the matrix is reported under.
 pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
     let (loaded, label) = load(selection)?;
+    check_version_sets(&loaded, &selection.version_sets)?;
     let cells = filter(&loaded, selection);
     Ok((loaded, cells, label))
 }
@@ -150,9 +166,12 @@ async fn execute(
     let mut selection = command.selection.clone();
     // The default run stays offline and fast: real Python packages (which need an
     // interpreter and, the first time, PyPI) run only when asked for with --driver.
+    // Naming a version set asks for the python cells that run under it.
     if selection.drivers.is_empty() {
         selection.drivers = vec![if command.command.is_some() {
             DriverKind::Command
+        } else if !selection.version_sets.is_empty() {
+            DriverKind::Python
         } else {
             DriverKind::Rust
         }];
@@ -172,6 +191,7 @@ async fn execute(
         _ => {}
     }
     let (mut matrix, label) = load(&selection)?;
+    check_version_sets(&matrix, &selection.version_sets)?;
     if wants_command {
         // A program instruments itself one way: its spans are judged by one style.
         if selection.styles.len() != 1 {
@@ -260,7 +280,7 @@ async fn execute(
         }
         options.jobs = jobs;
     }
-    let progress = progress_bar(cells.len() as u64);
+    let progress = progress_bar(cells.len() as u64, "cells");
     let bar = progress.clone();
     let mut results = runner::run(
         &matrix,
@@ -405,14 +425,13 @@ fn write_file(path: &Path, contents: &str) -> Result<(), CommandError> {
 }
 
 /// A progress bar on a terminal; nothing when stderr is redirected (CI logs stay clean).
-fn progress_bar(len: u64) -> ProgressBar {
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} cells  {wide_msg}")
-    {
+    let template = format!("{{spinner}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{wide_msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -428,4 +447,145 @@ fn display_path(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
+}
+
+/// `hh-compat drivers setup` as typed on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SetupCommand {
+    pub provider: Option<Provider>,
+    pub matrix: Option<PathBuf>,
+    /// Only these styles (empty = every style a version set pins).
+    pub styles: Vec<Style>,
+    /// Only these version sets (empty = all of the matrix's).
+    pub version_sets: Vec<String>,
+}
+
+/// The environments `command` asks for, from the matrix's version sets.
+pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> {
+    let (matrix, label) = load(&Selection {
+        provider: command.provider,
+        matrix: command.matrix.clone(),
+        ..Selection::default()
+    })?;
+    for style in &command.styles {
+        if !matrix.styles().contains(style) {
+            return Err(CommandError::Usage(format!(
+                "--style {style}: {label} has no such style (it has: {})",
+                join(matrix.styles())
+            )));
+        }
+    }
+    for name in &command.version_sets {
+        matrix
+            .version_set(name)
+            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+    }
+    let mut envs = Vec::new();
+    for set in matrix.version_sets() {
+        if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {
+            continue;
+        }
+        for (style, requirements) in &set.styles {
+            if command.styles.is_empty() || command.styles.contains(style) {
+                envs.push(EnvSpec {
+                    style: *style,
+                    set: set.name.clone(),
+                    requirements: requirements.clone(),
+                });
+            }
+        }
+    }
+    if envs.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "nothing to set up: {label} has no version set for the styles and sets asked for \
+             (see `version_sets` in docs/matrix.md)"
+        )));
+    }
+    Ok(envs)
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `hh-compat drivers setup`: builds every python environment a run would need, a few
+/// at a time, with progress on stderr; prints where each is and what it holds. Exit 3
+/// when any environment could not be built (pip's output tail is shown).
+pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, CommandError> {
+    let envs = setup_envs(command)?;
+    let setup = PythonSetup::new(envs);
+    let driver_dir = venv::driver_dir();
+    let started = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = if tty {
+        let bar = progress_bar(setup.envs.len() as u64, "environments");
+        bar.set_message("building python environments");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    } else {
+        None
+    };
+    let progress = {
+        let bar = bar.clone();
+        move |line: &str| match &bar {
+            Some(bar) => {
+                if line.contains(": ready at ") || line.contains(": up to date") {
+                    bar.inc(1);
+                }
+                bar.set_message(line.to_string());
+            }
+            None => eprintln!("drivers setup: {line}"),
+        }
+    };
+    let outcomes = venv::setup_python(&setup, progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = 0;
+    for outcome in &outcomes {
+        let (style, set) = (outcome.spec.style, &outcome.spec.set);
+        match &outcome.result {
+            Ok(env) => {
+                let state = if env.created { "created" } else { "cached" };
+                let _ = writeln!(stdout, "{style}@{set}: {state} {}", env.dir.display());
+                let versions = python::installed_versions(
+                    &env.python,
+                    &driver_dir,
+                    style,
+                    Duration::from_secs(60),
+                )
+                .await;
+                let line = match versions {
+                    Ok(v) => v
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    Err(e) => format!("(versions unavailable: {e})"),
+                };
+                let _ = writeln!(stdout, "    {line}");
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {style}@{set}: {e}");
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "drivers setup: {} of {} environments ready in {elapsed:.1}s (cache: {})",
+        outcomes.len() - failed,
+        outcomes.len(),
+        setup.cache_dir.display()
+    );
+    Ok(if failed > 0 {
+        ExitStatus::Infrastructure
+    } else {
+        ExitStatus::Ok
+    })
 }

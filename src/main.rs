@@ -4,7 +4,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, ReplicaCommand};
+use cli::{Cli, Command, DriversCommand, ReplicaCommand};
 use hh_compat::report::ExitStatus;
 use std::io::Write;
 use std::process::ExitCode;
@@ -36,6 +36,9 @@ fn main() -> ExitCode {
             }
             Command::Replica(ReplicaCommand::Serve(args)) => {
                 hh_compat::commands::replica_serve(args.into()).await
+            }
+            Command::Drivers(DriversCommand::Setup(args)) => {
+                hh_compat::commands::drivers_setup(&args.into()).await
             }
         }
     });

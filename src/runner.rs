@@ -141,19 +141,21 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
     let total = cells.len();
-    // Python cells run in one interpreter per style, so they go in batches; command
-    // cells run one after another (their unscoped requests are told apart by time);
-    // the receiver they export to is started only when there are any.
-    let mut python_batches: Vec<(Style, Vec<(usize, Cell)>)> = Vec::new();
+    // Python cells run in one interpreter per (style, version set), so they go in
+    // batches; command cells run one after another (their unscoped requests are told
+    // apart by time); the receiver they export to is started only when there are any.
+    type BatchKey = (Style, Option<String>);
+    let mut python_batches: Vec<(BatchKey, Vec<(usize, Cell)>)> = Vec::new();
     let mut commands: Vec<(usize, Cell)> = Vec::new();
     let mut single: Vec<(usize, Cell)> = Vec::new();
     for (index, cell) in cells.into_iter().enumerate() {
+        let key = (cell.style, cell.version_set_name().map(str::to_string));
         match cell.driver {
             DriverKind::Rust => single.push((index, cell)),
             DriverKind::Command => commands.push((index, cell)),
-            DriverKind::Python => match python_batches.iter_mut().find(|(s, _)| *s == cell.style) {
+            DriverKind::Python => match python_batches.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, batch)) => batch.push((index, cell)),
-                None => python_batches.push((cell.style, vec![(index, cell)])),
+                None => python_batches.push((key, vec![(index, cell)])),
             },
         }
     }
@@ -164,7 +166,7 @@ pub async fn run(
             OtlpReceiver::start(ReceiverConfig::default()).await?,
         ))
     };
-    for (style, batch) in python_batches {
+    for ((style, _), batch) in python_batches {
         let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
         let receiver = receiver.clone();
         let python = options.python.clone();
@@ -367,6 +369,7 @@ fn judge(
             style: cell.style,
             feature: cell.feature,
             driver: cell.driver,
+            version_set: cell.version_set_name().map(str::to_string),
             status: CellStatus::Error,
             findings,
             versions: run.versions,
@@ -376,7 +379,41 @@ fn judge(
         };
     }
     let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
-    let judgement = expect::judge(evaluated, &cell.known_issues);
+    // An issue that names a driver error reproduces only when that error happens, and
+    // then also covers the assertion failures it causes (e.g. no spans).
+    let error_text = run.error.as_ref().map(ToString::to_string);
+    let error_issue = run
+        .error
+        .as_ref()
+        .filter(|e| !e.is_infrastructure())
+        .and_then(|_| {
+            let text = error_text.as_deref().unwrap_or_default();
+            cell.known_issues.iter().find(|k| k.covers_error(text))
+        });
+    let issues: Vec<_> = match error_issue {
+        Some(_) => cell.known_issues.clone(),
+        None => (cell.known_issues.iter())
+            .filter(|k| k.error.is_none())
+            .cloned()
+            .collect(),
+    };
+    let mut judgement = expect::judge(evaluated, &issues);
+    match error_issue {
+        Some(issue) => judgement.unreproduced.retain(|k| k.id != issue.id),
+        None => (judgement.unreproduced).extend(
+            cell.known_issues
+                .iter()
+                .filter(|k| k.error.is_some())
+                .cloned(),
+        ),
+    }
+    if !judgement.failures.is_empty() {
+        judgement.verdict = Verdict::Fail;
+    } else if !judgement.unreproduced.is_empty() {
+        judgement.verdict = Verdict::XPass;
+    } else if error_issue.is_some() {
+        judgement.verdict = Verdict::XFail;
+    }
     let mut findings: Vec<Finding> = Vec::new();
     for f in &judgement.failures {
         findings.push(from_expect(FindingKind::Failure, f));
@@ -402,8 +439,15 @@ fn judge(
         Verdict::XPass => CellStatus::Xpass,
     };
     if let Some(error) = &run.error {
-        findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
-        status = CellStatus::Fail;
+        if let Some(issue) = error_issue {
+            let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
+            finding.reason = Some(issue.reason.clone());
+            finding.link = issue.link.clone();
+            findings.insert(0, finding);
+        } else {
+            findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
+            status = CellStatus::Fail;
+        }
     }
     findings.extend(
         run.notes
@@ -416,6 +460,7 @@ fn judge(
         style: cell.style,
         feature: cell.feature,
         driver: cell.driver,
+        version_set: cell.version_set_name().map(str::to_string),
         status,
         findings,
         versions: run.versions,
@@ -441,6 +486,7 @@ fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResult {
         style: cell.style,
         feature: cell.feature,
         driver: cell.driver,
+        version_set: cell.version_set_name().map(str::to_string),
         status: CellStatus::Skip,
         findings: vec![Finding::new(FindingKind::Skipped, reason)],
         versions: Default::default(),

@@ -138,8 +138,24 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
     ]);
     assert_eq!(
         text(&out.stdout),
-        "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/chat/python\n\
-         azure-openai/traceloop/errors/rust\nazure-openai/traceloop/errors/python\n"
+        "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/chat/python@latest\n\
+         azure-openai/traceloop/chat/python@openai-v1\nazure-openai/traceloop/errors/rust\n\
+         azure-openai/traceloop/errors/python@latest\nazure-openai/traceloop/errors/python@openai-v1\n"
+    );
+    let out = hh(&["list", "--feature", "chat", "--version-set", "openai-v1"]);
+    let listed = text(&out.stdout);
+    assert_eq!(
+        listed.lines().count(),
+        6,
+        "3 rust + 3 python@openai-v1:\n{listed}"
+    );
+    assert!(!listed.contains("@latest"), "{listed}");
+    let out = hh(&["list", "--version-set", "lates"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown version set `lates` (did you mean `latest`?)"),
+        "{}",
+        text(&out.stderr)
     );
     let out = hh(&["list", "--filter", "*/streaming*", "--driver", "rust"]);
     assert_eq!(text(&out.stdout).lines().count(), 6);
@@ -280,5 +296,105 @@ fn help_shows_examples() {
     assert!(
         help.contains("Examples:") && help.contains("hh-compat run --provider azure-openai"),
         "{help}"
+    );
+}
+
+#[test]
+fn drivers_setup_usage_errors_exit_2_before_building_anything() {
+    let cache = temp_dir("setup-usage");
+    let setup = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+            .args(["drivers", "setup"])
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("HH_COMPAT_CACHE_DIR", &cache)
+            .output()
+            .expect("the binary runs")
+    };
+    let cases: &[(&[&str], &str)] = &[
+        (&["--version-set", "openai-v2"], "did you mean `openai-v1`?"),
+        (&["--style", "tracelop"], "did you mean `traceloop`?"),
+        (&["--provider", "azure"], "unknown provider `azure`"),
+        (&["--matrix", "no/such/matrix.yaml"], "no/such/matrix.yaml"),
+        (&["--bogus"], "unexpected argument"),
+    ];
+    for (args, needle) in cases {
+        let out = setup(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: want `{needle}` in {stderr}"
+        );
+    }
+    let dir = temp_dir("setup-style");
+    let matrix = write(
+        &dir,
+        "m.yaml",
+        "provider: openai\ntarget: {api_key: k}\ndeployments:\n  gpt-4o: {model: gpt-4o-2024-08-06}\n\
+         styles: [traceloop]\ndrivers: [python]\nversion_sets:\n  latest:\n    styles:\n\
+         \x20     traceloop: [opentelemetry-instrumentation-openai==0.62.4]\n\
+         features:\n  chat: {deployment: gpt-4o}\nexpect:\n  all:\n    llm: {name: openai.chat}\n",
+    );
+    let out = setup(&[
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--style",
+        "otel-genai",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("has no such style"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0),
+        0,
+        "a usage error builds nothing"
+    );
+    let out = hh(&["drivers", "setup", "--help"]);
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("hh-compat drivers setup --style traceloop"),
+        "{help}"
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn drivers_setup_reports_an_install_failure_with_exit_3_and_pips_output() {
+    let dir = temp_dir("setup-fail");
+    let base =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/openai.yaml"))
+            .unwrap();
+    let start = base
+        .find("version_sets:\n")
+        .expect("the openai matrix has version sets");
+    let end = base[start..]
+        .find("\n\n")
+        .map(|i| start + i)
+        .expect("block end");
+    let text_ = format!(
+        "{}version_sets:\n  broken:\n    styles:\n      traceloop: [hh-compat-no-such-package-7f3a==0.0.1]\n{}",
+        &base[..start],
+        &base[end..]
+    )
+    .replace("version_sets: [latest]", "version_sets: [broken]");
+    let matrix = write(&dir, "m.yaml", &text_);
+    let out = Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+        .args(["drivers", "setup", "--matrix", matrix.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HH_COMPAT_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("the binary runs");
+    let stderr = text(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("traceloop@broken") && stderr.contains("hh-compat-no-such-package-7f3a"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("drivers setup: traceloop@broken: creating"),
+        "plain one-line progress when stderr is not a terminal: {stderr}"
     );
 }

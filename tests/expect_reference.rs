@@ -105,7 +105,11 @@ fn verdict(
     let known: Vec<_> = m
         .known_issues()
         .iter()
-        .filter(|k| k.applies_to(style, feature, DriverKind::Python))
+        // The reference spans were recorded with the `latest` packages.
+        .filter(|k| {
+            k.applies_to(style, feature, DriverKind::Python)
+                && k.applies_to_version_set(Some("latest"))
+        })
         .cloned()
         .collect();
     let findings = evaluate(checks, &spans, &vars(style, feature, deployment, model));

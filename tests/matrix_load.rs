@@ -12,7 +12,7 @@ fn azure() -> hh_compat::matrix::Matrix {
 }
 
 #[test]
-fn shipped_azure_matrix_expands_to_36_cells_in_file_order() {
+fn shipped_azure_matrix_expands_to_54_cells_in_file_order() {
     let m = azure();
     assert_eq!(m.provider(), Provider::AzureOpenAi);
     assert_eq!(m.target().host, "contoso.openai.azure.com");
@@ -26,11 +26,33 @@ fn shipped_azure_matrix_expands_to_36_cells_in_file_order() {
     assert_eq!(flaky.faults[0].times, Some(1));
     assert_eq!(flaky.faults[0].retry_after_ms, Some(20));
     let cells = m.cells();
-    assert_eq!(cells.len(), 3 * 6 * 2);
+    // 3 styles x 6 features x (rust + python@latest + python@openai-v1)
+    assert_eq!(cells.len(), 3 * 6 * 3);
     assert_eq!(cells[0].id, "azure-openai/openinference/chat/rust");
-    assert_eq!(cells[1].id, "azure-openai/openinference/chat/python");
-    assert_eq!(cells[2].id, "azure-openai/openinference/streaming/rust");
-    assert_eq!(cells[35].id, "azure-openai/otel-genai/errors/python");
+    assert_eq!(cells[0].version_set, None);
+    assert_eq!(cells[1].id, "azure-openai/openinference/chat/python@latest");
+    assert_eq!(
+        cells[2].id,
+        "azure-openai/openinference/chat/python@openai-v1"
+    );
+    assert_eq!(cells[3].id, "azure-openai/openinference/streaming/rust");
+    assert_eq!(
+        cells[53].id,
+        "azure-openai/otel-genai/errors/python@openai-v1"
+    );
+    let v1 = cells[2]
+        .version_set
+        .as_ref()
+        .expect("a python cell has a set");
+    assert_eq!(v1.name, "openai-v1");
+    assert_eq!(v1.requirements[0], "openai==1.109.1");
+    assert!(
+        v1.requirements
+            .iter()
+            .any(|r| r.starts_with("openinference-instrumentation-openai==")),
+        "{:?}",
+        v1.requirements
+    );
     let ids: Vec<&str> = cells.iter().map(|c| c.id.as_str()).collect();
     let mut sorted = ids.clone();
     sorted.dedup();
@@ -46,6 +68,25 @@ fn shipped_azure_matrix_expands_to_36_cells_in_file_order() {
             .all(|c| c.known_issues.is_empty()),
         "the shipped issues are scoped to python"
     );
+    let latest_only = |id: &str| {
+        m.known_issues()
+            .iter()
+            .find(|k| k.id == id)
+            .is_some_and(|k| k.version_sets == ["latest"])
+    };
+    assert!(latest_only("openinference-no-server-address"));
+    for c in cells
+        .iter()
+        .filter(|c| c.version_set_name() == Some("openai-v1"))
+    {
+        assert!(
+            c.known_issues
+                .iter()
+                .all(|k| k.version_sets.contains(&"openai-v1".to_string())),
+            "{}: an issue of another set applies",
+            c.id
+        );
+    }
 }
 
 #[test]
@@ -140,8 +181,10 @@ fn shipped_openai_matrix_loads() {
     assert_eq!(m.target().host, "api.openai.com");
     assert_eq!(m.target().api_version, None);
     let cells = m.cells();
-    assert_eq!(cells.len(), 18);
+    assert_eq!(cells.len(), 18, "rust only: no python driver listed");
     assert_eq!(cells[0].id, "openai/openinference/chat/rust");
+    assert_eq!(m.version_sets().len(), 1);
+    assert_eq!(m.version_sets()[0].name, "latest");
 }
 
 #[test]
@@ -151,14 +194,29 @@ fn filters_select_by_style_feature_driver_and_pattern() {
         styles: vec![Style::Traceloop],
         ..Default::default()
     };
-    assert_eq!(f.apply(cells.clone()).len(), 12);
+    assert_eq!(f.apply(cells.clone()).len(), 18);
     let f = CellFilter {
         features: vec![Feature::Chat, Feature::Errors],
         ..Default::default()
     };
-    assert_eq!(f.apply(cells.clone()).len(), 12);
+    assert_eq!(f.apply(cells.clone()).len(), 18);
     let f = CellFilter {
         drivers: vec![DriverKind::Python],
+        ..Default::default()
+    };
+    assert_eq!(f.apply(cells.clone()).len(), 36);
+    // A version-set filter narrows python cells only; rust cells have no set.
+    let f = CellFilter {
+        version_sets: vec!["openai-v1".into()],
+        ..Default::default()
+    };
+    let kept = f.apply(cells.clone());
+    assert_eq!(kept.len(), 36, "18 rust + 18 python@openai-v1");
+    assert!(kept
+        .iter()
+        .all(|c| c.version_set_name().is_none_or(|v| v == "openai-v1")));
+    let f = CellFilter {
+        patterns: vec!["*@latest".into()],
         ..Default::default()
     };
     assert_eq!(f.apply(cells.clone()).len(), 18);
@@ -167,9 +225,9 @@ fn filters_select_by_style_feature_driver_and_pattern() {
         ..Default::default()
     };
     let ids: Vec<String> = f.apply(cells.clone()).into_iter().map(|c| c.id).collect();
-    assert_eq!(ids.len(), 14, "{ids:?}");
+    assert_eq!(ids.len(), 21, "{ids:?}");
     assert!(CellFilter::default().is_empty());
-    assert_eq!(CellFilter::default().apply(cells.clone()).len(), 36);
+    assert_eq!(CellFilter::default().apply(cells.clone()).len(), 54);
 }
 
 #[test]
@@ -498,4 +556,143 @@ fn the_documented_example_is_a_valid_matrix() {
         .expect("yaml block");
     let m = parse_str(yaml, "docs/matrix.md").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.cells().len(), 2);
+}
+
+// ---------------------------------------------------------------- version sets
+
+const SETS: &str = r#"drivers: [rust, python]
+version_sets:
+  latest:
+    common: [openai==3.57.0, opentelemetry-sdk==1.45.2]
+    styles:
+      openinference: [openinference-instrumentation-openai==0.1.66]
+  old:
+    description: an older customer
+    common:
+      - openai==1.109.1
+    styles:
+      openinference:
+        - openinference-instrumentation-openai==0.1.41
+"#;
+
+fn with_sets(sets: &str) -> String {
+    BASE.replace("features:\n", &format!("{sets}features:\n"))
+}
+
+#[test]
+fn version_sets_expand_python_cells_and_keep_rust_ids() {
+    let m = parse_str(&with_sets(SETS), "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = m.cells().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "azure-openai/openinference/chat/rust",
+            "azure-openai/openinference/chat/python@latest",
+            "azure-openai/openinference/chat/python@old",
+            "azure-openai/openinference/embeddings/rust",
+            "azure-openai/openinference/embeddings/python@latest",
+            "azure-openai/openinference/embeddings/python@old",
+        ]
+    );
+    let set = m.version_set("old").expect("defined");
+    assert_eq!(set.description.as_deref(), Some("an older customer"));
+    assert_eq!(
+        set.requirements(Style::OpenInference).expect("covered"),
+        [
+            "openai==1.109.1",
+            "openinference-instrumentation-openai==0.1.41"
+        ]
+    );
+    assert_eq!(set.requirements(Style::Traceloop), None);
+    let e = m.version_set("lates").expect_err("unknown");
+    assert!(e.contains("did you mean `latest`?"), "{e}");
+}
+
+#[test]
+fn known_issues_can_be_limited_to_version_sets() {
+    let text = format!(
+        "{}known_issues:\n  - {{id: x, reason: r, drivers: [python], version_sets: [old]}}\n",
+        with_sets(SETS)
+    );
+    let m = parse_str(&text, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    for c in m.cells() {
+        let applies = !c.known_issues.is_empty();
+        assert_eq!(applies, c.version_set_name() == Some("old"), "{}", c.id);
+    }
+}
+
+#[test]
+fn known_issue_naming_an_unknown_version_set_suggests() {
+    let text = format!(
+        "{}known_issues:\n  - {{id: x, reason: r, version_sets: [lates]}}\n",
+        with_sets(SETS)
+    );
+    assert_err(
+        &text,
+        "36:39",
+        "known issue `x`: unknown version set `lates` (did you mean `latest`?)",
+    );
+}
+
+#[test]
+fn python_driver_without_version_sets() {
+    let text = BASE.replace("features:\n", "drivers: [rust, python]\nfeatures:\n");
+    assert_err(&text, "13:10", "the python driver needs `version_sets`");
+}
+
+#[test]
+fn a_pin_that_is_not_exact() {
+    let text = with_sets(&SETS.replace("openai==3.57.0", "openai>=3.0"));
+    assert_err(&text, "16:14", "`openai>=3.0` is not an exact pin");
+}
+
+#[test]
+fn a_package_pinned_twice_for_a_style() {
+    let text = with_sets(&SETS.replace(
+        "openinference: [openinference-instrumentation-openai==0.1.66]",
+        "openinference: [openinference-instrumentation-openai==0.1.66, OpenAI==3.56.0]",
+    ));
+    assert_err(
+        &text,
+        "18:69",
+        "`openai` is pinned twice for style `openinference`",
+    );
+}
+
+#[test]
+fn a_version_set_style_must_be_in_styles() {
+    let text = with_sets(&SETS.replace(
+        "      openinference: [openinference-instrumentation-openai==0.1.66]",
+        "      traceloop: [opentelemetry-instrumentation-openai==0.62.4]",
+    ));
+    assert_err(
+        &text,
+        "18:7",
+        "pins style `traceloop`, which is not in `styles`",
+    );
+    let text = with_sets(&SETS.replace(
+        "      openinference: [openinference-instrumentation-openai==0.1.66]",
+        "      openinferense: [openinference-instrumentation-openai==0.1.66]",
+    ));
+    assert_err(&text, "18:7", "did you mean `openinference`?");
+}
+
+#[test]
+fn version_set_names_are_id_safe_and_sets_need_styles() {
+    let text = with_sets(&SETS.replace("  old:\n", "  Old Set:\n"));
+    assert_err(
+        &text,
+        "19:3",
+        "version set name `Old Set` must be lowercase",
+    );
+    let text = with_sets(&SETS.replace(
+        "    styles:\n      openinference: [openinference-instrumentation-openai==0.1.66]\n",
+        "    styles: {}\n",
+    ));
+    assert_err(&text, "16:5", "version set `latest` lists no styles");
+    let text = with_sets(&SETS.replace(
+        "    description: an older customer\n",
+        "    descripton: x\n",
+    ));
+    assert_err(&text, "20:5", "unknown field `descripton`");
 }

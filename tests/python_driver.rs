@@ -19,11 +19,16 @@ fn matrix_path() -> PathBuf {
 }
 
 async fn run_python(features: Vec<Feature>, python: PythonOptions) -> RunResults {
+    run_matrix(matrix_path(), features, python).await
+}
+
+async fn run_matrix(path: PathBuf, features: Vec<Feature>, python: PythonOptions) -> RunResults {
     let selection = Selection {
         provider: Some(Provider::AzureOpenAi),
-        matrix: Some(matrix_path()),
+        matrix: Some(path),
         features,
         drivers: vec![DriverKind::Python],
+        version_sets: vec!["latest".to_string()],
         ..Selection::default()
     };
     let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
@@ -82,10 +87,8 @@ async fn real_instrumentors_run_as_matrix_cells() {
             c.id
         );
         assert_eq!(c.versions.get("openai").map(String::as_str), Some("3.57.0"));
-        assert_eq!(
-            c.versions.get("version_set").map(String::as_str),
-            Some("latest")
-        );
+        assert_eq!(c.version_set.as_deref(), Some("latest"));
+        assert!(c.id.ends_with("/python@latest"), "{}", c.id);
         assert!(
             c.versions.contains_key("instrumentor_version"),
             "{:?}",
@@ -159,29 +162,48 @@ async fn a_missing_interpreter_skips_with_the_reason() {
     }
 }
 
+/// A one-style matrix whose version set `latest` pins `pins` for openinference.
+fn small_matrix(dir: &std::path::Path, pins: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let path = dir.join("m.yaml");
+    let text = format!(
+        r#"provider: azure-openai
+target: {{resource: contoso, api_version: "2024-10-21", api_key: k}}
+deployments:
+  gpt-4o: {{model: gpt-4o-2024-08-06}}
+styles: [openinference]
+drivers: [python]
+version_sets:
+  latest:
+    styles:
+      openinference: [{pins}]
+features:
+  chat: {{deployment: gpt-4o}}
+expect:
+  all:
+    llm:
+      name: ChatCompletion
+"#
+    );
+    std::fs::write(&path, text).expect("write matrix");
+    path
+}
+
 #[tokio::test]
 async fn a_broken_requirements_set_is_an_error_with_pips_message() {
     let root = std::env::temp_dir().join(format!("hh-compat-broken-{}", std::process::id()));
-    let requirements = root.join("driver/requirements");
-    std::fs::create_dir_all(&requirements).expect("temp dir");
-    for style in Style::ALL {
-        std::fs::write(
-            requirements.join(format!("{style}-broken.txt")),
-            "hh-compat-no-such-package-7f3a==0.0.1\n",
-        )
-        .expect("write requirements");
-    }
-    let results = run_python(
+    let path = small_matrix(&root, "hh-compat-no-such-package-7f3a==0.0.1");
+    let results = run_matrix(
+        path,
         vec![Feature::Chat],
         PythonOptions {
-            driver_dir: root.join("driver"),
             cache_dir: root.join("cache"),
-            version_set: "broken".to_string(),
             ..PythonOptions::default()
         },
     )
     .await;
     let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(results.cells.len(), 1);
     for c in &results.cells {
         assert_eq!(c.status, CellStatus::Error, "{}", describe(c));
         let message = &c.findings[0].message;
@@ -193,4 +215,68 @@ async fn a_broken_requirements_set_is_an_error_with_pips_message() {
             "pip's message is missing: {message}"
         );
     }
+}
+
+/// Real packages that install but cannot instrument: a set that pins the SDK and the
+/// OpenTelemetry exporter but not the instrumentor. The cell must fail (never pass,
+/// never be an infrastructure error) and carry Python's own message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instrumentor_that_does_not_import_fails_with_pythons_message() {
+    let root = std::env::temp_dir().join(format!("hh-compat-noimport-{}", std::process::id()));
+    let path = small_matrix(
+        &root,
+        "openai==3.57.0, opentelemetry-sdk==1.45.2, opentelemetry-exporter-otlp-proto-http==1.45.2",
+    );
+    // The default cache: the environment is reused between test runs.
+    let results = run_matrix(path, vec![Feature::Chat], PythonOptions::default()).await;
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(results.cells.len(), 1);
+    let c = &results.cells[0];
+    assert_eq!(c.status, CellStatus::Fail, "{}", describe(c));
+    assert_eq!(c.id, "azure-openai/openinference/chat/python@latest");
+    let first = &c.findings[0];
+    assert_eq!(first.kind, FindingKind::Failure);
+    assert!(
+        first.message.contains("ModuleNotFoundError")
+            && first.message.contains("No module named 'openinference'"),
+        "Python's message is missing: {}",
+        first.message
+    );
+    assert_eq!(c.versions.get("openai").map(String::as_str), Some("3.57.0"));
+}
+
+/// The `openai-v1` set's OpenInference release does not instrument (wrapt 2): the
+/// matrix states it as a known issue naming the error, so the cell is `xfail` with
+/// Python's message kept, not `pass` and not a plain `fail`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
+    let selection = Selection {
+        provider: Some(Provider::AzureOpenAi),
+        matrix: Some(matrix_path()),
+        styles: vec![Style::OpenInference],
+        features: vec![Feature::Chat],
+        drivers: vec![DriverKind::Python],
+        version_sets: vec!["openai-v1".to_string()],
+        ..Selection::default()
+    };
+    let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
+    let results = run(&matrix, &label, cells, &RunOptions::default(), |_| {})
+        .await
+        .expect("the run starts");
+    assert_eq!(results.cells.len(), 1);
+    let c = &results.cells[0];
+    assert_eq!(c.id, "azure-openai/openinference/chat/python@openai-v1");
+    assert_eq!(c.status, CellStatus::Xfail, "{}", describe(c));
+    let first = &c.findings[0];
+    assert_eq!(first.kind, FindingKind::KnownIssue);
+    assert!(
+        first.message.contains("TypeError") && first.message.contains("wrap_function_wrapper"),
+        "{}",
+        first.message
+    );
+    assert_eq!(
+        c.versions.get("openai").map(String::as_str),
+        Some("1.109.1")
+    );
+    assert_eq!(c.versions["instrumentor_version"], "0.1.41");
 }

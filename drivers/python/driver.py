@@ -153,10 +153,24 @@ class Router:
                 log(f"flushing spans failed: {e!r}")
 
 
+class RefusedToInstrument(Exception):
+    """The instrumentor loaded but declined to instrument (e.g. an unsupported openai)."""
+
+
 def instrument(style: str) -> None:
     _, module, cls = INSTRUMENTORS[style]
     mod = __import__(module, fromlist=[cls])
-    getattr(mod, cls)().instrument()
+    instrumentor = getattr(mod, cls)()
+    instrumentor.instrument()
+    # BaseInstrumentor only logs a dependency conflict and returns; an app would run
+    # uninstrumented. Say so with the package's own words instead of a silent no-op.
+    if not getattr(instrumentor, "_is_instrumented_by_opentelemetry", True):
+        check = getattr(instrumentor, "_check_dependency_conflicts", None)
+        conflict = check() if callable(check) else None
+        raise RefusedToInstrument(
+            f"{cls}().instrument() did nothing: {conflict}" if conflict
+            else f"{cls}().instrument() did nothing"
+        )
 
 
 def client_for(plan: dict, cell: str):
@@ -280,7 +294,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--style", required=True, choices=sorted(INSTRUMENTORS))
     parser.add_argument("--plan", help="plan file (default: stdin)")
+    parser.add_argument("--versions", action="store_true",
+                        help="print the installed versions as JSON and exit")
     args = parser.parse_args()
+    if args.versions:
+        print(json.dumps(versions(args.style)), flush=True)
+        return 0
     plan = json.load(open(args.plan) if args.plan else sys.stdin)
 
     out = {"versions": versions(args.style), "setup_error": None, "features": []}

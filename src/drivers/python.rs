@@ -8,7 +8,7 @@
 //! installed versions. The plan goes to its stdin so the API key never appears in a
 //! process list.
 
-use super::venv::{self, VenvError};
+use super::venv::{self, EnvSpec, VenvError};
 use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::OtlpReceiver;
 use crate::matrix::Cell;
@@ -26,10 +26,9 @@ use tokio::io::AsyncWriteExt;
 pub struct PythonOptions {
     /// Base interpreter for building environments; `None` = [`venv::find_python3`].
     pub python3: Option<PathBuf>,
-    /// Holds `driver.py` and `requirements/`.
+    /// Holds `driver.py`.
     pub driver_dir: PathBuf,
     pub cache_dir: PathBuf,
-    pub version_set: String,
     /// Per tool invocation while building an environment.
     pub install_timeout: Duration,
     /// The longest the driver process may run for a whole batch.
@@ -45,7 +44,6 @@ impl Default for PythonOptions {
             python3: None,
             driver_dir: venv::driver_dir(),
             cache_dir: venv::default_cache_dir(),
-            version_set: venv::DEFAULT_VERSION_SET.to_string(),
             install_timeout: Duration::from_secs(600),
             process_timeout: Duration::from_secs(180),
             span_wait: Duration::from_millis(500),
@@ -89,7 +87,8 @@ struct FeatureReport {
     duration_ms: u64,
 }
 
-/// Runs `cells` (all of `style`) in one driver process; outcomes in `cells`' order.
+/// Runs `cells` (all of one style and one version set) in one driver process;
+/// outcomes in `cells`' order.
 pub async fn run_batch(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
@@ -98,20 +97,25 @@ pub async fn run_batch(
     cells: &[Cell],
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Vec<CellOutcome> {
-    if cells.is_empty() {
-        return Vec::new();
-    }
     let all = |make: &dyn Fn() -> CellOutcome| cells.iter().map(|_| make()).collect();
+    let Some(set) = cells.first().and_then(|c| c.version_set.clone()) else {
+        let error = DriverError::Setup(
+            "a python cell needs a version set (the matrix's `version_sets`)".to_string(),
+        );
+        return all(&|| CellOutcome::Ran(DriverRun::failed(Vec::new(), error.clone())));
+    };
     let base = match venv::base_python(options.python3.as_deref()) {
         Ok(b) => b,
         Err(e) => return all(&|| CellOutcome::Skipped(e.to_string())),
     };
-    let requirements = venv::requirements_path(&options.driver_dir, style, &options.version_set);
+    let spec = EnvSpec {
+        style,
+        set: set.name.clone(),
+        requirements: set.requirements,
+    };
     let env = venv::ensure(
         &base,
-        style,
-        &options.version_set,
-        &requirements,
+        &spec,
         &options.cache_dir,
         options.install_timeout,
         progress,
@@ -123,7 +127,7 @@ pub async fn run_batch(
         Err(e) => {
             let error = DriverError::Setup(format!(
                 "installing the {style} packages (version set `{}`) failed: {e}",
-                options.version_set
+                spec.set
             ));
             return all(&|| CellOutcome::Ran(DriverRun::failed(Vec::new(), error.clone())));
         }
@@ -146,7 +150,6 @@ pub async fn run_batch(
         .versions
         .iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v)))
-        .chain([("version_set".to_string(), options.version_set.clone())])
         .collect();
     let mut out = Vec::with_capacity(cells.len());
     for cell in cells {
@@ -190,6 +193,41 @@ pub async fn run_batch(
         out.push(CellOutcome::Ran(run));
     }
     out
+}
+
+/// The versions installed in an environment, as the driver reports them (`openai`,
+/// the instrumentor and its version, the OpenTelemetry SDK, Python).
+pub async fn installed_versions(
+    python: &std::path::Path,
+    driver_dir: &std::path::Path,
+    style: Style,
+    timeout: Duration,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(driver_dir.join("driver.py"))
+        .args(["--style", style.as_str(), "--versions"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| format!("the driver did not answer within {}s", timeout.as_secs()))?
+        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the driver failed ({}): {}",
+            output.status,
+            venv::tail(
+                String::from_utf8_lossy(&output.stderr).trim(),
+                venv::MAX_OUTPUT_KEPT
+            )
+        ));
+    }
+    let parsed: BTreeMap<String, Option<String>> = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("the driver printed no versions: {e}"))?;
+    Ok(parsed
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
 }
 
 fn classify(f: &FeatureReport) -> DriverError {

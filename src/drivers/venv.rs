@@ -1,7 +1,8 @@
-//! Virtual environments for the python driver: one per pinned requirements file
-//! (`drivers/python/requirements/<style>-<set>.txt`), created once and cached under a
-//! directory named by the hash of the file's content, so a changed pin gets a fresh
-//! environment and an unchanged one is reused.
+//! Virtual environments for the python driver: one per (style, version set), from the
+//! requirement lines the matrix pins (`version_sets`), created once and cached under a
+//! directory named by the hash of those lines, so a changed pin gets a fresh
+//! environment and an unchanged one is reused. The lines are kept in the environment
+//! as `requirements.txt`.
 //!
 //! Created with `uv` when it is on PATH (fast), else `python3 -m venv` + pip. The
 //! environment is built in a temporary directory and renamed into place only once
@@ -12,9 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-/// Version set used when none is named.
-pub const DEFAULT_VERSION_SET: &str = "latest";
-
 /// Most bytes of a failing tool's output kept for the report (the tail: pip's
 /// conclusion is at the end).
 pub const MAX_OUTPUT_KEPT: usize = 4000;
@@ -24,13 +22,6 @@ pub enum VenvError {
     /// No interpreter to build environments with: python cells are skipped.
     #[error("{0}")]
     NoPython(String),
-    #[error("no requirements for style `{style}`, version set `{set}`: {path}: {source}")]
-    Requirements {
-        style: Style,
-        set: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
     /// A tool ran and failed (pip's resolver, a missing package, a network error).
     #[error("`{command}` failed: {output}")]
     Install { command: String, output: String },
@@ -61,13 +52,6 @@ pub fn driver_dir() -> PathBuf {
         return local;
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("drivers/python")
-}
-
-/// `<driver_dir>/requirements/<style>-<set>.txt`.
-pub fn requirements_path(driver_dir: &Path, style: Style, set: &str) -> PathBuf {
-    driver_dir
-        .join("requirements")
-        .join(format!("{}-{set}.txt", style.as_str()))
 }
 
 /// `$HH_COMPAT_CACHE_DIR`, else `$XDG_CACHE_HOME/hh-compat/venvs`, else
@@ -144,22 +128,40 @@ pub fn cache_key(requirements: &[u8], base_python: &Path) -> String {
 
 const READY_MARKER: &str = ".hh-compat-ready";
 
-/// Creates (or reuses) the environment for `requirements`. `progress` hears each step.
+/// One environment to build: a style's requirement lines in one version set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvSpec {
+    pub style: Style,
+    pub set: String,
+    /// `package==version` lines, as the matrix pins them.
+    pub requirements: Vec<String>,
+}
+
+impl EnvSpec {
+    /// What the cache key hashes and `requirements.txt` holds.
+    fn content(&self) -> Vec<u8> {
+        let mut text = format!(
+            "# hh-compat: style `{}`, version set `{}` (from the matrix)\n",
+            self.style, self.set
+        );
+        for line in &self.requirements {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.into_bytes()
+    }
+}
+
+/// Creates (or reuses) the environment for `spec`. `progress` hears each step.
 pub async fn ensure(
     base_python: &Path,
-    style: Style,
-    set: &str,
-    requirements: &Path,
+    spec: &EnvSpec,
     cache_dir: &Path,
     timeout: Duration,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Venv, VenvError> {
-    let content = std::fs::read(requirements).map_err(|source| VenvError::Requirements {
-        style,
-        set: set.to_string(),
-        path: requirements.to_path_buf(),
-        source,
-    })?;
+    let (style, set) = (spec.style, spec.set.as_str());
+    let content = spec.content();
     let name = format!(
         "{}-{set}-{}",
         style.as_str(),
@@ -183,14 +185,15 @@ pub async fn ensure(
     let staged_python = staging.join("bin/python");
     let uv = which("uv");
     progress(&format!(
-        "{style}/{set}: creating a virtual environment with {} from {}",
+        "{style}@{set}: creating a virtual environment with {} ({} pins)",
         if uv.is_some() {
             "uv"
         } else {
             "python3 -m venv + pip"
         },
-        requirements.display()
+        spec.requirements.len()
     ));
+    let requirements = staging.join("requirements.txt");
     let result = async {
         match &uv {
             Some(uv) => {
@@ -201,17 +204,21 @@ pub async fn ensure(
                     .arg(base_python)
                     .arg(&staging);
                 run_tool(venv, timeout).await?;
+                write_requirements(&requirements, &content)?;
+                progress(&format!("{style}@{set}: installing"));
                 let mut pip = tokio::process::Command::new(uv);
                 pip.args(["pip", "install", "--quiet", "--python"])
                     .arg(&staged_python)
                     .arg("-r")
-                    .arg(requirements);
+                    .arg(&requirements);
                 run_tool(pip, timeout).await
             }
             None => {
                 let mut venv = tokio::process::Command::new(base_python);
                 venv.args(["-m", "venv"]).arg(&staging);
                 run_tool(venv, timeout).await?;
+                write_requirements(&requirements, &content)?;
+                progress(&format!("{style}@{set}: installing"));
                 let mut pip = tokio::process::Command::new(&staged_python);
                 pip.args([
                     "-m",
@@ -222,7 +229,7 @@ pub async fn ensure(
                     "--no-input",
                     "-r",
                 ])
-                .arg(requirements);
+                .arg(&requirements);
                 run_tool(pip, timeout).await
             }
         }
@@ -242,11 +249,18 @@ pub async fn ensure(
             return Err(io(format!("moving the environment into {}", dir.display()))(e));
         }
     }
-    progress(&format!("{style}/{set}: ready at {}", dir.display()));
+    progress(&format!("{style}@{set}: ready at {}", dir.display()));
     Ok(Venv {
         dir,
         python,
         created: true,
+    })
+}
+
+fn write_requirements(path: &Path, content: &[u8]) -> Result<(), VenvError> {
+    std::fs::write(path, content).map_err(|source| VenvError::Io {
+        context: format!("writing {}", path.display()),
+        source,
     })
 }
 
@@ -310,23 +324,22 @@ pub fn tail(text: &str, max: usize) -> String {
 pub struct PythonSetup {
     /// Base interpreter; `None` = [`find_python3`].
     pub python3: Option<PathBuf>,
-    pub driver_dir: PathBuf,
     pub cache_dir: PathBuf,
-    pub styles: Vec<Style>,
-    pub version_sets: Vec<String>,
+    pub envs: Vec<EnvSpec>,
     /// Per tool invocation (venv creation, install).
     pub timeout: Duration,
+    /// Environments built at once (pip is CPU- and network-bound; a few at a time).
+    pub concurrency: usize,
 }
 
-impl Default for PythonSetup {
-    fn default() -> Self {
+impl PythonSetup {
+    pub fn new(envs: Vec<EnvSpec>) -> Self {
         Self {
             python3: None,
-            driver_dir: driver_dir(),
             cache_dir: default_cache_dir(),
-            styles: Style::ALL.to_vec(),
-            version_sets: vec![DEFAULT_VERSION_SET.to_string()],
+            envs,
             timeout: Duration::from_secs(600),
+            concurrency: 3,
         }
     }
 }
@@ -334,26 +347,27 @@ impl Default for PythonSetup {
 /// One environment's outcome in [`setup_python`].
 #[derive(Debug)]
 pub struct SetupOutcome {
-    pub style: Style,
-    pub set: String,
+    pub spec: EnvSpec,
     pub result: Result<Venv, VenvError>,
 }
 
-/// Creates every (style, version set) environment ahead of a run, concurrently,
-/// telling `progress` what happens. A missing interpreter is returned as an error
-/// for every environment.
+/// Creates every environment of `setup` ahead of a run, a few at a time, telling
+/// `progress` what happens. A missing interpreter is returned as an error for every
+/// environment. Outcomes come back in `setup.envs` order.
 pub async fn setup_python(
     setup: &PythonSetup,
     progress: impl Fn(&str) + Send + Sync,
 ) -> Vec<SetupOutcome> {
+    use futures::StreamExt;
     let base = match base_python(setup.python3.as_deref()) {
         Ok(b) => b,
         Err(e) => {
             let reason = e.to_string();
-            return pairs(setup)
-                .map(|(style, set)| SetupOutcome {
-                    style,
-                    set,
+            return setup
+                .envs
+                .iter()
+                .map(|spec| SetupOutcome {
+                    spec: spec.clone(),
                     result: Err(VenvError::NoPython(reason.clone())),
                 })
                 .collect();
@@ -361,35 +375,25 @@ pub async fn setup_python(
     };
     let progress = &progress;
     let base = &base;
-    let jobs = pairs(setup).map(|(style, set)| async move {
-        let requirements = requirements_path(&setup.driver_dir, style, &set);
-        let result = ensure(
-            base,
-            style,
-            &set,
-            &requirements,
-            &setup.cache_dir,
-            setup.timeout,
-            progress,
-        )
-        .await;
+    let jobs = setup.envs.iter().map(|spec| async move {
+        let result = ensure(base, spec, &setup.cache_dir, setup.timeout, progress).await;
+        let (style, set) = (spec.style, &spec.set);
         match &result {
             Ok(v) if !v.created => {
-                progress(&format!("{style}/{set}: up to date ({})", v.dir.display()))
+                progress(&format!("{style}@{set}: up to date ({})", v.dir.display()))
             }
             Ok(_) => {}
-            Err(e) => progress(&format!("{style}/{set}: failed: {e}")),
+            Err(_) => progress(&format!("{style}@{set}: failed")),
         }
-        SetupOutcome { style, set, result }
+        SetupOutcome {
+            spec: spec.clone(),
+            result,
+        }
     });
-    futures::future::join_all(jobs).await
-}
-
-fn pairs(setup: &PythonSetup) -> impl Iterator<Item = (Style, String)> + '_ {
-    setup
-        .styles
-        .iter()
-        .flat_map(|s| setup.version_sets.iter().map(move |v| (*s, v.clone())))
+    futures::stream::iter(jobs)
+        .buffered(setup.concurrency.max(1))
+        .collect()
+        .await
 }
 
 #[cfg(test)]
@@ -420,18 +424,14 @@ mod tests {
     }
 
     #[test]
-    fn requirements_are_named_by_style_and_set() {
-        let p = requirements_path(Path::new("d"), Style::OtelGenAi, "openai-v1");
-        assert_eq!(p, Path::new("d/requirements/otel-genai-openai-v1.txt"));
-    }
-
-    #[test]
-    fn shipped_latest_sets_exist_for_every_style() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("drivers/python");
-        for style in Style::ALL {
-            let p = requirements_path(&dir, *style, DEFAULT_VERSION_SET);
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
-            assert!(text.contains("openai=="), "{} pins no openai", p.display());
-        }
+    fn env_content_names_the_set_and_keeps_pin_order() {
+        let spec = EnvSpec {
+            style: Style::Traceloop,
+            set: "openai-v1".into(),
+            requirements: vec!["openai==1.109.1".into(), "b==2".into()],
+        };
+        let text = String::from_utf8(spec.content()).expect("utf-8");
+        assert!(text.starts_with("# hh-compat: style `traceloop`, version set `openai-v1`"));
+        assert!(text.ends_with("openai==1.109.1\nb==2\n"), "{text}");
     }
 }

@@ -40,6 +40,12 @@ pub struct KnownIssue {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    /// Only python cells of these version sets (empty = any cell, with or without a set).
+    pub version_sets: Vec<String>,
+    /// Covers the driver's own error (e.g. an instrumentor that fails to import) when
+    /// its message contains this text, and then the assertion failures it causes.
+    /// Reproduces only when that error happens.
+    pub error: Option<String>,
     /// Covers findings of this check (label) only.
     pub check: Option<String>,
     /// Covers findings about this attribute key only.
@@ -56,6 +62,18 @@ impl KnownIssue {
         (self.styles.is_empty() || self.styles.contains(&style))
             && (self.features.is_empty() || self.features.contains(&feature))
             && (self.drivers.is_empty() || self.drivers.contains(&driver))
+    }
+
+    /// Whether the issue applies to a cell run under `version_set` (None: no set, e.g.
+    /// the rust driver). An issue limited to sets never applies to a cell without one.
+    pub fn applies_to_version_set(&self, version_set: Option<&str>) -> bool {
+        self.version_sets.is_empty()
+            || version_set.is_some_and(|v| self.version_sets.iter().any(|s| s == v))
+    }
+
+    /// Whether this issue expects a driver error with this message.
+    pub fn covers_error(&self, message: &str) -> bool {
+        self.error.as_deref().is_some_and(|e| message.contains(e))
     }
 
     pub fn covers(&self, finding: &Finding) -> bool {

@@ -412,6 +412,8 @@ fn issue(id: &str) -> KnownIssue {
         styles: vec![],
         features: vec![],
         drivers: vec![],
+        version_sets: vec![],
+        error: None,
         check: None,
         attribute: None,
         event: None,

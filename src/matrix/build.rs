@@ -4,6 +4,7 @@
 use super::cell::{DeploymentRef, FeaturePlan};
 use super::error::{MatrixError, Pos};
 use super::raw::*;
+use super::versions;
 use super::yaml::pos_of;
 use super::{LiveSpec, Matrix, TargetSpec};
 use crate::expect::{
@@ -60,10 +61,11 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
             "`styles` is empty; list at least one of: openinference, traceloop, otel-genai",
         ));
     }
+    let drivers_pos = raw.drivers.as_ref().and_then(pos_of);
     let drivers: Vec<DriverKind> = match raw.drivers {
         Some(list) => {
             let mut out: Vec<DriverKind> = Vec::new();
-            for d in list {
+            for d in list.value {
                 if !out.contains(&d.0) {
                     out.push(d.0);
                 }
@@ -72,6 +74,14 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         }
         None => vec![DriverKind::Rust],
     };
+    let version_sets = versions::build(origin, raw.version_sets, &styles)?;
+    if drivers.contains(&DriverKind::Python) && version_sets.is_empty() {
+        return Err(cx.err(
+            drivers_pos.or(Some(Pos::START)),
+            "the python driver needs `version_sets` (the pinned packages its environments \
+             install); see docs/matrix.md, \"Version sets\"",
+        ));
+    }
 
     let mut features: Vec<(Feature, FeaturePlan)> = Vec::new();
     for (f, params) in raw.features.0 {
@@ -159,12 +169,20 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
                 ));
             }
         }
+        let mut issue_sets: Vec<String> = Vec::new();
+        for set in &k.version_sets {
+            versions::lookup(&version_sets, &set.value)
+                .map_err(|m| cx.err(pos_of(set), format!("known issue `{}`: {m}", k.id.value)))?;
+            issue_sets.push(set.value.clone());
+        }
         known_issues.push(KnownIssue {
             id: k.id.value,
             summary: k.summary.unwrap_or_default(),
             styles: k.styles.into_iter().map(|s| s.0).collect(),
             features: k.features.into_iter().map(|s| s.0).collect(),
             drivers: k.drivers.into_iter().map(|s| s.0).collect(),
+            version_sets: issue_sets,
+            error: k.error.filter(|e| !e.trim().is_empty()),
             check: k.check.map(|c| c.value),
             attribute: k.attribute,
             event: k.event,
@@ -182,6 +200,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         deployments,
         styles,
         drivers,
+        version_sets,
         features,
         checks,
         known_issues,

@@ -1,5 +1,6 @@
 //! Cells (provider × style × feature × driver), what each one does, and filtering.
 
+use super::versions::CellVersionSet;
 use crate::expect::{KnownIssue, SpanCheck, TemplateVars};
 use crate::vocab::{DriverKind, Feature, Provider, Style};
 use serde::Serialize;
@@ -51,7 +52,8 @@ pub enum FeaturePlan {
 /// One unit that passes or fails.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
-    /// `provider/style/feature/driver`, e.g. `azure-openai/openinference/chat/rust`.
+    /// `provider/style/feature/driver`, e.g. `azure-openai/openinference/chat/rust`;
+    /// python cells add `@<version set>`: `azure-openai/openinference/chat/python@latest`.
     pub id: String,
     pub provider: Provider,
     pub style: Style,
@@ -62,6 +64,15 @@ pub struct Cell {
     /// Only the issues that apply to this cell's style, feature and driver.
     pub known_issues: Vec<KnownIssue>,
     pub vars: TemplateVars,
+    /// The python driver's pinned packages for this cell's style (None for other drivers).
+    pub version_set: Option<CellVersionSet>,
+}
+
+impl Cell {
+    /// The version set's name, if the cell runs under one.
+    pub fn version_set_name(&self) -> Option<&str> {
+        self.version_set.as_ref().map(|v| v.name.as_str())
+    }
 }
 
 /// Which cells to run. Empty lists mean "all"; patterns are OR-ed.
@@ -70,6 +81,9 @@ pub struct CellFilter {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    /// Version set names. Cells without a set (every driver but python) are not
+    /// narrowed by this: it selects which environments run, not which drivers.
+    pub version_sets: Vec<String>,
     /// Substrings of the cell id, or globs with `*` matched against the whole id.
     pub patterns: Vec<String>,
 }
@@ -79,6 +93,7 @@ impl CellFilter {
         self.styles.is_empty()
             && self.features.is_empty()
             && self.drivers.is_empty()
+            && self.version_sets.is_empty()
             && self.patterns.is_empty()
     }
 
@@ -86,6 +101,10 @@ impl CellFilter {
         (self.styles.is_empty() || self.styles.contains(&cell.style))
             && (self.features.is_empty() || self.features.contains(&cell.feature))
             && (self.drivers.is_empty() || self.drivers.contains(&cell.driver))
+            && (self.version_sets.is_empty()
+                || cell
+                    .version_set_name()
+                    .is_none_or(|v| self.version_sets.iter().any(|s| s == v)))
             && (self.patterns.is_empty()
                 || self.patterns.iter().any(|p| pattern_matches(p, &cell.id)))
     }

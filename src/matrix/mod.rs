@@ -11,12 +11,14 @@ mod cell;
 mod error;
 mod live;
 mod raw;
+mod versions;
 mod yaml;
 
 pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
 pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan};
 pub use error::{MatrixError, Pos};
 pub use live::LiveSpec;
+pub use versions::{parse_pin, CellVersionSet, VersionSet};
 pub use yaml::MAX_MATRIX_BYTES;
 
 use crate::expect::{KnownIssue, SpanCheck};
@@ -65,6 +67,7 @@ pub struct Matrix {
     deployments: Vec<Deployment>,
     styles: Vec<Style>,
     drivers: Vec<DriverKind>,
+    version_sets: Vec<VersionSet>,
     features: Vec<(Feature, FeaturePlan)>,
     checks: BTreeMap<(Style, Feature), Vec<SpanCheck>>,
     known_issues: Vec<KnownIssue>,
@@ -95,6 +98,14 @@ impl Matrix {
     pub fn drivers(&self) -> &[DriverKind] {
         &self.drivers
     }
+    /// The python driver's version sets, in file order.
+    pub fn version_sets(&self) -> &[VersionSet] {
+        &self.version_sets
+    }
+    /// The set called `name`, or an error naming the defined ones (with a did-you-mean).
+    pub fn version_set(&self, name: &str) -> Result<&VersionSet, String> {
+        versions::lookup(&self.version_sets, name)
+    }
     pub fn features(&self) -> &[(Feature, FeaturePlan)] {
         &self.features
     }
@@ -116,43 +127,75 @@ impl Matrix {
         self.checks.get(&(style, feature)).map(Vec::as_slice)
     }
 
-    /// Every cell, in a stable order: style (file order), feature (file order), driver.
+    /// Every cell, in a stable order: style (file order), feature (file order), driver,
+    /// then version set (file order). Python cells exist once per version set that
+    /// covers their style, with ids `provider/style/feature/python@set`; other drivers
+    /// have no version set and ids `provider/style/feature/driver`.
     pub fn cells(&self) -> Vec<Cell> {
         let mut out = Vec::new();
         for style in &self.styles {
             for (feature, plan) in &self.features {
                 for driver in &self.drivers {
-                    out.push(Cell {
-                        id: format!("{}/{}/{}/{}", self.provider, style, feature, driver),
-                        provider: self.provider,
-                        style: *style,
-                        feature: *feature,
-                        driver: *driver,
-                        plan: plan.clone(),
-                        checks: self
-                            .checks
-                            .get(&(*style, *feature))
-                            .cloned()
-                            .unwrap_or_default(),
-                        known_issues: self
-                            .known_issues
+                    let sets: Vec<Option<CellVersionSet>> = if *driver == DriverKind::Python {
+                        self.version_sets
                             .iter()
-                            .filter(|k| k.applies_to(*style, *feature, *driver))
-                            .cloned()
-                            .collect(),
-                        vars: build::cell_vars(
-                            self.provider,
-                            &self.target,
-                            *style,
-                            *feature,
-                            *driver,
-                            plan,
-                        ),
-                    });
+                            .filter_map(|set| {
+                                set.requirements(*style).map(|r| {
+                                    Some(CellVersionSet {
+                                        name: set.name.clone(),
+                                        requirements: r.to_vec(),
+                                    })
+                                })
+                            })
+                            .collect()
+                    } else {
+                        vec![None]
+                    };
+                    for version_set in sets {
+                        out.push(self.cell(*style, *feature, plan, *driver, version_set));
+                    }
                 }
             }
         }
         out
+    }
+
+    fn cell(
+        &self,
+        style: Style,
+        feature: Feature,
+        plan: &FeaturePlan,
+        driver: DriverKind,
+        version_set: Option<CellVersionSet>,
+    ) -> Cell {
+        let set_name = version_set.as_ref().map(|v| v.name.as_str());
+        let id = match set_name {
+            Some(set) => format!("{}/{style}/{feature}/{driver}@{set}", self.provider),
+            None => format!("{}/{style}/{feature}/{driver}", self.provider),
+        };
+        Cell {
+            id,
+            provider: self.provider,
+            style,
+            feature,
+            driver,
+            plan: plan.clone(),
+            checks: self
+                .checks
+                .get(&(style, feature))
+                .cloned()
+                .unwrap_or_default(),
+            known_issues: self
+                .known_issues
+                .iter()
+                .filter(|k| {
+                    k.applies_to(style, feature, driver) && k.applies_to_version_set(set_name)
+                })
+                .cloned()
+                .collect(),
+            vars: build::cell_vars(self.provider, &self.target, style, feature, driver, plan),
+            version_set,
+        }
     }
 }
 

@@ -20,7 +20,10 @@ pub struct RawMatrix {
     pub deployments: OMap<Spanned<String>, RawDeployment>,
     pub styles: Vec<Spanned<Named<Style>>>,
     #[serde(default)]
-    pub drivers: Option<Vec<Named<DriverKind>>>,
+    pub drivers: Option<Spanned<Vec<Named<DriverKind>>>>,
+    /// Named sets of pinned Python packages for the python driver.
+    #[serde(default)]
+    pub version_sets: OMap<Spanned<String>, Spanned<RawVersionSet>>,
     pub features: RawFeatures,
     pub expect: RawExpect,
     #[serde(default)]
@@ -49,6 +52,18 @@ pub struct RawTarget {
     pub api_version: Option<String>,
     #[serde(default)]
     pub api_key: Option<String>,
+}
+
+/// One version set: pins every style of the set shares (`common`) and per-style pins.
+/// A style gets cells for this set only when it is listed under `styles`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVersionSet {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub common: Vec<Spanned<String>>,
+    pub styles: OMap<Spanned<Named<Style>>, Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -714,6 +729,12 @@ pub struct RawKnownIssue {
     pub features: Vec<Named<Feature>>,
     #[serde(default)]
     pub drivers: Vec<Named<DriverKind>>,
+    /// Limits the issue to python cells of these version sets (empty = any cell).
+    #[serde(default)]
+    pub version_sets: Vec<Spanned<String>>,
+    /// Text of a driver error (e.g. Python's import error) this issue expects.
+    #[serde(default)]
+    pub error: Option<String>,
     #[serde(default)]
     pub check: Option<Spanned<String>>,
     #[serde(default)]

@@ -25,7 +25,19 @@ fn row_label(cell: &CellResult) -> String {
             cell.versions.get("instrumentor"),
             cell.versions.get("instrumentor_version"),
         ) {
-            (Some(name), Some(version)) => format!("{} ({name} {version})", cell.style),
+            (Some(name), Some(version)) => {
+                let openai = cell
+                    .versions
+                    .get("openai")
+                    .map(|v| format!(", openai {v}"))
+                    .unwrap_or_default();
+                let set = cell
+                    .version_set
+                    .as_deref()
+                    .map(|s| format!(", set `{s}`"))
+                    .unwrap_or_default();
+                format!("{} ({name} {version}{openai}{set})", cell.style)
+            }
             _ => format!("{} ({})", cell.style, cell.driver),
         },
     }
@@ -135,7 +147,13 @@ fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
             (Some(check), Some(subject), Some(expected), Some(actual)) => {
                 format!("[{check}] {subject}: expected {expected}, actual {actual}")
             }
-            _ => finding.message.clone(),
+            // The first line only: a driver error's traceback names local paths.
+            _ => finding
+                .message
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         };
         let text = match finding.kind {
             FindingKind::Note => continue,

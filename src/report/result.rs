@@ -201,6 +201,9 @@ pub struct CellResult {
     pub style: Style,
     pub feature: Feature,
     pub driver: DriverKind,
+    /// The python driver's version set (absent for other drivers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_set: Option<String>,
     pub status: CellStatus,
     pub findings: Vec<Finding>,
     /// Versions of what produced the spans (crate, SDK, instrumentor), by name.

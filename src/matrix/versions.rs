@@ -1,0 +1,214 @@
+//! Version sets: named sets of pinned Python packages, one virtual environment per
+//! (style, set). The matrix is the single source of truth for what a python cell runs
+//! under; the pins become the requirements the environment cache hashes.
+
+use super::error::MatrixError;
+use super::raw::RawVersionSet;
+use super::yaml::{pos_of, OMap};
+use crate::vocab::{did_you_mean, Style};
+use serde_saphyr::Spanned;
+
+/// A validated version set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSet {
+    pub name: String,
+    pub description: Option<String>,
+    /// Per style (file order): the requirement lines, `common` first, then the style's.
+    pub styles: Vec<(Style, Vec<String>)>,
+}
+
+impl VersionSet {
+    /// The requirement lines of `style` in this set (None when the set does not cover it).
+    pub fn requirements(&self, style: Style) -> Option<&[String]> {
+        self.styles
+            .iter()
+            .find(|(s, _)| *s == style)
+            .map(|(_, r)| r.as_slice())
+    }
+}
+
+/// A version set as a cell carries it: its name and the requirements of the cell's style.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellVersionSet {
+    pub name: String,
+    pub requirements: Vec<String>,
+}
+
+/// Names end up in cell ids and directory names: keep them to a safe alphabet.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_'))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// `name==version` → the normalized package name (PEP 503: lowercase, runs of `-_.`
+/// become `-`), or why the text is not an exact pin.
+pub fn parse_pin(pin: &str) -> Result<String, String> {
+    let expected = "expected an exact pin `package==version`, e.g. `openai==1.109.1`";
+    let Some((name, version)) = pin.split_once("==") else {
+        return Err(format!("`{pin}` is not an exact pin; {expected}"));
+    };
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let version_ok = !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '!' | '-' | '_'));
+    if !name_ok || !version_ok {
+        return Err(format!(
+            "`{pin}` is not an exact pin (no spaces, ranges, extras or markers); {expected}"
+        ));
+    }
+    let mut normal = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = if matches!(c, '_' | '.') { '-' } else { c };
+        if !(c == '-' && normal.ends_with('-')) {
+            normal.push(c.to_ascii_lowercase());
+        }
+    }
+    Ok(normal)
+}
+
+/// Validates `version_sets:` against the matrix's styles.
+pub fn build(
+    origin: &str,
+    raw: OMap<Spanned<String>, Spanned<RawVersionSet>>,
+    styles: &[Style],
+) -> Result<Vec<VersionSet>, MatrixError> {
+    let err = |pos, msg: String| MatrixError::new(origin, pos, msg);
+    let mut out: Vec<VersionSet> = Vec::new();
+    for (name, set) in raw.0 {
+        if !valid_name(&name.value) {
+            return Err(err(
+                pos_of(&name),
+                format!(
+                    "version set name `{}` must be lowercase letters, digits, `-`, `.` or `_` \
+                     (it becomes part of cell ids and directory names), e.g. `openai-v1`",
+                    name.value
+                ),
+            ));
+        }
+        let set_pos = pos_of(&set);
+        let set = set.value;
+        if set.styles.0.is_empty() {
+            return Err(err(
+                set_pos,
+                format!(
+                    "version set `{}` lists no styles; add `styles: {{<style>: [<instrumentor>==<version>]}}`",
+                    name.value
+                ),
+            ));
+        }
+        let mut common: Vec<(String, String)> = Vec::new();
+        for pin in &set.common {
+            let package = parse_pin(&pin.value).map_err(|m| err(pos_of(pin), m))?;
+            if common.iter().any(|(p, _)| *p == package) {
+                return Err(err(
+                    pos_of(pin),
+                    format!("`{package}` is pinned twice in `common`"),
+                ));
+            }
+            common.push((package, pin.value.clone()));
+        }
+        let mut per_style: Vec<(Style, Vec<String>)> = Vec::new();
+        for (style, pins) in set.styles.0 {
+            let s = style.value.0;
+            if !styles.contains(&s) {
+                let names: Vec<&str> = styles.iter().map(|s| s.as_str()).collect();
+                return Err(err(
+                    pos_of(&style),
+                    format!(
+                        "version set `{}` pins style `{s}`, which is not in `styles` ({})",
+                        name.value,
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let mut lines: Vec<(String, String)> = common.clone();
+            for pin in &pins {
+                let package = parse_pin(&pin.value).map_err(|m| err(pos_of(pin), m))?;
+                if lines.iter().any(|(p, _)| *p == package) {
+                    return Err(err(
+                        pos_of(pin),
+                        format!(
+                            "`{package}` is pinned twice for style `{s}` in version set `{}` (in `common` and/or the style's list)",
+                            name.value
+                        ),
+                    ));
+                }
+                lines.push((package, pin.value.clone()));
+            }
+            per_style.push((s, lines.into_iter().map(|(_, l)| l).collect()));
+        }
+        out.push(VersionSet {
+            name: name.value,
+            description: set.description,
+            styles: per_style,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks that `name` is a defined set; the error suggests the closest one.
+pub fn lookup<'a>(sets: &'a [VersionSet], name: &str) -> Result<&'a VersionSet, String> {
+    sets.iter().find(|s| s.name == name).ok_or_else(|| {
+        let hint = did_you_mean(name, sets.iter().map(|s| s.name.as_str()))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        let defined: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();
+        if defined.is_empty() {
+            format!("unknown version set `{name}`: the matrix defines none")
+        } else {
+            format!(
+                "unknown version set `{name}`{hint}; defined: {}",
+                defined.join(", ")
+            )
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_are_exact_and_names_normalized() {
+        assert_eq!(parse_pin("openai==1.109.1").as_deref(), Ok("openai"));
+        assert_eq!(
+            parse_pin("Typing_Extensions==4.16.0").as_deref(),
+            Ok("typing-extensions")
+        );
+        assert_eq!(
+            parse_pin("opentelemetry-instrumentation-genai-openai==1.0b0").as_deref(),
+            Ok("opentelemetry-instrumentation-genai-openai")
+        );
+        for bad in [
+            "openai>=1.0",
+            "openai",
+            "openai==",
+            "==1.0",
+            "openai == 1.0",
+            "openai[extra]==1.0",
+            "openai==1.0; python_version<'3.12'",
+        ] {
+            assert!(parse_pin(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn set_names_are_id_safe() {
+        assert!(valid_name("latest"));
+        assert!(valid_name("openai-v1"));
+        assert!(valid_name("2025.09"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("Latest"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a b"));
+    }
+}
