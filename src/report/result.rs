@@ -320,6 +320,33 @@ impl RunResults {
             for span in &mut cell.spans {
                 span.zero_timings();
             }
+            // Request ids are unique per request by design; in findings they are
+            // evidence for Azure support, not part of what a run proves.
+            for finding in &mut cell.findings {
+                finding.message = mask_request_ids(&finding.message);
+            }
         }
+    }
+}
+
+/// `apim-request-id=3b0c…` → `apim-request-id=…` (and the other request-id headers).
+fn mask_request_ids(text: &str) -> String {
+    static IDS: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    match IDS.get_or_init(|| regex::Regex::new(r"((?:apim|x|x-ms)-request-id)=[^,;\s]+").ok()) {
+        Some(re) => re.replace_all(text, "$1=…").into_owned(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod stable_tests {
+    #[test]
+    fn request_ids_are_masked() {
+        assert_eq!(
+            super::mask_request_ids(
+                "HTTP 429 (429), apim-request-id=ab-12, x-request-id=cd; x-ms-request-id=e"
+            ),
+            "HTTP 429 (429), apim-request-id=…, x-request-id=…; x-ms-request-id=…"
+        );
     }
 }
