@@ -463,3 +463,56 @@ fn a_customers_script_runs_live_as_a_command_cell() {
     );
     assert_no_leak(&dir, &out, &[CANARY_KEY]);
 }
+
+#[test]
+fn a_content_filter_refusal_of_the_harness_prompt_is_reported_as_such() {
+    let azure = FakeAzure::standard(&["down-4o=prompt_filter"]);
+    let dir = temp_dir("prompt-filter");
+    let mut env = live_env(&azure);
+    env.insert("AZURE_OPENAI_DEPLOYMENT_NAME", "down-4o".to_string());
+    let out = hh(
+        &dir,
+        &env,
+        &[
+            "run",
+            "--target",
+            "live",
+            "--matrix",
+            &matrix(),
+            "--style",
+            "traceloop",
+            "--feature",
+            "chat",
+            "--driver",
+            "rust",
+            "--driver",
+            "python",
+            "--version-set",
+            "latest",
+            "--format",
+            "json",
+            "--out",
+            "results.json",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let r = results(&dir.join("results.json"));
+    for id in [
+        "azure-openai/traceloop/chat/rust",
+        "azure-openai/traceloop/chat/python@latest",
+    ] {
+        let c = cell(&r, id);
+        assert_eq!(c["status"], "error", "{c:#}");
+        let first = findings(c).into_iter().next().unwrap_or_default();
+        assert!(
+            first.contains("content filter refused the harness's prompt"),
+            "{id}: {first}"
+        );
+    }
+}
