@@ -1,19 +1,18 @@
 //! One run: start the replica, run the cells concurrently and in isolation, judge
 //! each cell's spans, and return the results in the matrix's order.
 
+mod judge;
+
 use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
 use crate::cassette::{ReplayMiss, ReplayStore};
 use crate::drivers::command::CommandOptions;
 use crate::drivers::python::{CellOutcome, PythonOptions};
 use crate::drivers::retry::RetryPolicy;
 use crate::drivers::{self, Credential, DriverContext, DriverError, DriverRun};
-use crate::expect::{self, Verdict};
 use crate::live::LiveSettings;
 use crate::matrix::{Cell, Matrix};
 use crate::replica::{self, ReplicaConfig, ReplicaHandle};
-use crate::report::{
-    CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord, RunResults,
-};
+use crate::report::{CellResult, RequestRecord, RunResults};
 use crate::vocab::{DriverKind, Style, Target};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -183,7 +182,7 @@ pub async fn run(
             let mut out = Vec::with_capacity(cells.len());
             for ((index, cell), outcome) in indices.into_iter().zip(&cells).zip(outcomes) {
                 let result = match outcome {
-                    CellOutcome::Skipped(reason) => skipped(cell, reason, started),
+                    CellOutcome::Skipped(reason) => judge::skipped(cell, reason, started),
                     CellOutcome::Ran(run) => finish(replica.as_deref(), cell, run, started),
                 };
                 on_done(&result);
@@ -319,7 +318,7 @@ fn finish(
     let misses = replica
         .map(|r| r.replay_misses_for(&cell.id))
         .unwrap_or_default();
-    judge(cell, with_misses(run, &misses), requests, started.elapsed())
+    judge::judge(cell, with_misses(run, &misses), requests, started.elapsed())
 }
 
 /// A request the recording does not cover leaves the cell unjudgeable: the fixture,
@@ -344,154 +343,5 @@ fn request_record(e: replica::JournalEntry) -> RequestRecord {
         route: e.route.to_string(),
         deployment: e.deployment,
         status: e.status,
-    }
-}
-
-/// Turns a driver's run into a cell result: assertions first, then what the driver said.
-fn judge(
-    cell: &Cell,
-    run: DriverRun,
-    requests: Vec<RequestRecord>,
-    elapsed: Duration,
-) -> CellResult {
-    // Without answers from the service the spans prove nothing either way: an
-    // infrastructure error is reported alone, not with the assertions it broke.
-    if let Some(error) = run.error.as_ref().filter(|e| e.is_infrastructure()) {
-        let mut findings = vec![Finding::new(FindingKind::Error, error.to_string())];
-        findings.extend(
-            run.notes
-                .iter()
-                .map(|n| Finding::new(FindingKind::Note, n.clone())),
-        );
-        return CellResult {
-            id: cell.id.clone(),
-            provider: cell.provider,
-            style: cell.style,
-            feature: cell.feature,
-            driver: cell.driver,
-            version_set: cell.version_set_name().map(str::to_string),
-            status: CellStatus::Error,
-            findings,
-            versions: run.versions,
-            requests,
-            spans: ReportSpan::from_captured(&run.spans),
-            duration_ms: elapsed.as_millis() as u64,
-        };
-    }
-    let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
-    // An issue that names a driver error reproduces only when that error happens, and
-    // then also covers the assertion failures it causes (e.g. no spans).
-    let error_text = run.error.as_ref().map(ToString::to_string);
-    let error_issue = run
-        .error
-        .as_ref()
-        .filter(|e| !e.is_infrastructure())
-        .and_then(|_| {
-            let text = error_text.as_deref().unwrap_or_default();
-            cell.known_issues.iter().find(|k| k.covers_error(text))
-        });
-    let issues: Vec<_> = match error_issue {
-        Some(_) => cell.known_issues.clone(),
-        None => (cell.known_issues.iter())
-            .filter(|k| k.error.is_none())
-            .cloned()
-            .collect(),
-    };
-    let mut judgement = expect::judge(evaluated, &issues);
-    match error_issue {
-        Some(issue) => judgement.unreproduced.retain(|k| k.id != issue.id),
-        None => (judgement.unreproduced).extend(
-            cell.known_issues
-                .iter()
-                .filter(|k| k.error.is_some())
-                .cloned(),
-        ),
-    }
-    if !judgement.failures.is_empty() {
-        judgement.verdict = Verdict::Fail;
-    } else if !judgement.unreproduced.is_empty() {
-        judgement.verdict = Verdict::XPass;
-    } else if error_issue.is_some() {
-        judgement.verdict = Verdict::XFail;
-    }
-    let mut findings: Vec<Finding> = Vec::new();
-    for f in &judgement.failures {
-        findings.push(from_expect(FindingKind::Failure, f));
-    }
-    for (f, issue) in &judgement.expected_failures {
-        let mut finding = from_expect(FindingKind::KnownIssue, f);
-        finding.reason = Some(issue.reason.clone());
-        finding.link = issue.link.clone();
-        findings.push(finding);
-    }
-    for issue in &judgement.unreproduced {
-        let mut finding = Finding::new(
-            FindingKind::Unreproduced,
-            format!("known issue no longer reproduces: {}", issue.reason),
-        );
-        finding.link = issue.link.clone();
-        findings.push(finding);
-    }
-    let mut status = match judgement.verdict {
-        Verdict::Pass => CellStatus::Pass,
-        Verdict::Fail => CellStatus::Fail,
-        Verdict::XFail => CellStatus::Xfail,
-        Verdict::XPass => CellStatus::Xpass,
-    };
-    if let Some(error) = &run.error {
-        if let Some(issue) = error_issue {
-            let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
-            finding.reason = Some(issue.reason.clone());
-            finding.link = issue.link.clone();
-            findings.insert(0, finding);
-        } else {
-            findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
-            status = CellStatus::Fail;
-        }
-    }
-    findings.extend(
-        run.notes
-            .iter()
-            .map(|n| Finding::new(FindingKind::Note, n.clone())),
-    );
-    CellResult {
-        id: cell.id.clone(),
-        provider: cell.provider,
-        style: cell.style,
-        feature: cell.feature,
-        driver: cell.driver,
-        version_set: cell.version_set_name().map(str::to_string),
-        status,
-        findings,
-        versions: run.versions,
-        requests,
-        spans: ReportSpan::from_captured(&run.spans),
-        duration_ms: elapsed.as_millis() as u64,
-    }
-}
-
-fn from_expect(kind: FindingKind, f: &expect::Finding) -> Finding {
-    let mut finding = Finding::new(kind, f.to_string());
-    finding.check = Some(f.check.clone());
-    finding.subject = Some(f.subject.to_string());
-    finding.expected = Some(f.expected.clone());
-    finding.actual = Some(f.actual.clone());
-    finding
-}
-
-fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResult {
-    CellResult {
-        id: cell.id.clone(),
-        provider: cell.provider,
-        style: cell.style,
-        feature: cell.feature,
-        driver: cell.driver,
-        version_set: cell.version_set_name().map(str::to_string),
-        status: CellStatus::Skip,
-        findings: vec![Finding::new(FindingKind::Skipped, reason)],
-        versions: Default::default(),
-        requests: Vec::new(),
-        spans: Vec::new(),
-        duration_ms: started.elapsed().as_millis() as u64,
     }
 }

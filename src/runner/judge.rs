@@ -1,0 +1,215 @@
+//! Judging: a driver's run, the requests it made and the matrix's checks and known
+//! issues become one cell's status and findings.
+
+use crate::drivers::DriverRun;
+use crate::expect::{self, Verdict};
+use crate::matrix::Cell;
+use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord};
+use std::time::{Duration, Instant};
+
+/// Turns a driver's run into a cell result: assertions first, then what the driver said.
+pub(super) fn judge(
+    cell: &Cell,
+    run: DriverRun,
+    requests: Vec<RequestRecord>,
+    elapsed: Duration,
+) -> CellResult {
+    // Without answers from the service the spans prove nothing either way: an
+    // infrastructure error is reported alone, not with the assertions it broke.
+    if let Some(error) = run.error.as_ref().filter(|e| e.is_infrastructure()) {
+        let mut findings = vec![Finding::new(FindingKind::Error, error.to_string())];
+        findings.extend(
+            run.notes
+                .iter()
+                .map(|n| Finding::new(FindingKind::Note, n.clone())),
+        );
+        return result(cell, CellStatus::Error, findings, run, requests, elapsed);
+    }
+    let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
+    // An issue that names a driver error reproduces only when that error happens, and
+    // then also covers the assertion failures it causes (e.g. no spans).
+    let error_text = run.error.as_ref().map(ToString::to_string);
+    let error_issue = run
+        .error
+        .as_ref()
+        .filter(|e| !e.is_infrastructure())
+        .and_then(|_| {
+            let text = error_text.as_deref().unwrap_or_default();
+            cell.known_issues.iter().find(|k| k.covers_error(text))
+        });
+    let issues: Vec<_> = match error_issue {
+        Some(_) => cell.known_issues.clone(),
+        None => (cell.known_issues.iter())
+            .filter(|k| k.error.is_none())
+            .cloned()
+            .collect(),
+    };
+    let mut judgement = expect::judge(evaluated, &issues);
+    match error_issue {
+        Some(issue) => judgement.unreproduced.retain(|k| k.id != issue.id),
+        None => (judgement.unreproduced).extend(
+            cell.known_issues
+                .iter()
+                .filter(|k| k.error.is_some())
+                .cloned(),
+        ),
+    }
+    if !judgement.failures.is_empty() {
+        judgement.verdict = Verdict::Fail;
+    } else if !judgement.unreproduced.is_empty() {
+        judgement.verdict = Verdict::XPass;
+    } else if error_issue.is_some() {
+        judgement.verdict = Verdict::XFail;
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    for f in &judgement.failures {
+        findings.push(from_expect(FindingKind::Failure, f));
+    }
+    for (f, issue) in &judgement.expected_failures {
+        let mut finding = from_expect(FindingKind::KnownIssue, f);
+        finding.reason = Some(issue.reason.clone());
+        finding.link = issue.link.clone();
+        findings.push(finding);
+    }
+    for issue in &judgement.unreproduced {
+        let mut finding = Finding::new(
+            FindingKind::Unreproduced,
+            format!("known issue no longer reproduces: {}", issue.reason),
+        );
+        finding.link = issue.link.clone();
+        findings.push(finding);
+    }
+    let mut status = match judgement.verdict {
+        Verdict::Pass => CellStatus::Pass,
+        Verdict::Fail => CellStatus::Fail,
+        Verdict::XFail => CellStatus::Xfail,
+        Verdict::XPass => CellStatus::Xpass,
+    };
+    if let Some(error) = &run.error {
+        if let Some(issue) = error_issue {
+            let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
+            finding.reason = Some(issue.reason.clone());
+            finding.link = issue.link.clone();
+            findings.insert(0, finding);
+        } else {
+            findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
+            status = CellStatus::Fail;
+        }
+    }
+    findings.extend(
+        run.notes
+            .iter()
+            .map(|n| Finding::new(FindingKind::Note, n.clone())),
+    );
+    result(cell, status, findings, run, requests, elapsed)
+}
+
+fn from_expect(kind: FindingKind, f: &expect::Finding) -> Finding {
+    let mut finding = Finding::new(kind, f.to_string());
+    finding.check = Some(f.check.clone());
+    finding.subject = Some(f.subject.to_string());
+    finding.expected = Some(f.expected.clone());
+    finding.actual = Some(f.actual.clone());
+    finding
+}
+
+pub(super) fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResult {
+    result(
+        cell,
+        CellStatus::Skip,
+        vec![Finding::new(FindingKind::Skipped, reason)],
+        DriverRun::default(),
+        Vec::new(),
+        started.elapsed(),
+    )
+}
+
+/// The one place a cell's result is assembled.
+fn result(
+    cell: &Cell,
+    status: CellStatus,
+    findings: Vec<Finding>,
+    run: DriverRun,
+    requests: Vec<RequestRecord>,
+    elapsed: Duration,
+) -> CellResult {
+    CellResult {
+        id: cell.id.clone(),
+        provider: cell.provider,
+        style: cell.style,
+        feature: cell.feature,
+        driver: cell.driver,
+        version_set: cell.version_set_name().map(str::to_string),
+        status,
+        findings,
+        versions: run.versions,
+        requests,
+        spans: ReportSpan::from_captured(&run.spans),
+        duration_ms: elapsed.as_millis() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::DriverError;
+
+    fn cell() -> Cell {
+        let m = crate::matrix::parse_str(
+            r#"
+provider: azure-openai
+target: {resource: contoso, api_version: "2024-10-21"}
+deployments: {gpt-4o: {model: gpt-4o-2024-08-06}}
+styles: [traceloop]
+features: {chat: {deployment: gpt-4o}}
+expect: {all: {llm: {name: openai.chat}}}
+"#,
+            "m.yaml",
+        )
+        .expect("valid");
+        m.cells().remove(0)
+    }
+
+    fn judged(run: DriverRun) -> CellResult {
+        judge(&cell(), run, Vec::new(), Duration::ZERO)
+    }
+
+    #[test]
+    fn no_spans_where_spans_were_expected_is_a_failure() {
+        let r = judged(DriverRun::default());
+        assert_eq!(r.status, CellStatus::Fail);
+        assert!(
+            r.findings.iter().all(|f| f.kind == FindingKind::Failure),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn an_infrastructure_error_is_reported_alone() {
+        let run = DriverRun {
+            notes: vec!["retried after 20 ms: HTTP 503".into()],
+            ..DriverRun::failed(Vec::new(), DriverError::Unavailable("HTTP 503".into()))
+        };
+        let r = judged(run);
+        assert_eq!(r.status, CellStatus::Error);
+        let kinds: Vec<FindingKind> = r.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FindingKind::Error, FindingKind::Note]);
+    }
+
+    #[test]
+    fn a_failed_call_is_evidence_against_the_app() {
+        let r = judged(DriverRun::failed(
+            Vec::new(),
+            DriverError::Call("HTTP 400".into()),
+        ));
+        assert_eq!(r.status, CellStatus::Fail);
+        assert_eq!(r.findings[0].message, "the app's call failed: HTTP 400");
+    }
+
+    #[test]
+    fn a_skip_carries_its_reason() {
+        let r = skipped(&cell(), "no python3".into(), Instant::now());
+        assert_eq!(r.status, CellStatus::Skip);
+        assert_eq!(r.findings[0].message, "no python3");
+    }
+}
