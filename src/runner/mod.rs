@@ -106,14 +106,7 @@ pub async fn run(
                 journal_capacity: 100_000,
             })
             .await?;
-            let ctx = DriverContext {
-                proxy: Some(replica.base_url()),
-                endpoint_origin: format!("http://{}", matrix.target().host),
-                credential: Credential::ApiKey(matrix.api_key().to_string()),
-                api_version: matrix.target().api_version.clone().unwrap_or_default(),
-                request_timeout: options.request_timeout,
-                retries: RetryPolicy::NONE,
-            };
+            let ctx = offline_context(matrix, &replica, options, RetryPolicy::NONE);
             (Some(Arc::new(replica)), ctx)
         }
         RunTarget::Live(live) => (None, live_context(live, None, options)),
@@ -122,15 +115,8 @@ pub async fn run(
         }
         RunTarget::Replay(store) => {
             let replica = replica::start_replay(store.clone()).await?;
-            let ctx = DriverContext {
-                proxy: Some(replica.base_url()),
-                endpoint_origin: format!("http://{}", matrix.target().host),
-                credential: Credential::ApiKey(matrix.api_key().to_string()),
-                api_version: matrix.target().api_version.clone().unwrap_or_default(),
-                request_timeout: options.request_timeout,
-                // The recording holds whatever retries the live run made.
-                retries: RetryPolicy::LIVE,
-            };
+            // The recording holds whatever retries the live run made.
+            let ctx = offline_context(matrix, &replica, options, RetryPolicy::LIVE);
             (Some(Arc::new(replica)), ctx)
         }
     };
@@ -254,6 +240,23 @@ pub async fn run(
     }
     let cells: Vec<CellResult> = results.into_iter().flatten().collect();
     Ok(RunResults::new(matrix_label, options.target.kind(), cells))
+}
+
+/// How apps reach the embedded replica: through it as their proxy, the matrix's host kept.
+fn offline_context(
+    matrix: &Matrix,
+    replica: &ReplicaHandle,
+    options: &RunOptions,
+    retries: RetryPolicy,
+) -> DriverContext {
+    DriverContext {
+        proxy: Some(replica.base_url()),
+        endpoint_origin: format!("http://{}", matrix.target().host),
+        credential: Credential::ApiKey(matrix.api_key().to_string()),
+        api_version: matrix.target().api_version.clone().unwrap_or_default(),
+        request_timeout: options.request_timeout,
+        retries,
+    }
 }
 
 /// How apps reach a live resource: directly, or through `proxy` with the endpoint's
