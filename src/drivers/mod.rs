@@ -30,6 +30,9 @@ pub struct DriverContext {
     /// How hard calls are retried: none offline (request counts stay exact), bounded
     /// backoff against a live resource.
     pub retries: retry::RetryPolicy,
+    /// The HTTP client every rust cell of the run shares, built on first use: building
+    /// one (TLS configuration included) costs more than a cell's calls offline.
+    pub http: std::sync::OnceLock<reqwest::Client>,
 }
 
 /// What an app authenticates with: Azure's `api-key` header, or a Microsoft Entra ID

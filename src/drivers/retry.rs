@@ -7,7 +7,7 @@
 //! instrumentation, so one logical call is one span however many attempts it took.
 
 use async_openai::error::OpenAIError;
-use async_openai::middleware::{HttpRequestFactory, ReqwestService};
+use async_openai::middleware::HttpRequestFactory;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -166,18 +166,26 @@ fn error_code(body: &[u8]) -> Option<String> {
 /// logs every failed attempt.
 #[derive(Debug, Clone)]
 pub struct RetryingService {
-    inner: ReqwestService,
+    client: reqwest::Client,
     policy: RetryPolicy,
     log: AttemptLog,
+    headers: reqwest::header::HeaderMap,
 }
 
 impl RetryingService {
     pub fn new(client: reqwest::Client, policy: RetryPolicy, log: AttemptLog) -> Self {
         Self {
-            inner: ReqwestService::new(client),
+            client,
             policy,
             log,
+            headers: reqwest::header::HeaderMap::new(),
         }
+    }
+
+    /// Adds a header to every request (the client is shared; this is per cell).
+    pub fn with_header(mut self, name: &'static str, value: reqwest::header::HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
     }
 }
 
@@ -193,15 +201,17 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
     }
 
     fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
-        let mut inner = self.inner.clone();
+        let (client, headers) = (self.client.clone(), self.headers.clone());
         let (policy, log) = (self.policy, self.log.clone());
         Box::pin(async move {
             let mut attempt = 0;
             loop {
                 let retries_left = attempt < policy.max_retries;
-                let response = match inner.call(request.clone()).await {
+                let mut built = request.build().await?;
+                built.headers_mut().extend(headers.clone());
+                let response = match client.execute(built).await {
                     Ok(response) => response,
-                    Err(OpenAIError::Reqwest(e)) if e.is_timeout() || e.is_connect() => {
+                    Err(e) if e.is_timeout() || e.is_connect() => {
                         let delay = policy.delay_for(None, attempt);
                         log.push(Attempt {
                             status: None,
@@ -217,7 +227,7 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
                         attempt += 1;
                         continue;
                     }
-                    Err(other) => return Err(other),
+                    Err(other) => return Err(OpenAIError::Reqwest(other)),
                 };
                 let status = response.status();
                 if status.is_success() {

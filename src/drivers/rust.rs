@@ -63,6 +63,8 @@ struct App<'a> {
     ctx: &'a DriverContext,
     cell: &'a Cell,
     http: reqwest::Client,
+    /// The cell's journal scope, sent with every request.
+    scope: reqwest::header::HeaderValue,
     instrumentor: Instrumentor,
     app_tracer: opentelemetry_sdk::trace::SdkTracer,
     attempts: AttemptLog,
@@ -74,7 +76,16 @@ impl<'a> App<'a> {
         cell: &'a Cell,
         tracing: &CellTracing,
     ) -> Result<Self, DriverError> {
-        let http = http_client(ctx, &cell.id)?;
+        let http = match ctx.http.get() {
+            Some(client) => client.clone(),
+            None => {
+                let built = http_client(ctx)?;
+                ctx.http.get_or_init(|| built).clone()
+            }
+        };
+        let scope = reqwest::header::HeaderValue::from_str(&cell.id).map_err(|_| {
+            DriverError::Setup(format!("cell id `{}` is not a valid header value", cell.id))
+        })?;
         let endpoint = Endpoint::from_url(
             cell.provider,
             &ctx.endpoint_url(cell.provider),
@@ -93,6 +104,7 @@ impl<'a> App<'a> {
             ctx,
             cell,
             http,
+            scope,
             instrumentor,
             app_tracer: tracing.tracer(APP_SCOPE, None),
             attempts: AttemptLog::default(),
@@ -128,11 +140,12 @@ impl<'a> App<'a> {
                     .with_api_key(key),
             ),
         };
-        Client::with_config(config).with_http_service(RetryingService::new(
-            self.http.clone(),
-            retries,
-            self.attempts.clone(),
-        ))
+        // `Client::build`, not `with_config`: the latter builds a default reqwest
+        // client (loading the system trust store) on every call.
+        Client::build(self.http.clone(), config).with_http_service(
+            RetryingService::new(self.http.clone(), retries, self.attempts.clone())
+                .with_header(SCOPE_HEADER, self.scope.clone()),
+        )
     }
 
     async fn run_feature(&self, plan: &FeaturePlan) -> Result<Vec<String>, DriverError> {
@@ -281,24 +294,22 @@ impl Config for BearerAuth {
     }
 }
 
-/// The reqwest client every call of a cell shares: proxy to the replica (host kept),
-/// the cell's journal scope, and a per-request timeout.
-fn http_client(ctx: &DriverContext, scope: &str) -> Result<reqwest::Client, DriverError> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let scope_value = reqwest::header::HeaderValue::from_str(scope).map_err(|_| {
-        DriverError::Setup(format!("cell id `{scope}` is not a valid header value"))
-    })?;
-    headers.insert(SCOPE_HEADER, scope_value);
+/// The reqwest client every call of a run shares: proxy to the replica (host kept) and
+/// a per-request timeout.
+fn http_client(ctx: &DriverContext) -> Result<reqwest::Client, DriverError> {
     let mut builder = reqwest::Client::builder()
-        .default_headers(headers)
         .timeout(ctx.request_timeout)
-        .pool_max_idle_per_host(4);
+        .pool_max_idle_per_host(16);
     // Offline, the replica is the proxy. Live, the environment's HTTP(S)_PROXY and
     // NO_PROXY apply, as they would to any app behind a corporate proxy.
     if let Some(proxy) = &ctx.proxy {
         let proxy = reqwest::Proxy::all(proxy)
             .map_err(|e| DriverError::Setup(format!("proxy `{proxy}`: {e}")))?;
         builder = builder.proxy(proxy);
+    }
+    if ctx.endpoint_origin.starts_with("http://") {
+        // Plain HTTP (the replica, replay, recording): no trust store to load.
+        builder = builder.tls_certs_only(Vec::new());
     }
     builder
         .build()

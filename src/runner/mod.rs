@@ -256,6 +256,7 @@ fn offline_context(
         api_version: matrix.target().api_version.clone().unwrap_or_default(),
         request_timeout: options.request_timeout,
         retries,
+        http: Default::default(),
     }
 }
 
@@ -273,6 +274,7 @@ fn live_context(live: &LiveSettings, proxy: Option<String>, options: &RunOptions
         api_version: live.api_version.clone().unwrap_or_default(),
         request_timeout: options.request_timeout,
         retries: RetryPolicy::LIVE,
+        http: Default::default(),
     }
 }
 
