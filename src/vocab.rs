@@ -82,6 +82,10 @@ named_enum! {
         Streaming => "streaming",
         /// One streamed chat completion with `stream_options.include_usage: true`.
         StreamingUsage => "streaming-usage",
+        /// One streamed chat completion from a deployment with Azure's asynchronous
+        /// content filter: delta-less annotation chunks (`model: ""`) interleave the
+        /// content and trail the finish chunk.
+        StreamingAsyncFilter => "streaming-async-filter",
         /// One embeddings call with several inputs.
         Embeddings => "embeddings",
         /// Two chat calls on two deployments inside one parent span.

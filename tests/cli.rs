@@ -47,7 +47,7 @@ fn the_default_run_passes_and_prints_the_table() {
             assert!(stdout.contains(&id), "table lacks {id}:\n{stdout}");
         }
     }
-    assert!(stdout.contains("18 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("18 passed, 0 failed, 3 xfail"), "{stdout}");
     // Not a terminal: no colour codes, no progress bar.
     assert!(!stdout.contains('\u{1b}'), "escape codes in piped output");
 }
@@ -60,8 +60,12 @@ fn json_keeps_the_spans_and_is_byte_identical_with_stable() {
     assert_eq!(a.stdout, b.stdout, "two stable runs differ");
     let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
     assert_eq!(json["schema"], "hh-compat/results/v1");
-    assert_eq!(json["summary"]["total"], 18);
+    assert_eq!(json["summary"]["total"], 21);
     assert_eq!(json["summary"]["pass"], 18);
+    assert_eq!(
+        json["summary"]["xfail"], 3,
+        "async-openai and the async filter"
+    );
     let cells = json["cells"].as_array().unwrap();
     let chat = cells
         .iter()
@@ -116,13 +120,13 @@ fn report_rerenders_a_saved_run() {
     assert_eq!(md1.stdout, md2.stdout);
     let md = text(&md1.stdout);
     assert!(
-        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ |"),
+        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ <sup>1,2,3,4</sup> | ✅ | ✅ | ✅ |"),
         "{md}"
     );
     let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);
     let xml = text(&junit.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(xml.contains("tests=\"18\""), "{xml}");
+    assert!(xml.contains("tests=\"21\""), "{xml}");
 }
 
 #[test]
@@ -158,7 +162,7 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
         text(&out.stderr)
     );
     let out = hh(&["list", "--filter", "*/streaming*", "--driver", "rust"]);
-    assert_eq!(text(&out.stdout).lines().count(), 6);
+    assert_eq!(text(&out.stdout).lines().count(), 9);
     let out = hh(&["run", "--filter", "nothing-matches-this"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -39,9 +39,15 @@ fn a_live_run_passes_every_rust_cell_and_leaks_no_key() {
     let r = results(&dir.join("results.json"));
     assert_eq!(r["target"], "live");
     let cells = r["cells"].as_array().expect("cells");
-    assert_eq!(cells.len(), 18, "{r:#}");
+    assert_eq!(cells.len(), 21, "{r:#}");
     for c in cells {
-        assert_eq!(c["status"], "pass", "{c:#}");
+        // async-openai cannot read the async filter's annotation chunks: a known issue.
+        let expected = if c["feature"] == "streaming-async-filter" {
+            "xfail"
+        } else {
+            "pass"
+        };
+        assert_eq!(c["status"], expected, "{c:#}");
     }
     // The live names went out, and the spans name the live resource.
     let chat = cell(&r, "azure-openai/traceloop/chat/rust");

@@ -26,7 +26,7 @@ async fn spans_of_every_cell() {
     .await
     .expect("the run starts");
     results.stabilize();
-    assert_eq!(results.cells.len(), 18);
+    assert_eq!(results.cells.len(), 21);
     for cell in &results.cells {
         let name = format!("run__{}__{}", cell.style, cell.feature);
         insta::with_settings!({

@@ -346,6 +346,19 @@ fn plan(
     Ok(match params {
         RawFeatureParams::Chat(p) => {
             let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
+            let has_async_filter = deps.iter().any(|d| {
+                d.name == deployment.name
+                    && d.faults.iter().any(|f| f.kind == FaultKind::AsyncFilter)
+            });
+            if feature == Feature::StreamingAsyncFilter && !has_async_filter {
+                return Err(cx.err(
+                    pos_of(&p.deployment),
+                    format!(
+                        "feature `{feature}` needs a deployment whose faults include `{{kind: async_filter}}`; `{}` has none",
+                        deployment.name
+                    ),
+                ));
+            }
             if feature == Feature::Chat {
                 FeaturePlan::Chat {
                     deployment,

@@ -78,7 +78,7 @@ pub struct RawDeployment {
     pub faults: Vec<Fault>,
 }
 
-/// `chat`, `streaming`, `streaming-usage`: one chat completion.
+/// `chat`, `streaming`, `streaming-usage`, `streaming-async-filter`: one chat completion.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChatParams {
@@ -143,9 +143,10 @@ impl<'de> Deserialize<'de> for RawFeatures {
                 while let Some(key) = m.next_key::<Spanned<String>>()? {
                     let feature: Feature = key.value.parse().map_err(de::Error::custom)?;
                     let params = match feature {
-                        Feature::Chat | Feature::Streaming | Feature::StreamingUsage => {
-                            RawFeatureParams::Chat(m.next_value()?)
-                        }
+                        Feature::Chat
+                        | Feature::Streaming
+                        | Feature::StreamingUsage
+                        | Feature::StreamingAsyncFilter => RawFeatureParams::Chat(m.next_value()?),
                         Feature::Embeddings => RawFeatureParams::Embeddings(m.next_value()?),
                         Feature::MultiDeployment => RawFeatureParams::Multi(m.next_value()?),
                         Feature::Errors => RawFeatureParams::Errors(m.next_value()?),

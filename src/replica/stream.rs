@@ -154,11 +154,25 @@ impl Writer<'_> {
             let c = self.choice(index, &delta, None, filter);
             self.chunk(&c, None);
             sent += piece.len();
+            // The asynchronous filter lags the content: its annotations arrive in
+            // between, each covering what was sent so far.
+            if azure && faults.async_filter && k + 1 == stop_at.div_ceil(2) && k + 1 < stop_at {
+                self.annotation(index, sent, FILTER_SAFE);
+            }
         }
         if faults.truncated {
             return false;
         }
         let filtered = a.finish_reason == "content_filter";
+        let finish_filter = match (azure, filtered) {
+            (true, true) if !faults.async_filter => Some(FILTER_FILTERED),
+            (true, _) => Some("{}"),
+            (false, _) => None,
+        };
+        let c = self.choice(index, "{}", Some(a.finish_reason), finish_filter);
+        self.chunk(&c, None);
+        // ... and the last one comes after the finish chunk, with `model: ""`: an app
+        // (or instrumentor) that keeps the last chunk's model loses the real one.
         if azure && faults.async_filter {
             self.annotation(
                 index,
@@ -170,13 +184,6 @@ impl Writer<'_> {
                 },
             );
         }
-        let finish_filter = match (azure, filtered) {
-            (true, true) if !faults.async_filter => Some(FILTER_FILTERED),
-            (true, _) => Some("{}"),
-            (false, _) => None,
-        };
-        let c = self.choice(index, "{}", Some(a.finish_reason), finish_filter);
-        self.chunk(&c, None);
         true
     }
 }
@@ -294,7 +301,21 @@ mod tests {
                 ..Default::default()
             },
         ));
-        assert!(a.iter().any(|e| e.contains("content_filter_offsets")));
+        let annotations = a
+            .iter()
+            .filter(|e| e.contains("content_filter_offsets"))
+            .count();
+        assert_eq!(annotations, 2, "{a:?}");
+        // The last annotation trails the finish chunk, as Azure's does.
+        let before_done = &a[a.len() - 2];
+        assert!(
+            before_done.contains("content_filter_offsets") && before_done.contains(r#""model":"""#),
+            "{a:?}"
+        );
+        assert!(
+            a[a.len() - 3].contains(r#""finish_reason":"stop""#),
+            "{a:?}"
+        );
         let o = events(&body(&p, Flavor::OpenAi, StreamFaults::default()));
         assert!(!o[0].contains("prompt_filter_results"));
     }

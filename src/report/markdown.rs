@@ -98,11 +98,22 @@ fn render_provider(
         .copied()
         .filter(|f| cells.iter().any(|c| c.feature == *f))
         .collect();
-    // Rows keep style order, then the reference driver before real packages.
-    let mut rows: BTreeMap<(Style, DriverKind, String), BTreeMap<Feature, &CellResult>> =
-        BTreeMap::new();
+    // Rows keep style order, then the reference driver before real packages, then
+    // version sets in the matrix's order (the order cells first show them).
+    let mut set_order: Vec<Option<&str>> = Vec::new();
     for cell in cells {
-        rows.entry((cell.style, cell.driver, row_label(cell)))
+        if !set_order.contains(&cell.version_set.as_deref()) {
+            set_order.push(cell.version_set.as_deref());
+        }
+    }
+    type RowKey = (Style, DriverKind, usize, String);
+    let mut rows: BTreeMap<RowKey, BTreeMap<Feature, &CellResult>> = BTreeMap::new();
+    for cell in cells {
+        let set = set_order
+            .iter()
+            .position(|s| *s == cell.version_set.as_deref())
+            .unwrap_or(usize::MAX);
+        rows.entry((cell.style, cell.driver, set, row_label(cell)))
             .or_default()
             .insert(cell.feature, cell);
     }
@@ -116,7 +127,7 @@ fn render_provider(
         let _ = write!(out, ":---:|");
     }
     out.push('\n');
-    for ((_, _, label), by_feature) in &rows {
+    for ((_, _, _, label), by_feature) in &rows {
         let _ = write!(out, "| {label} |");
         for f in &features {
             match by_feature.get(f) {

@@ -320,20 +320,35 @@ impl RunResults {
             for span in &mut cell.spans {
                 span.zero_timings();
             }
-            // Request ids are unique per request by design; in findings they are
-            // evidence for Azure support, not part of what a run proves.
+            // Request and span ids are unique per run by design; in findings they
+            // are evidence to follow up, not part of what a run proves.
             for finding in &mut cell.findings {
-                finding.message = mask_request_ids(&finding.message);
+                finding.message = mask_run_ids(&finding.message);
             }
         }
     }
 }
 
-/// `apim-request-id=3b0c…` → `apim-request-id=…` (and the other request-id headers).
-fn mask_request_ids(text: &str) -> String {
-    static IDS: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
-    match IDS.get_or_init(|| regex::Regex::new(r"((?:apim|x|x-ms)-request-id)=[^,;\s]+").ok()) {
-        Some(re) => re.replace_all(text, "$1=…").into_owned(),
+/// Masks what differs between two runs of the same cells in a finding's text:
+/// `apim-request-id=3b0c…` → `apim-request-id=…` (and the other request-id headers), a
+/// span's `id 79179e4d5ca09b3b` → `id …`, and timing attributes in span dumps
+/// (`gen_ai.response.time_to_first_chunk = 0.00046 (double)` → `= 0 (double)`).
+fn mask_run_ids(text: &str) -> String {
+    static IDS: std::sync::OnceLock<Option<[regex::Regex; 3]>> = std::sync::OnceLock::new();
+    let patterns = IDS.get_or_init(|| {
+        let keys: Vec<String> = TIMING_ATTRIBUTES.iter().map(|k| regex::escape(k)).collect();
+        Some([
+            regex::Regex::new(r"((?:apim|x|x-ms)-request-id)=[^,;\s]+").ok()?,
+            regex::Regex::new(r"\bid [0-9a-f]{16}\b").ok()?,
+            regex::Regex::new(&format!(r"({}) = [-+0-9.eE]+ ", keys.join("|"))).ok()?,
+        ])
+    });
+    match patterns {
+        Some([requests, spans, timings]) => {
+            let text = requests.replace_all(text, "$1=…");
+            let text = spans.replace_all(&text, "id …");
+            timings.replace_all(&text, "$1 = 0 ").into_owned()
+        }
         None => text.to_string(),
     }
 }
@@ -341,12 +356,20 @@ fn mask_request_ids(text: &str) -> String {
 #[cfg(test)]
 mod stable_tests {
     #[test]
-    fn request_ids_are_masked() {
+    fn run_specific_ids_are_masked() {
         assert_eq!(
-            super::mask_request_ids(
+            super::mask_run_ids(
                 "HTTP 429 (429), apim-request-id=ab-12, x-request-id=cd; x-ms-request-id=e"
             ),
             "HTTP 429 (429), apim-request-id=…, x-request-id=…; x-ms-request-id=…"
+        );
+        assert_eq!(
+            super::mask_run_ids("in span `x` (kind client, status ERROR, id 79179e4d5ca09b3b)"),
+            "in span `x` (kind client, status ERROR, id …)"
+        );
+        assert_eq!(
+            super::mask_run_ids("      gen_ai.response.time_to_first_chunk = 0.000463645 (double)"),
+            "      gen_ai.response.time_to_first_chunk = 0 (double)"
         );
     }
 }

@@ -57,8 +57,9 @@ impl FakeAzure {
                 "prod-embed=text-embedding-3-small",
                 "flaky-4o=gpt-4o-2024-08-06",
                 "down-4o=gpt-4o-2024-08-06",
+                "filter-4o=gpt-4o-2024-08-06",
             ],
-            faults,
+            &[&["filter-4o=async_filter"][..], faults].concat(),
         )
     }
 }
@@ -101,6 +102,10 @@ pub fn live_env(azure: &FakeAzure) -> BTreeMap<&'static str, String> {
         (
             "AZURE_OPENAI_EMBEDDING_DEPLOYMENT",
             "prod-embed".to_string(),
+        ),
+        (
+            "AZURE_OPENAI_ASYNC_FILTER_DEPLOYMENT_NAME",
+            "filter-4o".to_string(),
         ),
     ])
 }
