@@ -19,7 +19,10 @@ use std::path::PathBuf;
         hh-compat run --feature streaming --format json --out results.json\n  \
         hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
         hh-compat replica serve --deployment my-gpt4o=gpt-4o-2024-08-06\n  \
-        hh-compat drivers setup && hh-compat run --driver python --version-set openai-v1"
+        hh-compat drivers setup && hh-compat run --driver python --version-set openai-v1\n  \
+        hh-compat run --target live            # AZURE_OPENAI_* from the environment or .env\n  \
+        hh-compat record fixtures/case-1 --feature streaming && hh-compat run --fixtures fixtures/case-1\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat"
 )]
 pub struct Cli {
     #[command(subcommand)]
