@@ -220,3 +220,51 @@ pub fn repro_script() -> String {
         .display()
         .to_string()
 }
+
+/// The results file the `run_json` helpers write, in the test's directory.
+pub const RESULTS: &str = "results.json";
+
+/// Runs `hh-compat ARGS --matrix <shipped> --format json --out results.json` in `dir`,
+/// asserts the exit code, and returns the output and the results written.
+pub fn run_json(
+    dir: &Path,
+    env: &BTreeMap<&str, String>,
+    args: &[&str],
+    exit: i32,
+) -> (Output, serde_json::Value) {
+    let matrix = matrix();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--matrix", &matrix, "--format", "json", "--out", RESULTS]);
+    let out = hh(dir, env, &all);
+    assert_eq!(
+        out.status.code(),
+        Some(exit),
+        "hh-compat {}\n{}{}",
+        all.join(" "),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let results = results(&dir.join(RESULTS));
+    (out, results)
+}
+
+/// `live_env` with a Microsoft Entra ID token (the canary) instead of the key.
+pub fn entra_env(azure: &FakeAzure) -> BTreeMap<&'static str, String> {
+    let mut env = live_env(azure);
+    env.remove("AZURE_OPENAI_API_KEY");
+    env.insert("AZURE_OPENAI_AD_TOKEN", CANARY_TOKEN.to_string());
+    env
+}
+
+/// What each failed assertion of a cell was about, e.g. "attribute `server.address`".
+pub fn failure_subjects(cell: &serde_json::Value) -> Vec<String> {
+    cell["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter(|f| f["kind"] == "failure")
+                .filter_map(|f| f["subject"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
