@@ -402,3 +402,28 @@ fn drivers_setup_reports_an_install_failure_with_exit_3_and_pips_output() {
         "plain one-line progress when stderr is not a terminal: {stderr}"
     );
 }
+
+#[test]
+fn the_v1_provider_runs_its_extending_matrix() {
+    let out = hh(&[
+        "run",
+        "--provider",
+        "azure-openai-v1",
+        "--style",
+        "traceloop",
+        "--format",
+        "json",
+        "--stable",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json["matrix"], "matrix/azure-openai-v1.yaml");
+    let chat = &json["cells"][0];
+    assert_eq!(chat["id"], "azure-openai-v1/traceloop/chat/rust");
+    assert_eq!(chat["status"], "pass", "{chat:#}");
+    // The v1 route, and no api-version anywhere in the span.
+    assert_eq!(chat["requests"][0]["route"], "v1_chat");
+    assert!(chat["spans"][0]["attributes"]
+        .get("gen_ai.openai.api_version")
+        .is_none());
+}

@@ -704,3 +704,144 @@ fn version_set_names_are_id_safe_and_sets_need_styles() {
     ));
     assert_err(&text, "20:5", "unknown field `descripton`");
 }
+
+fn overlay_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hh-compat-overlay-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).expect("write");
+    }
+    dir
+}
+
+const PARENT: &str = r#"provider: azure-openai
+target: {resource: contoso, api_version: "2024-10-21"}
+deployments: {gpt-4o: {model: gpt-4o-2024-08-06}}
+styles: [traceloop]
+features: {chat: {deployment: gpt-4o}}
+expect:
+  all:
+    llm:
+      name: openai.chat
+      attributes:
+        gen_ai.openai.api_version: "{api_version}"
+        server.address: "{host}"
+"#;
+
+#[test]
+fn the_shipped_v1_matrix_extends_the_azure_one() {
+    let v1 =
+        load_file(&default_matrix_path(Provider::AzureOpenAiV1)).unwrap_or_else(|e| panic!("{e}"));
+    let azure = azure();
+    assert_eq!(v1.provider(), Provider::AzureOpenAiV1);
+    assert_eq!(v1.target().api_version, None);
+    assert_eq!(v1.target().host, azure.target().host);
+    assert_eq!(v1.cells().len(), azure.cells().len());
+    assert_eq!(v1.known_issues().len(), azure.known_issues().len());
+    assert_eq!(v1.cells()[0].id, "azure-openai-v1/openinference/chat/rust");
+    // The overlay's one layer: traceloop's api-version must be absent on v1.
+    let api_version = |m: &hh_compat::matrix::Matrix| {
+        m.checks(Style::Traceloop, Feature::Chat)
+            .and_then(|c| c.iter().find(|c| c.label == "llm"))
+            .and_then(|c| {
+                c.attributes
+                    .iter()
+                    .find(|(k, _)| k == "gen_ai.openai.api_version")
+            })
+            .map(|(_, a)| a.clone())
+    };
+    assert_eq!(api_version(&v1), Some(AttrAssertion::Absent));
+    assert!(matches!(
+        api_version(&azure),
+        Some(AttrAssertion::Equals(_))
+    ));
+    // Inherited untouched elsewhere.
+    assert_eq!(
+        v1.checks(Style::OtelGenAi, Feature::Chat).map(<[_]>::len),
+        azure
+            .checks(Style::OtelGenAi, Feature::Chat)
+            .map(<[_]>::len)
+    );
+}
+
+#[test]
+fn an_overlay_can_remove_and_add_checks() {
+    let child = "extends: parent.yaml\nprovider: azure-openai-v1\ntarget: {resource: contoso}\nexpect:\n  all:\n    llm:\n      attributes:\n        gen_ai.openai.api_version: null\n    extra:\n      name: other\n";
+    let dir = overlay_dir("ok", &[("parent.yaml", PARENT), ("child.yaml", child)]);
+    let m = load_file(&dir.join("child.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let checks = m.checks(Style::Traceloop, Feature::Chat).expect("checks");
+    let labels: Vec<&str> = checks.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["llm", "extra"]);
+    let keys: Vec<&str> = checks[0]
+        .attributes
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(keys, ["server.address"]);
+}
+
+#[test]
+fn overlay_mistakes_name_the_right_file_and_line() {
+    // The parent is missing.
+    let dir = overlay_dir(
+        "missing",
+        &[("child.yaml", "# v1\nextends: nowhere.yaml\n")],
+    );
+    let e = load_file(&dir.join("child.yaml")).expect_err("no parent");
+    assert!(
+        e.location().ends_with("child.yaml:2:10"),
+        "{}",
+        e.location()
+    );
+    assert!(
+        e.to_string().contains("cannot read the matrix it extends"),
+        "{e}"
+    );
+
+    // An unknown key in the overlay, located in the overlay.
+    let dir = overlay_dir(
+        "unknown",
+        &[
+            ("parent.yaml", PARENT),
+            ("child.yaml", "extends: parent.yaml\nstyles: [traceloop]\n"),
+        ],
+    );
+    let e = load_file(&dir.join("child.yaml")).expect_err("styles cannot be overridden");
+    assert!(e.location().ends_with("child.yaml:2:1"), "{}", e.location());
+
+    // A mistake in the parent is reported against the parent.
+    let broken = PARENT.replace("styles: [traceloop]", "styles: [traceloup]");
+    let dir = overlay_dir(
+        "parent",
+        &[
+            ("parent.yaml", &broken),
+            ("child.yaml", "extends: parent.yaml\n"),
+        ],
+    );
+    let e = load_file(&dir.join("child.yaml")).expect_err("broken parent");
+    assert!(
+        e.location().ends_with("parent.yaml:4:10"),
+        "{}",
+        e.location()
+    );
+
+    // Chains are refused; an overlay layer for a style the matrix lacks is an error.
+    let dir = overlay_dir(
+        "chain",
+        &[
+            ("parent.yaml", PARENT),
+            ("mid.yaml", "extends: parent.yaml\n"),
+            ("child.yaml", "extends: mid.yaml\n"),
+            ("style.yaml", "extends: parent.yaml\nexpect:\n  styles:\n    otel-genai:\n      all: {llm: {name: x}}\n"),
+        ],
+    );
+    let e = load_file(&dir.join("child.yaml")).expect_err("chain");
+    assert!(
+        e.to_string().contains("extends another matrix itself"),
+        "{e}"
+    );
+    let e = load_file(&dir.join("style.yaml")).expect_err("unknown style");
+    assert!(e.to_string().contains("no such style"), "{e}");
+    assert!(e.location().ends_with("style.yaml:4:5"), "{}", e.location());
+}

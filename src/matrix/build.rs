@@ -101,26 +101,27 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         ));
     }
 
+    if let Some(overlay) = &raw.overlay_expect {
+        for (s, _) in &overlay.styles.0 {
+            if !styles.contains(&s.value.0) {
+                return Err(cx.err(
+                    pos_of(s),
+                    format!(
+                        "`expect.styles.{}`: the matrix has no such style",
+                        s.value.0
+                    ),
+                ));
+            }
+        }
+    }
     let mut checks = BTreeMap::new();
     let mut all_labels: Vec<String> = Vec::new();
     for (si, style) in styles.iter().enumerate() {
-        let style_layers = raw
-            .expect
-            .styles
-            .0
-            .iter()
-            .find(|(s, _)| s.value.0 == *style)
-            .map(|(_, l)| l);
         for (feature, plan) in &features {
-            let mut layers: Vec<&RawChecks> = vec![&raw.expect.all];
-            if let Some(sl) = style_layers {
-                layers.push(&sl.all);
-                layers.extend(
-                    sl.features
-                        .iter()
-                        .filter(|(f, _)| f == feature)
-                        .map(|(_, c)| c),
-                );
+            // The file's own layers, then those of a matrix extending it.
+            let mut layers: Vec<&RawChecks> = Vec::new();
+            for expect in std::iter::once(&raw.expect).chain(raw.overlay_expect.as_ref()) {
+                layers.extend(expect_layers(expect, *style, *feature));
             }
             let merged = merge(&layers);
             if merged.is_empty() {
@@ -251,6 +252,21 @@ fn is_env_var_name(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// One `expect` block's layers for a style × feature, in order: all, style, feature.
+fn expect_layers(expect: &RawExpect, style: Style, feature: Feature) -> Vec<&RawChecks> {
+    let mut layers = vec![&expect.all];
+    if let Some((_, sl)) = expect.styles.0.iter().find(|(s, _)| s.value.0 == style) {
+        layers.push(&sl.all);
+        layers.extend(
+            sl.features
+                .iter()
+                .filter(|(f, _)| *f == feature)
+                .map(|(_, c)| c),
+        );
+    }
+    layers
 }
 
 fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetSpec, MatrixError> {

@@ -10,6 +10,7 @@ mod build;
 mod cell;
 mod error;
 mod live;
+mod overlay;
 mod raw;
 mod versions;
 mod yaml;
@@ -222,7 +223,14 @@ pub fn load_file(path: &Path) -> Result<Matrix, MatrixError> {
     file.take(MAX_MATRIX_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    parse_bytes(&bytes, &origin)
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if overlay::is_overlay(text) => {
+            too_big(text.len(), &origin)?;
+            let dir = path.parent().unwrap_or_else(|| Path::new("."));
+            overlay::load(text, &origin, dir)
+        }
+        _ => parse_bytes(&bytes, &origin),
+    }
 }
 
 /// Validates matrix bytes: size, UTF-8, then YAML.

@@ -30,6 +30,9 @@ pub struct RawMatrix {
     pub known_issues: Vec<RawKnownIssue>,
     #[serde(default)]
     pub live: Option<RawLive>,
+    /// The expectations of a matrix that `extends` this one: a last layer on top.
+    #[serde(skip)]
+    pub overlay_expect: Option<RawExpect>,
 }
 
 /// `live:` — how the matrix's deployments are found on a live resource.

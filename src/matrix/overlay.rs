@@ -1,0 +1,77 @@
+//! A matrix that extends another (`extends: azure-openai.yaml`): the same cells and
+//! checks for a sibling provider, with only what differs written down.
+//!
+//! The overlay may replace `provider`, `target` and `live`, add known issues, and add
+//! one more layer of expectations on top of the parent's (so `null` removes an
+//! inherited check or attribute, as between the parent's own layers). The parent is
+//! validated on its own first, so its mistakes are reported against its own file.
+
+use super::error::MatrixError;
+use super::raw::{RawExpect, RawKnownIssue, RawLive, RawMatrix, RawTarget};
+use super::yaml::{self, pos_of, Named};
+use super::Matrix;
+use crate::vocab::Provider;
+use serde_saphyr::Spanned;
+use std::path::Path;
+
+/// The overlay file as written.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOverlay {
+    /// The parent matrix, relative to this file's directory.
+    pub extends: Spanned<String>,
+    #[serde(default)]
+    pub provider: Option<Named<Provider>>,
+    #[serde(default)]
+    pub target: Option<Spanned<RawTarget>>,
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub known_issues: Vec<RawKnownIssue>,
+    #[serde(default)]
+    pub live: Option<RawLive>,
+}
+
+/// True when the document's top level has an `extends:` key.
+pub fn is_overlay(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("extends:"))
+}
+
+/// Loads an overlay: the parent (validated alone), then the overlay applied to it.
+pub fn load(text: &str, origin: &str, dir: &Path) -> Result<Matrix, MatrixError> {
+    let overlay: RawOverlay = serde_saphyr::from_str_with_options(text, yaml::options())
+        .map_err(|e| yaml::translate(&e, origin, text))?;
+    let located = |message: String| {
+        MatrixError::new(origin, pos_of(&overlay.extends), message).with_snippet_from(text)
+    };
+    let parent_path = dir.join(&overlay.extends.value);
+    let parent_origin = parent_path.display().to_string();
+    let parent_text = std::fs::read_to_string(&parent_path).map_err(|e| {
+        located(format!(
+            "cannot read the matrix it extends, {parent_origin}: {e}"
+        ))
+    })?;
+    if is_overlay(&parent_text) {
+        return Err(located(format!(
+            "{parent_origin} extends another matrix itself; extend the base matrix directly"
+        )));
+    }
+    // Validates the parent on its own, so its errors name its own file and lines.
+    super::parse_str(&parent_text, &parent_origin)?;
+    let mut raw: RawMatrix = serde_saphyr::from_str_with_options(&parent_text, yaml::options())
+        .map_err(|e| yaml::translate(&e, &parent_origin, &parent_text))?;
+    if let Some(provider) = overlay.provider {
+        raw.provider = provider;
+    }
+    if let Some(target) = overlay.target {
+        raw.target = target;
+    }
+    if let Some(live) = overlay.live {
+        raw.live = Some(live);
+    }
+    raw.known_issues.extend(overlay.known_issues);
+    raw.overlay_expect = overlay.expect;
+    // What fails now comes from the overlay (the parent passed alone); positions may
+    // point into either file, so no snippet is shown.
+    super::build::build(raw, origin)
+}
