@@ -6,8 +6,10 @@
 //! `retry-after-ms` is honoured, as openai-python does. Retries happen below the
 //! instrumentation, so one logical call is one span however many attempts it took.
 
+use crate::instrument::RawResponseTap;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
+use futures::StreamExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -139,6 +141,40 @@ impl AttemptLog {
     }
 }
 
+/// A successful response, handed on unchanged after `tap` has seen it: a JSON body is
+/// read whole (it is small), a stream is scanned as it passes so timing is unaffected.
+async fn tapped(
+    response: reqwest::Response,
+    tap: RawResponseTap,
+) -> Result<reqwest::Response, OpenAIError> {
+    let streamed = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut builder = http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = if streamed {
+        let mut scanner = tap.stream_scanner();
+        reqwest::Body::wrap_stream(response.bytes_stream().map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                scanner.feed(bytes);
+            }
+            chunk
+        }))
+    } else {
+        let bytes = response.bytes().await.map_err(OpenAIError::Reqwest)?;
+        tap.record_body(&bytes);
+        reqwest::Body::from(bytes)
+    };
+    let rebuilt = builder
+        .body(body)
+        .map_err(|e| OpenAIError::InvalidArgument(format!("rebuilding a response: {e}")))?;
+    Ok(reqwest::Response::from(rebuilt))
+}
+
 /// The response headers that identify a request to Azure support.
 const REQUEST_ID_HEADERS: &[&str] = &["apim-request-id", "x-request-id", "x-ms-request-id"];
 
@@ -170,6 +206,7 @@ pub struct RetryingService {
     policy: RetryPolicy,
     log: AttemptLog,
     headers: reqwest::header::HeaderMap,
+    tap: Option<RawResponseTap>,
 }
 
 impl RetryingService {
@@ -179,7 +216,15 @@ impl RetryingService {
             policy,
             log,
             headers: reqwest::header::HeaderMap::new(),
+            tap: None,
         }
+    }
+
+    /// Hands what the typed response will drop (Azure's `prompt_filter_results`) to
+    /// the instrumentor, reading successful bodies as they pass.
+    pub fn with_raw_tap(mut self, tap: RawResponseTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// Adds a header to every request (the client is shared; this is per cell).
@@ -201,7 +246,7 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
     }
 
     fn call(&mut self, request: HttpRequestFactory) -> Self::Future {
-        let (client, headers) = (self.client.clone(), self.headers.clone());
+        let (client, headers, tap) = (self.client.clone(), self.headers.clone(), self.tap.clone());
         let (policy, log) = (self.policy, self.log.clone());
         Box::pin(async move {
             let mut attempt = 0;
@@ -231,7 +276,10 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
                 };
                 let status = response.status();
                 if status.is_success() {
-                    return Ok(response);
+                    return match tap {
+                        Some(tap) => tapped(response, tap).await,
+                        None => Ok(response),
+                    };
                 }
                 // A failed answer is small: read it for Azure's error code, then hand
                 // an identical response on to the client when it is not retried.

@@ -9,7 +9,7 @@
 use super::retry::{AttemptLog, RetryPolicy, RetryingService};
 use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::CellTracing;
-use crate::instrument::{Endpoint, Instrumentor};
+use crate::instrument::{Endpoint, Instrumentor, RawResponseTap};
 use crate::matrix::{Cell, FeaturePlan};
 use crate::replica::SCOPE_HEADER;
 use crate::vocab::Provider;
@@ -65,6 +65,8 @@ struct App<'a> {
     http: reqwest::Client,
     /// The cell's journal scope, sent with every request.
     scope: reqwest::header::HeaderValue,
+    /// What the HTTP layer saw of raw responses, for the instrumentor.
+    tap: RawResponseTap,
     instrumentor: Instrumentor,
     app_tracer: opentelemetry_sdk::trace::SdkTracer,
     attempts: AttemptLog,
@@ -100,11 +102,15 @@ impl<'a> App<'a> {
             ),
             endpoint,
         );
+        // Like the Python instrumentors, which read Azure's extras off the raw response.
+        let tap = RawResponseTap::default();
+        let instrumentor = instrumentor.with_raw_tap(tap.clone());
         Ok(Self {
             ctx,
             cell,
             http,
             scope,
+            tap,
             instrumentor,
             app_tracer: tracing.tracer(APP_SCOPE, None),
             attempts: AttemptLog::default(),
@@ -144,7 +150,8 @@ impl<'a> App<'a> {
         // client (loading the system trust store) on every call.
         Client::build(self.http.clone(), config).with_http_service(
             RetryingService::new(self.http.clone(), retries, self.attempts.clone())
-                .with_header(SCOPE_HEADER, self.scope.clone()),
+                .with_header(SCOPE_HEADER, self.scope.clone())
+                .with_raw_tap(self.tap.clone()),
         )
     }
 

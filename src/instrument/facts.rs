@@ -68,6 +68,8 @@ pub(crate) struct ChatResult {
     pub usage: Option<Usage>,
     /// The response body as JSON text (for streams: reassembled).
     pub json: String,
+    /// Azure's `prompt_filter_results`, when the HTTP layer handed them over.
+    pub prompt_filter_results: Option<Value>,
 }
 
 impl ChatResult {
@@ -232,6 +234,7 @@ pub(crate) fn chat_result(resp: &CreateChatCompletionResponse) -> ChatResult {
         choices,
         usage: usage_of(&value),
         json,
+        prompt_filter_results: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod errors;
 mod facts;
 mod openinference;
 mod otel_genai;
+mod raw;
 mod stream;
 mod style;
 mod traceloop;
@@ -34,6 +35,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 pub use content::ContentCapture;
 pub use endpoint::{Endpoint, EndpointError};
 pub use errors::{classify, ErrorClass, ErrorInfo};
+pub use raw::{RawResponseTap, SseScanner};
 pub use stream::StreamSummary;
 
 use crate::vocab::Style;
@@ -66,6 +68,8 @@ pub struct Instrumentor {
     tracer: SdkTracer,
     endpoint: Endpoint,
     content: ContentCapture,
+    /// Where the HTTP layer leaves what the typed response drops, when it does.
+    tap: Option<RawResponseTap>,
 }
 
 impl Instrumentor {
@@ -76,10 +80,23 @@ impl Instrumentor {
             tracer,
             endpoint,
             content: ContentCapture::from_env(style),
+            tap: None,
         }
     }
 
     /// Overrides the environment's content-capture setting.
+    /// Reads Azure's extras (`prompt_filter_results`) from `tap`, which the HTTP layer
+    /// fills from the raw response.
+    pub fn with_raw_tap(mut self, tap: RawResponseTap) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// What the HTTP layer saw of the last call; clears it.
+    fn raw_extras(&self) -> Option<serde_json::Value> {
+        self.tap.as_ref().and_then(RawResponseTap::take)
+    }
+
     pub fn with_content_capture(mut self, content: ContentCapture) -> Self {
         self.content = content;
         self
@@ -110,10 +127,12 @@ impl Instrumentor {
         let call_facts = self.call(Request::Chat(&facts));
         let started = SystemTime::now();
         let cx = self.begin(&call_facts, started);
+        self.raw_extras();
         let result = call.with_context(cx.clone()).await;
         match &result {
             Ok(resp) => {
-                let r = facts::chat_result(resp);
+                let mut r = facts::chat_result(resp);
+                r.prompt_filter_results = self.raw_extras();
                 self.complete(&cx, &call_facts, &Outcome::Chat(&r), None);
             }
             Err(e) => {
@@ -141,6 +160,7 @@ impl Instrumentor {
         let call_facts = self.call(Request::Chat(&facts));
         let started = SystemTime::now();
         let cx = self.begin(&call_facts, started);
+        self.raw_extras();
         let mut chunks = match call.with_context(cx.clone()).await {
             Ok(s) => s,
             Err(e) => {
@@ -164,7 +184,8 @@ impl Instrumentor {
                 }
             }
         }
-        let result = acc.result();
+        let mut result = acc.result();
+        result.prompt_filter_results = self.raw_extras();
         let timing = StreamTiming {
             started,
             chunk_times: &acc.chunk_times,

@@ -180,6 +180,7 @@ impl StreamAccumulator {
             choices,
             usage: usage_of(&body),
             json: body.to_string(),
+            prompt_filter_results: None,
         }
     }
 }

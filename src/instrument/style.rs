@@ -200,6 +200,7 @@ pub(crate) mod testkit {
                 reasoning: None,
             }),
             json: "{}".into(),
+            prompt_filter_results: None,
         }
     }
 

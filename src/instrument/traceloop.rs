@@ -172,6 +172,13 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
             "gen_ai.output.messages",
             output_messages(r, false),
         ));
+        // Azure's prompt filter verdicts, recorded as the raw JSON like the package
+        // does (with the prompts, so only when content is captured).
+        push_opt(
+            a,
+            "gen_ai.prompt.prompt_filter_results",
+            r.prompt_filter_results.as_ref().map(|v| v.to_string()),
+        );
     }
 }
 
