@@ -318,15 +318,7 @@ fn run_token_command(command: &str) -> Result<String, LiveError> {
     let token = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: String = stderr
-            .trim()
-            .chars()
-            .rev()
-            .take(400)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
+        let tail = crate::drivers::venv::tail(stderr.trim(), 400);
         return Err(LiveError::TokenCommand(format!(
             "{} ({tail})",
             output.status

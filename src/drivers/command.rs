@@ -49,11 +49,9 @@ pub fn environment(
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: String| env.push((k.to_string(), v));
-    let endpoint = match cell.provider {
-        // The Azure SDKs append `/openai` themselves: give them the resource origin.
-        Provider::AzureOpenAi => ctx.endpoint_url(Provider::AzureOpenAi),
-        other => ctx.endpoint_url(other),
-    };
+    // The resource origin for the Azure SDKs (they append `/openai` themselves); the
+    // full base URL (`…/openai/v1/`) for the v1 and OpenAI providers.
+    let endpoint = ctx.endpoint_url(cell.provider);
     set("AZURE_OPENAI_ENDPOINT", endpoint.clone());
     if cell.provider != Provider::AzureOpenAi {
         set("OPENAI_BASE_URL", endpoint);
