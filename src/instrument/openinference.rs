@@ -9,8 +9,8 @@ use opentelemetry::KeyValue;
 
 use super::facts::{ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage};
 use super::style::{
-    double_array, exception_event, Call, Convention, Outcome, PlannedEvent, Request, SpanEnd,
-    SpanStart, StreamTiming,
+    double_array, failure, Call, Convention, Outcome, PlannedEvent, Request, SpanEnd, SpanStart,
+    StreamTiming,
 };
 
 pub(crate) struct OpenInference;
@@ -102,13 +102,15 @@ impl Convention for OpenInference {
                 embedding_result(&mut a, r, outputs);
                 Status::Ok
             }
-            Outcome::Failed(err) => {
-                // OpenInference itself records no `error.type`; the general OpenTelemetry
-                // convention for failed operations asks for it, so the reference adds it.
-                a.push(KeyValue::new("error.type", err.class.python_name()));
-                events.push(exception_event(err, ended));
-                Status::error(err.message.clone())
-            }
+            // OpenInference itself records no `error.type`; the general OpenTelemetry
+            // convention for failed operations asks for it, so the reference adds it.
+            Outcome::Failed(err) => failure(
+                &mut a,
+                &mut events,
+                err,
+                err.class.python_name().into(),
+                ended,
+            ),
         };
         SpanEnd {
             attributes: a,

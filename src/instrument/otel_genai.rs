@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::facts::{ChatRequest, ChatResult};
 use super::style::{
-    exception_event, message_parts, output_messages, push_opt, string_array, Call, Convention,
-    Outcome, Request, SpanEnd, SpanStart, StreamTiming,
+    failure, genai_response, message_parts, output_messages, push_opt, string_array, Call,
+    Convention, Outcome, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct OtelGenAi;
@@ -120,15 +120,11 @@ impl Convention for OtelGenAi {
                 }
                 Status::Unset
             }
+            // The real instrumentor records no event; the reference adds the standard
+            // exception event so every style's failure carries the service's message.
             Outcome::Failed(err) => {
-                a.push(KeyValue::new(
-                    "error.type",
-                    format!("openai.{}", err.class.python_name()),
-                ));
-                // The real instrumentor records no event; the reference adds the standard
-                // exception event so every style's failure carries the service's message.
-                events.push(exception_event(err, ended));
-                Status::error(err.message.clone())
+                let error_type = format!("openai.{}", err.class.python_name());
+                failure(&mut a, &mut events, err, error_type, ended)
             }
         };
         SpanEnd {
@@ -150,20 +146,7 @@ fn chat_input(r: &ChatRequest) -> String {
 }
 
 fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
-    push_opt(a, "gen_ai.response.id", r.id.clone());
-    push_opt(a, "gen_ai.response.model", r.model.clone());
-    let reasons = r.finish_reasons();
-    if !reasons.is_empty() {
-        a.push(KeyValue::new(
-            "gen_ai.response.finish_reasons",
-            string_array(reasons),
-        ));
-    }
-    if let Some(u) = &r.usage {
-        a.push(KeyValue::new("gen_ai.usage.input_tokens", u.prompt));
-        a.push(KeyValue::new("gen_ai.usage.output_tokens", u.completion));
-        push_opt(a, "gen_ai.usage.cache_read.input_tokens", u.cached_prompt);
-    }
+    genai_response(a, r);
     push_opt(
         a,
         "openai.response.system_fingerprint",

@@ -92,12 +92,49 @@ pub(crate) fn exception_event(err: &ErrorInfo, at: SystemTime) -> PlannedEvent {
     }
 }
 
-/// A message's text as GenAI-convention `parts` (`[{"content", "type": "text"}]`).
+/// What every style records for a failed call: `error.type` (each style names the
+/// class its own way), the standard `exception` event, and ERROR with the message.
+pub(crate) fn failure(
+    attributes: &mut Vec<KeyValue>,
+    events: &mut Vec<PlannedEvent>,
+    err: &ErrorInfo,
+    error_type: String,
+    at: SystemTime,
+) -> Status {
+    attributes.push(KeyValue::new("error.type", error_type));
+    events.push(exception_event(err, at));
+    Status::error(err.message.clone())
+}
+
+/// The GenAI-convention response attributes Traceloop and the official instrumentor
+/// share: id, model, finish reasons, and input/output/cached token counts.
+pub(crate) fn genai_response(a: &mut Vec<KeyValue>, r: &super::facts::ChatResult) {
+    push_opt(a, "gen_ai.response.id", r.id.clone());
+    push_opt(a, "gen_ai.response.model", r.model.clone());
+    let reasons = r.finish_reasons();
+    if !reasons.is_empty() {
+        a.push(KeyValue::new(
+            "gen_ai.response.finish_reasons",
+            string_array(reasons),
+        ));
+    }
+    if let Some(u) = &r.usage {
+        a.push(KeyValue::new("gen_ai.usage.input_tokens", u.prompt));
+        a.push(KeyValue::new("gen_ai.usage.output_tokens", u.completion));
+        push_opt(a, "gen_ai.usage.cache_read.input_tokens", u.cached_prompt);
+    }
+}
+
+/// One text part in the GenAI-convention shape (`{"content", "type": "text"}`).
+fn text_part(text: &str) -> serde_json::Value {
+    serde_json::json!({"content": text, "type": "text"})
+}
+
+/// A message's text as GenAI-convention `parts`.
 pub(crate) fn message_parts(m: &super::facts::Message) -> Vec<serde_json::Value> {
-    let text_part = |t: &String| serde_json::json!({"content": t, "type": "text"});
     match &m.content {
         Some(c) => vec![text_part(c)],
-        None => m.text_parts.iter().map(text_part).collect(),
+        None => m.text_parts.iter().map(|t| text_part(t)).collect(),
     }
 }
 
@@ -108,11 +145,7 @@ pub(crate) fn output_messages(r: &super::facts::ChatResult, with_name: bool) -> 
         .choices
         .iter()
         .map(|c| {
-            let parts: Vec<serde_json::Value> = c
-                .content
-                .iter()
-                .map(|t| serde_json::json!({"content": t, "type": "text"}))
-                .collect();
+            let parts: Vec<serde_json::Value> = c.content.iter().map(|t| text_part(t)).collect();
             let mut m = serde_json::json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason});
             if with_name {
                 m["name"] = serde_json::Value::Null;

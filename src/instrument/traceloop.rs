@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::facts::{ChatRequest, ChatResult, EmbeddingRequest};
 use super::style::{
-    exception_event, message_parts, output_messages, push_opt, string_array, Call, Convention,
-    Outcome, PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
+    failure, genai_response, message_parts, output_messages, push_opt, Call, Convention, Outcome,
+    PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct Traceloop;
@@ -112,11 +112,13 @@ impl Convention for Traceloop {
                 a.push(KeyValue::new("gen_ai.usage.cache_read.input_tokens", 0_i64));
                 Status::Unset
             }
-            Outcome::Failed(err) => {
-                a.push(KeyValue::new("error.type", err.class.python_name()));
-                events.push(exception_event(err, ended));
-                Status::error(err.message.clone())
-            }
+            Outcome::Failed(err) => failure(
+                &mut a,
+                &mut events,
+                err,
+                err.class.python_name().into(),
+                ended,
+            ),
         };
         SpanEnd {
             attributes: a,
@@ -147,25 +149,14 @@ fn embedding_input(r: &EmbeddingRequest) -> String {
 }
 
 fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
-    push_opt(a, "gen_ai.response.model", r.model.clone());
-    push_opt(a, "gen_ai.response.id", r.id.clone());
+    genai_response(a, r);
     push_opt(
         a,
         "gen_ai.openai.response.system_fingerprint",
         r.system_fingerprint.clone(),
     );
-    let reasons = r.finish_reasons();
-    if !reasons.is_empty() {
-        a.push(KeyValue::new(
-            "gen_ai.response.finish_reasons",
-            string_array(reasons),
-        ));
-    }
     if let Some(u) = &r.usage {
-        a.push(KeyValue::new("gen_ai.usage.input_tokens", u.prompt));
-        a.push(KeyValue::new("gen_ai.usage.output_tokens", u.completion));
         a.push(KeyValue::new("gen_ai.usage.total_tokens", u.total));
-        push_opt(a, "gen_ai.usage.cache_read.input_tokens", u.cached_prompt);
     }
     if outputs {
         a.push(KeyValue::new(
