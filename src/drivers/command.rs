@@ -152,14 +152,8 @@ pub async fn run(
         }
         Ok(Ok(output)) => output,
     };
-    let secret = ctx.credential.secret();
     let clean = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes);
-        let text = if secret.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(secret, "***")
-        };
+        let text = super::redact(&String::from_utf8_lossy(bytes), ctx.credential.secret());
         super::venv::tail(text.trim(), OUTPUT_KEPT)
     };
     let spans = receiver

@@ -175,6 +175,15 @@ fn describe(error: &OpenAIError) -> String {
     }
 }
 
+/// `text` with every occurrence of `secret` masked: for anything an app printed.
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(secret, "***")
+    }
+}
+
 /// `NO_PROXY` for an app process: whatever the environment says, plus loopback, so
 /// spans reach the receiver directly even behind a corporate proxy.
 pub fn no_proxy_with_loopback() -> String {

@@ -9,7 +9,7 @@
 //! process list.
 
 use super::venv::{self, EnvSpec, VenvError};
-use super::{Credential, DriverContext, DriverError, DriverRun};
+use super::{redact, Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::OtlpReceiver;
 use crate::matrix::Cell;
 use crate::vocab::Style;
@@ -366,14 +366,6 @@ async fn run_process(
             output.status,
             venv::tail(stderr.trim(), venv::MAX_OUTPUT_KEPT)
         ))),
-    }
-}
-
-fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() {
-        text.to_string()
-    } else {
-        text.replace(secret, "***")
     }
 }
 

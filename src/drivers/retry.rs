@@ -152,10 +152,7 @@ async fn tapped(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut builder = http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        builder = builder.header(name, value);
-    }
+    let (status, headers) = (response.status(), response.headers().clone());
     let body = if streamed {
         let mut scanner = tap.stream_scanner();
         reqwest::Body::wrap_stream(response.bytes_stream().map(move |chunk| {
@@ -169,10 +166,20 @@ async fn tapped(
         tap.record_body(&bytes);
         reqwest::Body::from(bytes)
     };
-    let rebuilt = builder
-        .body(body)
-        .map_err(|e| OpenAIError::InvalidArgument(format!("rebuilding a response: {e}")))?;
-    Ok(reqwest::Response::from(rebuilt))
+    Ok(rebuilt(status, headers, body))
+}
+
+/// A response with the status and headers of one that was read here, and `body`: how
+/// a response this layer had to look into is handed on unchanged.
+fn rebuilt(
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut response = http::Response::new(body.into());
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
 }
 
 /// The response headers that identify a request to Azure support.
@@ -285,23 +292,17 @@ impl tower::Service<HttpRequestFactory> for RetryingService {
                 // an identical response on to the client when it is not retried.
                 let delay = policy.delay_for(Some(response.headers()), attempt);
                 let retry = retries_left && RetryPolicy::is_retryable(status.as_u16());
-                let mut builder = http::Response::builder().status(status);
-                for (name, value) in response.headers() {
-                    builder = builder.header(name, value);
-                }
+                let headers = response.headers().clone();
                 let body = response.bytes().await.map_err(OpenAIError::Reqwest)?;
                 log.push(Attempt {
                     status: Some(status.as_u16()),
                     code: error_code(&body),
-                    request_ids: builder.headers_ref().map(request_ids).unwrap_or_default(),
+                    request_ids: request_ids(&headers),
                     transport: None,
                     retried_after: retry.then_some(delay),
                 });
                 if !retry {
-                    let rebuilt = builder.body(body).map_err(|e| {
-                        OpenAIError::InvalidArgument(format!("rebuilding a response: {e}"))
-                    })?;
-                    return Ok(reqwest::Response::from(rebuilt));
+                    return Ok(rebuilt(status, headers, body));
                 }
                 tokio::time::sleep(delay).await;
                 attempt += 1;
