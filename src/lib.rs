@@ -5,6 +5,7 @@
 //! [`instrument`] style; [`capture`] normalizes the spans; [`expect`] checks them; and
 //! [`report`] renders the results. [`runner`] ties one run together.
 
+mod accept;
 pub mod capture;
 pub mod cassette;
 pub mod commands;

@@ -20,9 +20,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::model::Exchange;
 use super::redact::{Redactor, MIN_SECRET_CHARS};
@@ -138,7 +137,11 @@ impl Recorder {
             recorded: Mutex::new(Vec::new()),
             secrets: Mutex::new(config.secrets.into_iter().collect()),
         });
-        let task = tokio::spawn(accept_loop(listener, state.clone()));
+        let served = state.clone();
+        let task = tokio::spawn(crate::accept::serve(listener, move || {
+            let state = served.clone();
+            hyper::service::service_fn(move |req| handle(req, state.clone()))
+        }));
         Ok(Self { addr, state, task })
     }
 
@@ -196,31 +199,6 @@ impl Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         self.task.abort();
-    }
-}
-
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
-    let mut connections = JoinSet::new();
-    loop {
-        while connections.try_join_next().is_some() {}
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(_) => {
-                // Usually fd exhaustion; back off instead of spinning.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        connections.spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, state.clone()));
-            // Per-connection failures (client went away) leave the listener serving.
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
     }
 }
 
