@@ -214,66 +214,20 @@ async fn execute(
         command: command.command.clone().map(CommandOptions::new),
         ..RunOptions::default()
     };
-    if command.env_file.is_some() && command.target != Target::Live && recording.is_none() {
-        return Err(CommandError::Usage(
-            "--env-file is read for --target live (and by `record`) only".into(),
-        ));
+    let (target, aim, recorder) =
+        prepare_target(&command, recording.as_ref(), &matrix, &cells).await?;
+    // Live, recorded or replayed traffic names a resource's host and deployments: aim
+    // the matrix (and so every check's `{host}` and `{deployment}`) at them.
+    if let Some(aim) = &aim {
+        matrix = matrix.retargeted(&aim.host, aim.api_version.as_deref(), &aim.deployments);
+        cells = filter(&matrix, &selection);
     }
-    let mut recorder: Option<(Recorder, RecordedTarget)> = None;
-    match (command.target, &command.fixtures) {
-        (Target::Replay, None) => {
-            return Err(CommandError::Usage(
-                "--target replay answers from recorded exchanges: give them with --fixtures DIR"
-                    .into(),
-            ))
-        }
-        (Target::Live, Some(_)) => {
-            return Err(CommandError::Usage(
-                "--fixtures replays recorded exchanges; it cannot be combined with --target live"
-                    .into(),
-            ))
-        }
-        (_, Some(dir)) => {
-            let store = ReplayStore::load(dir).map_err(replica::ReplicaError::from)?;
-            // A recorded set names the resource it came from: aim the matrix at it so
-            // the requests match what was recorded.
-            if let Some(t) = &store.meta().target {
-                matrix = matrix.retargeted(&t.host, t.api_version.as_deref(), &t.deployments);
-                cells = filter(&matrix, &selection);
-            }
-            options.target = RunTarget::Replay(store);
-        }
-        (Target::Live, None) => {
-            let env = EnvSource::load(command.env_file.as_deref())?;
-            let live = LiveSettings::resolve(&matrix, &cells, &env)?;
-            matrix = matrix.retargeted(&live.host, live.api_version.as_deref(), &live.deployments);
-            cells = filter(&matrix, &selection);
-            // A real service is slower than the replica, and retries take their time.
-            options.request_timeout = Duration::from_secs(60);
-            options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
-            if recording.is_some() {
-                let mut config = RecorderConfig::new(live.endpoint_origin.clone());
-                config.secrets = vec![live.credential.secret().to_string()];
-                config.timeout = options.request_timeout;
-                let started = Recorder::start(config)
-                    .await
-                    .map_err(replica::ReplicaError::from)?;
-                let target = RecordedTarget {
-                    host: live.host.clone(),
-                    api_version: live.api_version.clone(),
-                    deployments: live.deployments.clone(),
-                };
-                options.target = RunTarget::Recording {
-                    proxy: started.proxy_url(),
-                    live,
-                };
-                recorder = Some((started, target));
-            } else {
-                options.target = RunTarget::Live(live);
-            }
-        }
-        (Target::Replica, None) => {}
+    if matches!(target, RunTarget::Live(_) | RunTarget::Recording { .. }) {
+        // A real service is slower than the replica, and retries take their time.
+        options.request_timeout = LIVE_REQUEST_TIMEOUT;
+        options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
     }
+    options.target = target;
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
             return Err(CommandError::Usage("--jobs must be at least 1".to_string()));
@@ -294,34 +248,101 @@ async fn execute(
     )
     .await?;
     progress.finish_and_clear();
-    if let (Some((recorder, target)), Some(recording)) = (recorder, recording) {
-        let options = WriteOptions {
-            label: Some(
-                recording
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| format!("recorded live from {}", target.host)),
-            ),
-            anonymize_host: recording.anonymize_host.then(|| target.host.clone()),
-            matching: None,
-            prune: true,
-            target: Some(target),
-        };
-        let written = recorder
-            .write(&recording.dir, &options)
-            .map_err(replica::ReplicaError::from)?;
-        recorder.shutdown().await;
-        eprintln!(
-            "recorded {} file(s) under {}",
-            written.len(),
-            recording.dir.display()
-        );
+    if let (Some(recorder), Some(aim), Some(recording)) = (recorder, aim, recording) {
+        write_recording(recorder, aim, &recording).await?;
     }
     if command.stable {
         results.stabilize();
     }
     write_output(&results, &command.output)?;
     Ok(results.exit_status())
+}
+
+/// The longest one request to a live resource (or through the recorder) may take.
+const LIVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a run's calls go; what the matrix must be aimed at for that (the live or
+/// recorded resource's host and deployment names); and the recording proxy, if any.
+async fn prepare_target(
+    command: &RunCommand,
+    recording: Option<&Recording>,
+    matrix: &Matrix,
+    cells: &[matrix::Cell],
+) -> Result<(RunTarget, Option<RecordedTarget>, Option<Recorder>), CommandError> {
+    if command.env_file.is_some() && command.target != Target::Live {
+        return Err(CommandError::Usage(
+            "--env-file is read for --target live (and by `record`) only".into(),
+        ));
+    }
+    match (command.target, &command.fixtures) {
+        (Target::Replay, None) => Err(CommandError::Usage(
+            "--target replay answers from recorded exchanges: give them with --fixtures DIR".into(),
+        )),
+        (Target::Live, Some(_)) => Err(CommandError::Usage(
+            "--fixtures replays recorded exchanges; it cannot be combined with --target live"
+                .into(),
+        )),
+        (_, Some(dir)) => {
+            let store = ReplayStore::load(dir).map_err(replica::ReplicaError::from)?;
+            let aim = store.meta().target.clone();
+            Ok((RunTarget::Replay(store), aim, None))
+        }
+        (Target::Live, None) => {
+            let env = EnvSource::load(command.env_file.as_deref())?;
+            let live = LiveSettings::resolve(matrix, cells, &env)?;
+            let aim = RecordedTarget {
+                host: live.host.clone(),
+                api_version: live.api_version.clone(),
+                deployments: live.deployments.clone(),
+            };
+            if recording.is_none() {
+                return Ok((RunTarget::Live(live), Some(aim), None));
+            }
+            let mut config = RecorderConfig::new(live.endpoint_origin.clone());
+            config.secrets = vec![live.credential.secret().to_string()];
+            config.timeout = LIVE_REQUEST_TIMEOUT;
+            let recorder = Recorder::start(config)
+                .await
+                .map_err(replica::ReplicaError::from)?;
+            let proxy = recorder.proxy_url();
+            Ok((
+                RunTarget::Recording { live, proxy },
+                Some(aim),
+                Some(recorder),
+            ))
+        }
+        (Target::Replica, None) => Ok((RunTarget::Replica, None, None)),
+    }
+}
+
+/// Writes what the recording proxy saw as cassettes, labelled and aimed at `aim`.
+async fn write_recording(
+    recorder: Recorder,
+    aim: RecordedTarget,
+    recording: &Recording,
+) -> Result<(), CommandError> {
+    let options = WriteOptions {
+        label: Some(
+            recording
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("recorded live from {}", aim.host)),
+        ),
+        anonymize_host: recording.anonymize_host.then(|| aim.host.clone()),
+        matching: None,
+        prune: true,
+        target: Some(aim),
+    };
+    let written = recorder
+        .write(&recording.dir, &options)
+        .map_err(replica::ReplicaError::from)?;
+    recorder.shutdown().await;
+    eprintln!(
+        "recorded {} file(s) under {}",
+        written.len(),
+        recording.dir.display()
+    );
+    Ok(())
 }
 
 /// `hh-compat record`: where the cassettes go and how they are labelled.
