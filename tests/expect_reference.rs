@@ -11,7 +11,7 @@ use hh_compat::matrix::{default_matrix_path, load_file};
 use hh_compat::vocab::{DriverKind, Feature, Provider, Style};
 use std::path::Path;
 
-const REFERENCE: &str = "/work/shared/reference/instrumentor-spans";
+const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference");
 
 fn to_span(v: &serde_json::Value, i: usize) -> CapturedSpan {
     let attrs = v["attributes"].as_object().expect("attributes");
@@ -83,15 +83,10 @@ fn verdict(
     case: &str,
     deployment: &str,
     model: &str,
-) -> Option<(Verdict, String)> {
+) -> (Verdict, String) {
     let file = Path::new(REFERENCE).join(format!("{style}.json"));
-    let Ok(text) = std::fs::read_to_string(&file) else {
-        eprintln!(
-            "reference spans not available at {}; skipping",
-            file.display()
-        );
-        return None;
-    };
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("reference spans {}: {e}", file.display()));
     let json: serde_json::Value = serde_json::from_str(&text).expect("reference json");
     let spans: Vec<CapturedSpan> = json[case]
         .as_array()
@@ -123,54 +118,39 @@ fn verdict(
             .join("\n"),
         j.unreproduced.iter().map(|k| &k.id).collect::<Vec<_>>()
     );
-    Some((j.verdict, detail))
+    (j.verdict, detail)
+}
+
+/// Every style's real spans for `case` fail exactly as the matrix's known issues say.
+fn assert_xfail_for_every_style(feature: Feature, case: &str, deployment: &str, model: &str) {
+    for style in Style::ALL {
+        let (v, detail) = verdict(*style, feature, case, deployment, model);
+        assert_eq!(v, Verdict::XFail, "{style}: {detail}");
+    }
 }
 
 #[test]
 fn real_instrumentors_chat_is_xfail_exactly_on_known_issues() {
-    for style in Style::ALL {
-        let Some((v, detail)) = verdict(
-            *style,
-            Feature::Chat,
-            "chat",
-            "my-gpt4o",
-            "gpt-4o-2024-08-06",
-        ) else {
-            return;
-        };
-        assert_eq!(v, Verdict::XFail, "{style}: {detail}");
-    }
+    assert_xfail_for_every_style(Feature::Chat, "chat", "my-gpt4o", "gpt-4o-2024-08-06");
 }
 
 #[test]
 fn real_instrumentors_streams_without_usage_report_no_tokens() {
-    for style in Style::ALL {
-        let Some((v, detail)) = verdict(
-            *style,
-            Feature::Streaming,
-            "stream",
-            "my-gpt4o",
-            "gpt-4o-2024-08-06",
-        ) else {
-            return;
-        };
-        // Traceloop/otel-genai streams lack nothing else; openinference lacks server.address.
-        assert_eq!(v, Verdict::XFail, "{style}: {detail}");
-    }
+    // Traceloop/otel-genai streams lack nothing else; openinference lacks server.address.
+    assert_xfail_for_every_style(
+        Feature::Streaming,
+        "stream",
+        "my-gpt4o",
+        "gpt-4o-2024-08-06",
+    );
 }
 
 #[test]
 fn real_instrumentors_embeddings() {
-    for style in Style::ALL {
-        let Some((v, detail)) = verdict(
-            *style,
-            Feature::Embeddings,
-            "embeddings",
-            "my-embed",
-            "text-embedding-3-small",
-        ) else {
-            return;
-        };
-        assert_eq!(v, Verdict::XFail, "{style}: {detail}");
-    }
+    assert_xfail_for_every_style(
+        Feature::Embeddings,
+        "embeddings",
+        "my-embed",
+        "text-embedding-3-small",
+    );
 }
