@@ -124,6 +124,21 @@ pub(super) fn skipped(cell: &Cell, reason: String, started: Instant) -> CellResu
     )
 }
 
+/// A cell whose task died (a harness bug): an `error`, never a silent gap in the report.
+pub(super) fn harness_failure(cell: &Cell) -> CellResult {
+    result(
+        cell,
+        CellStatus::Error,
+        vec![Finding::new(
+            FindingKind::Error,
+            "the harness failed while running this cell (a bug in hh-compat; please report it)",
+        )],
+        DriverRun::default(),
+        Vec::new(),
+        Duration::ZERO,
+    )
+}
+
 /// The one place a cell's result is assembled.
 fn result(
     cell: &Cell,
@@ -204,6 +219,14 @@ expect: {all: {llm: {name: openai.chat}}}
         ));
         assert_eq!(r.status, CellStatus::Fail);
         assert_eq!(r.findings[0].message, "the app's call failed: HTTP 400");
+    }
+
+    #[test]
+    fn a_cell_whose_task_died_is_an_error_not_a_gap() {
+        let r = harness_failure(&cell());
+        assert_eq!(r.status, CellStatus::Error);
+        assert_eq!(r.findings[0].kind, FindingKind::Error);
+        assert_eq!(r.id, cell().id);
     }
 
     #[test]

@@ -125,7 +125,8 @@ pub async fn run(
     let on_done = Arc::new(on_done);
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let mut tasks = JoinSet::new();
-    let total = cells.len();
+    // What each cell is, kept so a cell whose task died is reported, not dropped.
+    let planned: Vec<Cell> = cells.clone();
     // Python cells run in one interpreter per (style, version set), so they go in
     // batches; command cells run one after another (their unscoped requests are told
     // apart by time); the receiver they export to is started only when there are any.
@@ -183,29 +184,8 @@ pub async fn run(
             tasks.spawn(async move {
                 let mut out = Vec::with_capacity(commands.len());
                 for (index, cell) in commands {
-                    let started = Instant::now();
-                    let seen = replica.as_ref().map_or(0, |r| r.journal().len());
-                    let missed = replica.as_ref().map_or(0, |r| r.replay_misses().len());
-                    let run = drivers::command::run(&ctx, &receiver, &command, &cell).await;
-                    let misses: Vec<ReplayMiss> = replica
-                        .as_ref()
-                        .map(|r| r.replay_misses().into_iter().skip(missed).collect())
-                        .unwrap_or_default();
-                    let run = with_misses(run, &misses);
-                    let mut result = finish(replica.as_deref(), &cell, run, started);
-                    if let Some(replica) = &replica {
-                        // The program cannot send the scope header: its requests are the
-                        // unscoped ones that arrived while it ran.
-                        result.requests.extend(
-                            replica
-                                .journal()
-                                .entries()
-                                .into_iter()
-                                .skip(seen)
-                                .filter(|e| e.scope.is_none())
-                                .map(request_record),
-                        );
-                    }
+                    let result =
+                        command_cell(&ctx, &receiver, &command, replica.as_deref(), &cell).await;
                     on_done(&result);
                     out.push((index, result));
                 }
@@ -229,7 +209,7 @@ pub async fn run(
             vec![(index, result)]
         });
     }
-    let mut results: Vec<Option<CellResult>> = (0..total).map(|_| None).collect();
+    let mut results: Vec<Option<CellResult>> = planned.iter().map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         // A panicking cell is a harness bug; it must not take the run down with it.
         if let Ok(done) = joined {
@@ -238,8 +218,44 @@ pub async fn run(
             }
         }
     }
-    let cells: Vec<CellResult> = results.into_iter().flatten().collect();
+    let cells: Vec<CellResult> = results
+        .into_iter()
+        .zip(&planned)
+        .map(|(result, cell)| result.unwrap_or_else(|| judge::harness_failure(cell)))
+        .collect();
     Ok(RunResults::new(matrix_label, options.target.kind(), cells))
+}
+
+/// Runs one command cell. The program cannot send the scope header, so its requests
+/// (and replay misses) are the unscoped ones that arrived while it ran; command cells
+/// run one after another for that reason.
+async fn command_cell(
+    ctx: &DriverContext,
+    receiver: &OtlpReceiver,
+    command: &CommandOptions,
+    replica: Option<&ReplicaHandle>,
+    cell: &Cell,
+) -> CellResult {
+    let started = Instant::now();
+    let seen = replica.map_or(0, |r| r.journal().len());
+    let missed = replica.map_or(0, |r| r.replay_misses().len());
+    let run = drivers::command::run(ctx, receiver, command, cell).await;
+    let misses: Vec<ReplayMiss> = replica
+        .map(|r| r.replay_misses().into_iter().skip(missed).collect())
+        .unwrap_or_default();
+    let mut result = finish(replica, cell, with_misses(run, &misses), started);
+    if let Some(replica) = replica {
+        result.requests.extend(
+            replica
+                .journal()
+                .entries()
+                .into_iter()
+                .skip(seen)
+                .filter(|e| e.scope.is_none())
+                .map(request_record),
+        );
+    }
+    result
 }
 
 /// How apps reach the embedded replica: through it as their proxy, the matrix's host kept.
