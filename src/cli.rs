@@ -151,11 +151,11 @@ pub struct RunArgs {
     /// instead of generating answers; implies --target replay.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
-    /// Cells run at once (default: the number of cores).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Seconds one cell may take before it is an `error`.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    /// Cells run at once, 1-256 (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Seconds one cell may take before it is an `error` (1-86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -166,7 +166,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct RecordArgs {
-    /// The cassette directory to write, e.g. fixtures/my-repro (stale files are removed).
+    /// The cassette directory to write, e.g. fixtures/my-repro: new or empty, or a set
+    /// `record` wrote before (then only the files that recording listed are replaced or removed).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     #[command(flatten)]
@@ -177,17 +178,21 @@ pub struct RecordArgs {
     /// Replace the resource's host and name by a placeholder in every file written.
     #[arg(long)]
     pub anonymize_host: bool,
+    /// Write into DIR even though it is neither empty nor a set `record` wrote: files of
+    /// the same names are replaced, nothing is removed.
+    #[arg(long)]
+    pub force: bool,
     /// A .env file with the live target's variables [default: ./.env when it exists].
     #[arg(long, value_name = "FILE")]
     pub env_file: Option<PathBuf>,
     /// The program command cells run (with `sh -c`); implies --driver command.
     #[arg(long, value_name = "COMMAND LINE")]
     pub command: Option<String>,
-    /// Cells run at once (default: the number of cores).
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Seconds one cell may take before it is an `error`.
-    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    /// Cells run at once, 1-256 (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// Seconds one cell may take before it is an `error` (1-86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 180, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub timeout: u64,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -204,6 +209,7 @@ impl RecordArgs {
             dir: self.dir,
             label: self.label,
             anonymize_host: self.anonymize_host,
+            force: self.force,
         };
         let command = hh_compat::commands::RunCommand {
             output: (&self.output).into(),
@@ -212,7 +218,7 @@ impl RecordArgs {
             env_file: self.env_file,
             command: self.command,
             fixtures: None,
-            jobs: self.jobs,
+            jobs: self.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
             stable: false,
         };
@@ -334,7 +340,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             env_file: a.env_file,
             command: a.command,
             fixtures: a.fixtures,
-            jobs: a.jobs,
+            jobs: a.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,
         }

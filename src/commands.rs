@@ -2,11 +2,13 @@
 //! integration tests drive.
 
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
+use crate::console;
 use crate::drivers::command::CommandOptions;
 use crate::drivers::python;
 use crate::drivers::venv::{self, EnvSpec, PythonSetup};
 use crate::live::{EnvSource, LiveError, LiveSettings};
 use crate::matrix::{self, CellFilter, Matrix, MatrixError};
+use crate::redact::Redactor;
 use crate::replica::{self, ServeOptions};
 use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
 use crate::runner::{self, RunError, RunOptions, RunTarget};
@@ -161,7 +163,7 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
 /// A run, recorded into cassettes when `recording` is given.
 async fn execute(
     command: RunCommand,
-    recording: Option<Recording>,
+    recording: Option<ClaimedRecording>,
 ) -> Result<ExitStatus, CommandError> {
     let mut selection = command.selection.clone();
     // The default run stays offline and fast: real Python packages (which need an
@@ -227,6 +229,7 @@ async fn execute(
         options.request_timeout = LIVE_REQUEST_TIMEOUT;
         options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
     }
+    let redactor = run_redactor(&matrix, &target);
     options.target = target;
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
@@ -248,14 +251,34 @@ async fn execute(
     )
     .await?;
     progress.finish_and_clear();
+    let mut written = true;
     if let (Some(recorder), Some(aim), Some(recording)) = (recorder, aim, recording) {
-        write_recording(recorder, aim, &recording).await?;
+        if let Err(e) = write_recording(recorder, aim, &recording, &redactor).await {
+            console::err(&format!("error: {}", redactor.text(&e.to_string())));
+            written = false;
+        }
     }
     if command.stable {
         results.stabilize();
     }
-    write_output(&results, &command.output)?;
-    Ok(results.exit_status())
+    let results = redactor.scrub(&results).ok_or_else(|| {
+        CommandError::Usage("the results could not be redacted; nothing was written".into())
+    })?;
+    written &= write_output(&results, &command.output)?;
+    let status = results.exit_status();
+    Ok(if written { status } else { status.unwritten() })
+}
+
+/// Every secret this run knows, for the one redaction pass over what it writes and
+/// prints: secret-looking environment variables, the key apps are given for the replica,
+/// and the live credential (a key, a token, or what the token command printed).
+fn run_redactor(matrix: &Matrix, target: &RunTarget) -> Redactor {
+    let mut redactor = Redactor::from_env();
+    redactor.add([matrix.api_key()]);
+    if let RunTarget::Live(live) | RunTarget::Recording { live, .. } = target {
+        redactor.add([live.credential.secret()]);
+    }
+    redactor
 }
 
 /// The longest one request to a live resource (or through the recorder) may take.
@@ -265,7 +288,7 @@ const LIVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// recorded resource's host and deployment names); and the recording proxy, if any.
 async fn prepare_target(
     command: &RunCommand,
-    recording: Option<&Recording>,
+    recording: Option<&ClaimedRecording>,
     matrix: &Matrix,
     cells: &[matrix::Cell],
 ) -> Result<(RunTarget, Option<RecordedTarget>, Option<Recorder>), CommandError> {
@@ -319,7 +342,8 @@ async fn prepare_target(
 async fn write_recording(
     recorder: Recorder,
     aim: RecordedTarget,
-    recording: &Recording,
+    recording: &ClaimedRecording,
+    redactor: &Redactor,
 ) -> Result<(), CommandError> {
     let options = WriteOptions {
         label: Some(
@@ -330,18 +354,17 @@ async fn write_recording(
         ),
         anonymize_host: recording.anonymize_host.then(|| aim.host.clone()),
         matching: None,
-        prune: true,
+        claim: Some(recording.claim.clone()),
         target: Some(aim),
     };
-    let written = recorder
-        .write(&recording.dir, &options)
-        .map_err(replica::ReplicaError::from)?;
+    let written = recorder.write(&recording.dir, &options, redactor);
     recorder.shutdown().await;
-    eprintln!(
+    let written = written.map_err(replica::ReplicaError::from)?;
+    console::err(&format!(
         "recorded {} file(s) under {}",
         written.len(),
         recording.dir.display()
-    );
+    ));
     Ok(())
 }
 
@@ -354,6 +377,16 @@ pub struct Recording {
     pub label: Option<String>,
     /// Replace the resource's host (and name) by a placeholder in every file.
     pub anonymize_host: bool,
+    /// Write into a directory that is neither empty nor a set `record` wrote.
+    pub force: bool,
+}
+
+/// A recording whose directory was claimed before the run (see [`crate::cassette::claim`]).
+struct ClaimedRecording {
+    dir: PathBuf,
+    label: Option<String>,
+    anonymize_host: bool,
+    claim: crate::cassette::Claim,
 }
 
 /// `hh-compat record`: runs the selected cells against the live target through a
@@ -363,6 +396,15 @@ pub async fn record(
     recording: Recording,
 ) -> Result<ExitStatus, CommandError> {
     command.target = Target::Live;
+    // Decided before anything runs: a refused directory costs no live calls.
+    let claim = crate::cassette::claim(&recording.dir, recording.force)
+        .map_err(replica::ReplicaError::from)?;
+    let recording = ClaimedRecording {
+        dir: recording.dir,
+        label: recording.label,
+        anonymize_host: recording.anonymize_host,
+        claim,
+    };
     execute(command, Some(recording)).await
 }
 
@@ -376,8 +418,12 @@ pub fn report(path: &Path, output: &Output) -> Result<ExitStatus, CommandError> 
         path: path.to_path_buf(),
         source,
     })?;
-    write_output(&results, output)?;
-    Ok(results.exit_status())
+    let status = results.exit_status();
+    Ok(if write_output(&results, output)? {
+        status
+    } else {
+        status.unwritten()
+    })
 }
 
 /// `hh-compat replica serve` as typed on the command line.
@@ -410,39 +456,37 @@ pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandE
     Ok(ExitStatus::Ok)
 }
 
-/// Writes the report: to `--out` (and the table to the terminal), or to stdout.
-fn write_output(results: &RunResults, output: &Output) -> Result<(), CommandError> {
+/// Writes the report: to `--out` (and the table to the terminal), or to stdout. `--out`
+/// is written atomically; when that fails the table is still printed, the error is said,
+/// and `Ok(false)` lets the exit code say it too.
+fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandError> {
     let colour = if std::io::stdout().is_terminal() {
         Colour::from_env()
     } else {
         Colour::Never
     };
     let rendered = report::render(results, output.format, colour)?;
-    match &output.out {
-        Some(path) => {
-            write_file(path, &rendered)?;
-            let table = report::render(results, Format::Table, colour)?;
-            print!("{table}");
+    let Some(path) = &output.out else {
+        console::out(&rendered);
+        if output.format != Format::Table {
+            console::err(&report::summary_line(results));
         }
-        None => {
-            print!("{rendered}");
-            if output.format != Format::Table {
-                eprintln!("{}", report::summary_line(results));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn write_file(path: &Path, contents: &str) -> Result<(), CommandError> {
-    let io = |source| CommandError::Io {
-        path: path.to_path_buf(),
-        source,
+        return Ok(true);
     };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(io)?;
+    let outcome = crate::atomic::write(path, rendered.as_bytes());
+    console::out(&report::render(results, Format::Table, colour)?);
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            console::err(&format!(
+                "error: {}: the {} report could not be written ({e}); the results above \
+                 are the run's, and any earlier file there is unchanged",
+                path.display(),
+                output.format.name()
+            ));
+            Ok(false)
+        }
     }
-    std::fs::write(path, contents).map_err(io)
 }
 
 /// A progress bar on a terminal; nothing when stderr is redirected (CI logs stay clean).

@@ -6,14 +6,17 @@
 //! [`report`] renders the results. [`runner`] ties one run together.
 
 mod accept;
+mod atomic;
 pub mod capture;
 pub mod cassette;
 pub mod commands;
+mod console;
 pub mod drivers;
 pub mod expect;
 pub mod instrument;
 pub mod live;
 pub mod matrix;
+pub mod redact;
 pub mod replica;
 pub mod report;
 pub mod runner;

@@ -317,7 +317,9 @@ fn run_token_command(command: &str) -> Result<String, LiveError> {
         .map_err(|e| LiveError::TokenCommand(e.to_string()))?;
     let token = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        // Whatever it printed on stdout may be the token: never echo it with stderr.
+        let redactor = crate::redact::Redactor::new(token.lines(), None);
+        let stderr = redactor.text(&String::from_utf8_lossy(&output.stderr));
         let tail = crate::drivers::venv::tail(stderr.trim(), 400);
         return Err(LiveError::TokenCommand(format!(
             "{} ({tail})",
@@ -441,6 +443,14 @@ live:
         pairs[2] = (AD_TOKEN_COMMAND, "echo nope >&2; exit 3");
         let e = LiveSettings::resolve(&m, &chat, &env(&pairs)).expect_err("fails");
         assert!(e.to_string().contains("nope"), "{e}");
+        // A command that printed its token and then failed: the token is not echoed.
+        pairs[2] = (
+            AD_TOKEN_COMMAND,
+            "t=canary-token-0123456789; echo $t; echo \"refresh failed for $t\" >&2; exit 1",
+        );
+        let e = LiveSettings::resolve(&m, &chat, &env(&pairs)).expect_err("fails");
+        assert!(e.to_string().contains("refresh failed for"), "{e}");
+        assert!(!e.to_string().contains("canary-token"), "{e}");
     }
 
     #[test]

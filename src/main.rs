@@ -48,7 +48,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints the error (through the one redaction pass: a message may quote a file or a
+/// program's output) and returns its exit code.
 fn fail(status: ExitStatus, message: &str) -> ExitCode {
+    let message = hh_compat::redact::Redactor::from_env().text(message);
     let _ = writeln!(std::io::stderr(), "error: {message}");
     ExitCode::from(status.code() as u8)
 }

@@ -140,7 +140,9 @@ async fn record(dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
         label: Some("recorded from the replica posing as live".into()),
         ..Default::default()
     };
-    let files = recorder.write(dir, &options).expect("write");
+    let files = recorder
+        .write(dir, &options, &hh_compat::redact::Redactor::default())
+        .expect("write");
     recorder.shutdown().await;
     (outcomes, files)
 }

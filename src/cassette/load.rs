@@ -139,11 +139,19 @@ impl ReplayStore {
     }
 }
 
-fn read(path: &Path) -> Result<String, CassetteError> {
-    let bytes = std::fs::read(path).map_err(|source| CassetteError::Io {
+/// Reads a cassette file, refusing one over [`MAX_CASSETTE_BYTES`] before buffering it.
+pub(super) fn read(path: &Path) -> Result<String, CassetteError> {
+    use std::io::Read;
+    let io = |source| CassetteError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CASSETTE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     let file = path.display().to_string();
     if bytes.len() > MAX_CASSETTE_BYTES {
         return Err(CassetteError::Parse {

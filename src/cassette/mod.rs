@@ -30,7 +30,7 @@ pub use model::{
 pub use recorder::{Recorder, RecorderConfig};
 pub use redact::Redactor;
 pub use replay::{Closest, IncomingRequest, ReplayMiss, Replayer, MISS_CODE};
-pub use write::{write_cassettes, WriteOptions};
+pub use write::{claim, write_cassettes, Claim, WriteOptions};
 
 use std::path::PathBuf;
 
@@ -53,6 +53,9 @@ pub enum CassetteError {
         pos: Option<Pos>,
         message: String,
     },
+    /// `record` will not write into this directory (see [`write::claim`]).
+    #[error("{}: {reason}", dir.display())]
+    Refused { dir: PathBuf, reason: String },
     #[error("cannot bind the recording proxy to {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -68,7 +71,10 @@ pub enum CassetteError {
 impl CassetteError {
     /// True when the cassette files or the caller's options are wrong (exit 2), not the system.
     pub fn is_usage(&self) -> bool {
-        matches!(self, CassetteError::Parse { .. } | CassetteError::Config(_))
+        matches!(
+            self,
+            CassetteError::Parse { .. } | CassetteError::Config(_) | CassetteError::Refused { .. }
+        )
     }
 
     /// `FILE:LINE:COL` (or `FILE`) for parse errors.

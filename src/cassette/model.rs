@@ -89,6 +89,10 @@ pub struct CassetteMeta {
     /// host and deployment names. Absent in hand-written sets: the matrix is used as is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<RecordedTarget>,
+    /// The scope files `hh-compat record` wrote beside this one: the only files a later
+    /// recording into the same directory may replace or remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// The live resource a set was recorded from, as the spans of the recording named it.

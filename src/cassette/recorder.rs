@@ -160,7 +160,7 @@ impl Recorder {
         let redactor = self.redactor();
         self.ordered()
             .into_iter()
-            .map(|(scope, e)| (scope, redactor.exchange(&e)))
+            .map(|(scope, e)| (scope, super::redact::exchange(&redactor, &e)))
             .collect()
     }
 
@@ -173,9 +173,16 @@ impl Recorder {
     }
 
     /// Writes what was recorded under `dir` (see [`write_cassettes`]); returns the files.
-    pub fn write(&self, dir: &Path, options: &WriteOptions) -> Result<Vec<PathBuf>, CassetteError> {
+    /// `run_redactor` holds the secrets the run knows; the credentials the proxy saw are
+    /// added to them.
+    pub fn write(
+        &self,
+        dir: &Path,
+        options: &WriteOptions,
+        run_redactor: &Redactor,
+    ) -> Result<Vec<PathBuf>, CassetteError> {
         let secrets: Vec<String> = lock(&self.state.secrets).iter().cloned().collect();
-        write_cassettes(dir, &self.ordered(), &secrets, options)
+        write_cassettes(dir, &self.ordered(), &secrets, run_redactor, options)
     }
 
     /// Stops the server and waits until the port is free.

@@ -297,6 +297,7 @@ mod tests {
                 ignore_fields: vec![],
             },
             target: None,
+            files: Vec::new(),
         };
         let r = Replayer::new(ReplayStore::from_exchanges(
             meta,

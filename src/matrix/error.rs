@@ -70,10 +70,12 @@ impl fmt::Display for MatrixError {
     }
 }
 
-/// The line at `pos` with a caret; the replica key is never echoed, even in a snippet.
+/// The line at `pos` with a caret; the replica key and anything the redaction pass
+/// recognizes (a `.env` file's `…_KEY=value`, tokens) are never echoed, even in a snippet.
 fn snippet(text: &str, pos: Pos) -> Option<String> {
     let idx = usize::try_from(pos.line.checked_sub(1)?).ok()?;
-    let line = text.lines().nth(idx)?;
+    let line = crate::redact::Redactor::default().text(text.lines().nth(idx)?);
+    let line = line.as_str();
     let shown = match line.find("api_key") {
         Some(i) => format!("{}api_key: ***", &line[..i]),
         None => line.to_string(),
@@ -117,5 +119,16 @@ mod tests {
         )
         .with_snippet_from("  api_key: s3cr3t-value\n");
         assert!(!e.to_string().contains("s3cr3t"), "{e}");
+    }
+
+    #[test]
+    fn snippets_of_a_dotenv_file_mask_its_secrets() {
+        let e = MatrixError::new("m.yaml", Some(Pos { line: 2, column: 1 }), "bad")
+            .with_snippet_from("AZURE_OPENAI_ENDPOINT=x\nAZURE_OPENAI_API_KEY=canary-0123456789\n");
+        assert!(!e.to_string().contains("canary"), "{e}");
+        assert!(
+            e.to_string().contains("AZURE_OPENAI_API_KEY=[REDACTED]"),
+            "{e}"
+        );
     }
 }

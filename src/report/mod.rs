@@ -24,6 +24,18 @@ pub enum Format {
     Junit,
 }
 
+impl Format {
+    /// The format's name as `--format` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+            Format::Junit => "junit",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("could not write JSON: {0}")]

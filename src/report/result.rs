@@ -267,11 +267,34 @@ pub enum ExitStatus {
     Usage = 2,
     /// Only infrastructure errors (no incompatibility).
     Infrastructure = 3,
+    /// As `Ok`, but an output file (`--out`, cassettes) could not be written.
+    OkUnwritten = 4,
+    /// As `Incompatible`, but an output file could not be written.
+    IncompatibleUnwritten = 5,
+    /// As `Infrastructure`, but an output file could not be written.
+    InfrastructureUnwritten = 7,
 }
 
 impl ExitStatus {
+    /// The process exit code. Bit 4 says an output could not be written; the low bits
+    /// are then what the run itself found (0, 1 or 3).
     pub fn code(self) -> i32 {
         self as i32
+    }
+
+    /// This status, with the news that an output file could not be written.
+    pub fn unwritten(self) -> ExitStatus {
+        match self {
+            ExitStatus::Ok | ExitStatus::OkUnwritten => ExitStatus::OkUnwritten,
+            ExitStatus::Incompatible | ExitStatus::IncompatibleUnwritten => {
+                ExitStatus::IncompatibleUnwritten
+            }
+            ExitStatus::Infrastructure | ExitStatus::InfrastructureUnwritten => {
+                ExitStatus::InfrastructureUnwritten
+            }
+            // A usage error has written nothing; it stays what it is.
+            ExitStatus::Usage => ExitStatus::Usage,
+        }
     }
 }
 
