@@ -14,7 +14,8 @@ use std::path::PathBuf;
         against an offline replica of Azure OpenAI (or a live resource), captures the spans it \
         emits, and passes only when they satisfy the matrix's assertions.",
     after_help = "Exit codes: 0 all good · 1 a cell failed or a known issue no longer reproduces · \
-        2 usage or matrix error · 3 only infrastructure errors.\n\n\
+        2 usage or matrix error · 3 only infrastructure errors · 4/5/7 the run's 0/1/3, but an \
+        output file could not be written · 130/143 interrupted.\n\n\
         Examples:\n  hh-compat run --provider azure-openai\n  hh-compat list --style traceloop\n  \
         hh-compat run --feature streaming --format json --out results.json\n  \
         hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \

@@ -213,7 +213,6 @@ async fn execute(
     }
     let mut options = RunOptions {
         cell_timeout: command.cell_timeout,
-        command: command.command.clone().map(CommandOptions::new),
         ..RunOptions::default()
     };
     let (target, aim, recorder) =
@@ -229,6 +228,12 @@ async fn execute(
         options.request_timeout = LIVE_REQUEST_TIMEOUT;
         options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
     }
+    // One timeout for every driver: rust cells, each command, each python cell.
+    options.command = command
+        .command
+        .clone()
+        .map(|c| CommandOptions::new(c, options.cell_timeout));
+    options.python.cell_timeout = options.cell_timeout;
     let redactor = run_redactor(&matrix, &target);
     options.target = target;
     if let Some(jobs) = command.jobs {

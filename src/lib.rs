@@ -16,6 +16,7 @@ pub mod expect;
 pub mod instrument;
 pub mod live;
 pub mod matrix;
+pub mod process;
 pub mod redact;
 pub mod replica;
 pub mod report;

@@ -130,6 +130,8 @@ pub enum LiveError {
     Invalid { name: &'static str, reason: String },
     #[error("{}: {reason}", .path.display())]
     EnvFile { path: PathBuf, reason: String },
+    #[error("{var}: {reason}")]
+    InvalidDeployment { var: String, reason: String },
     #[error("{AD_TOKEN_COMMAND} failed: {0}")]
     TokenCommand(String),
     #[error("the live target supports the azure-openai and azure-openai-v1 providers, not {0}")]
@@ -211,6 +213,12 @@ impl LiveSettings {
             };
             match env.get(var) {
                 Some(live) => {
+                    crate::matrix::check_deployment_name(live).map_err(|reason| {
+                        LiveError::InvalidDeployment {
+                            var: var.to_string(),
+                            reason,
+                        }
+                    })?;
                     deployments.insert(deployment.to_string(), live.to_string());
                 }
                 None if asked.insert(var) => missing.push(MissingVar {

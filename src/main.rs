@@ -23,28 +23,53 @@ fn main() -> ExitCode {
             )
         }
     };
+    // `replica serve` handles its own signals (it exits 0 on Ctrl-C); everything else
+    // stops its children and removes its temporary directories when interrupted.
+    let handles_signals = matches!(cli.command, Command::Replica(_));
     let outcome = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => hh_compat::commands::run(args.into()).await,
-            Command::Record(args) => {
-                let (run, recording) = args.into_parts();
-                hh_compat::commands::record(run, recording).await
-            }
-            Command::List(args) => hh_compat::commands::list(&args.into()),
-            Command::Report(args) => {
-                hh_compat::commands::report(&args.results, &(&args.output).into())
-            }
-            Command::Replica(ReplicaCommand::Serve(args)) => {
-                hh_compat::commands::replica_serve(args.into()).await
-            }
-            Command::Drivers(DriversCommand::Setup(args)) => {
-                hh_compat::commands::drivers_setup(&args.into()).await
-            }
+        if handles_signals {
+            return Ok(dispatch(cli).await);
+        }
+        tokio::select! {
+            outcome = dispatch(cli) => Ok(outcome),
+            code = hh_compat::process::interrupted() => Err(code),
         }
     });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(code) => {
+            let stopped = hh_compat::process::clean_up();
+            let _ = writeln!(
+                std::io::stderr(),
+                "interrupted: stopped {stopped} child process group(s); no results were written"
+            );
+            // Tasks still holding children are dropped with the runtime; do not wait for them.
+            runtime.shutdown_background();
+            return ExitCode::from(code);
+        }
+    };
     match outcome {
         Ok(status) => ExitCode::from(status.code() as u8),
         Err(e) => fail(e.exit_status(), &format!("{e:#}")),
+    }
+}
+
+/// Calls the library for the subcommand.
+async fn dispatch(cli: Cli) -> Result<ExitStatus, hh_compat::commands::CommandError> {
+    match cli.command {
+        Command::Run(args) => hh_compat::commands::run(args.into()).await,
+        Command::Record(args) => {
+            let (run, recording) = args.into_parts();
+            hh_compat::commands::record(run, recording).await
+        }
+        Command::List(args) => hh_compat::commands::list(&args.into()),
+        Command::Report(args) => hh_compat::commands::report(&args.results, &(&args.output).into()),
+        Command::Replica(ReplicaCommand::Serve(args)) => {
+            hh_compat::commands::replica_serve(args.into()).await
+        }
+        Command::Drivers(DriversCommand::Setup(args)) => {
+            hh_compat::commands::drivers_setup(&args.into()).await
+        }
     }
 }
 

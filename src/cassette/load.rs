@@ -57,16 +57,33 @@ impl ReplayStore {
             let path = path.to_path_buf();
             move |source| CassetteError::Io { path, source }
         };
-        let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        let mut names: Vec<PathBuf> = Vec::new();
+        for path in std::fs::read_dir(dir)
             .map_err(io(dir))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| {
-                p.is_file()
-                    && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-            })
-            .collect();
-        names.sort();
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        {
+            // Followed, so a dangling or looping link is an error, not a silent gap.
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() => names.push(path),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(CassetteError::Parse {
+                        file: path.display().to_string(),
+                        pos: None,
+                        message: format!("cannot be read ({e}): a dangling or looping symlink?"),
+                    })
+                }
+            }
+        }
+        // The meta file first: a recorded set's manifest says which files must be whole.
+        names.sort_by_key(|p| {
+            (
+                p.file_name().and_then(|n| n.to_str()) != Some(META_FILE),
+                p.clone(),
+            )
+        });
         let mut store = ReplayStore {
             dir: dir.to_path_buf(),
             ..Default::default()
@@ -75,10 +92,20 @@ impl ReplayStore {
         for path in names {
             let text = read(&path)?;
             let file = path.display().to_string();
-            if path.file_name().and_then(|n| n.to_str()) == Some(META_FILE) {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if name == META_FILE {
                 store.meta = yaml::parse(&text, &file)?;
                 found_meta = true;
+                if !store.meta.files.is_empty() {
+                    check_whole(&text, &file)?;
+                }
                 continue;
+            }
+            if store.meta.files.iter().any(|f| f == name) {
+                check_whole(&text, &file)?;
             }
             let raw: RawFile = yaml::parse(&text, &file)?;
             let scope = raw.scope.or_else(|| {
@@ -160,10 +187,44 @@ pub(super) fn read(path: &Path) -> Result<String, CassetteError> {
             message: format!("larger than {MAX_CASSETTE_BYTES} bytes"),
         });
     }
-    String::from_utf8(bytes).map_err(|e| CassetteError::Parse {
-        file,
-        pos: None,
-        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[line_start..])
+            .chars()
+            .count()
+            + 1;
+        CassetteError::Parse {
+            file,
+            pos: Some(Pos {
+                line: line as u64,
+                column: column as u64,
+            }),
+            message: format!("not UTF-8 text: an invalid byte at offset {}", valid.len()),
+        }
+    })
+}
+
+/// A file `hh-compat record` wrote must still end with the line it wrote last: without
+/// it the file was cut (a partial copy, a full disk), and what it lacks would otherwise
+/// replay as a short stream or a missing exchange — an incompatibility that is not one.
+fn check_whole(text: &str, file: &str) -> Result<(), CassetteError> {
+    if text.ends_with(super::write::END_MARKER) {
+        return Ok(());
+    }
+    let lines = text.lines().count().max(1) as u64;
+    Err(CassetteError::Parse {
+        file: file.to_string(),
+        pos: Some(Pos {
+            line: lines,
+            column: 1,
+        }),
+        message: format!(
+            "the file ends before its last line `{}`: it was cut short (a partial copy or a \
+             full disk?); record it again",
+            super::write::END_MARKER.trim_end()
+        ),
     })
 }
 
@@ -192,6 +253,19 @@ fn validate(e: &Exchange, file: &str, pos: Option<Pos>) -> Result<(), CassetteEr
     }
     if !(100..=599).contains(&r.status) {
         return err("response.status must be an HTTP status (100-599)");
+    }
+    for (name, value) in &r.headers {
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return err(&format!(
+                "response header name {name:?} is not a valid HTTP header name"
+            ));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return err(&format!(
+                "response header `{name}` has a value HTTP cannot carry (a line break or a \
+                 control character): {value:?}"
+            ));
+        }
     }
     Ok(())
 }

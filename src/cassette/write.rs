@@ -89,6 +89,9 @@ pub struct WriteOptions {
     pub target: Option<RecordedTarget>,
 }
 
+/// The last line of every file `record` writes: a file that lacks it was cut short.
+pub const END_MARKER: &str = "# end of cassette\n";
+
 const HEADER: &str = "# hh-compat cassette (format: docs/cassettes.md). Credentials are never \
 written; secrets are [REDACTED].\n";
 
@@ -162,7 +165,7 @@ pub fn to_yaml<T: serde::Serialize>(
 ) -> Result<String, CassetteError> {
     let body =
         serde_saphyr::to_string(value).map_err(|e| CassetteError::Serialize(e.to_string()))?;
-    Ok(redactor.text(&format!("{HEADER}{note}{body}")))
+    Ok(redactor.text(&format!("{HEADER}{note}{body}{END_MARKER}")))
 }
 
 fn write_yaml<T: serde::Serialize>(

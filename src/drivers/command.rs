@@ -13,7 +13,6 @@ use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::OtlpReceiver;
 use crate::matrix::{Cell, FeaturePlan};
 use crate::vocab::Provider;
-use std::process::Stdio;
 use std::time::Duration;
 
 /// How command cells are run.
@@ -21,7 +20,7 @@ use std::time::Duration;
 pub struct CommandOptions {
     /// A shell command line, run with `sh -c`.
     pub command: String,
-    /// The longest the program may run.
+    /// The longest the program may run (the run's `--timeout`).
     pub timeout: Duration,
     /// How long to wait for spans after the program exits (exporters flush on exit,
     /// but delivery is asynchronous on the receiving side).
@@ -29,16 +28,16 @@ pub struct CommandOptions {
 }
 
 impl CommandOptions {
-    pub fn new(command: impl Into<String>) -> Self {
+    pub fn new(command: impl Into<String>, timeout: Duration) -> Self {
         Self {
             command: command.into(),
-            timeout: Duration::from_secs(120),
+            timeout,
             span_wait: Duration::from_millis(1500),
         }
     }
 }
 
-/// The most of the program's output a finding keeps.
+/// The most of the program's output a finding keeps (head and tail).
 const OUTPUT_KEPT: usize = 2000;
 
 /// The variables the program gets, in a stable order (documented in the README).
@@ -109,11 +108,7 @@ pub async fn run(
     cell: &Cell,
 ) -> DriverRun {
     let mut cmd = tokio::process::Command::new("sh");
-    cmd.args(["-c", &options.command])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.args(["-c", &options.command]);
     if ctx.proxy.is_some() {
         // Offline, a proxy inherited from the environment must not take the calls
         // anywhere but the replica.
@@ -124,8 +119,13 @@ pub async fn run(
     for (k, v) in environment(ctx, receiver, cell) {
         cmd.env(k, v);
     }
-    let child = match cmd.spawn() {
-        Ok(child) => child,
+    let limits = crate::process::Limits {
+        timeout: options.timeout,
+        stdout: OUTPUT_KEPT,
+        stderr: OUTPUT_KEPT,
+    };
+    let output = match crate::process::run(cmd, None, limits).await {
+        Ok(output) => output,
         Err(e) => {
             return DriverRun::failed(
                 Vec::new(),
@@ -133,28 +133,19 @@ pub async fn run(
             )
         }
     };
-    let output = match tokio::time::timeout(options.timeout, child.wait_with_output()).await {
-        Err(_) => {
-            let spans = receiver.take_cell(&cell.id);
-            return DriverRun::failed(
-                spans,
-                DriverError::Unavailable(format!(
-                    "the command did not finish within {}s",
-                    options.timeout.as_secs()
-                )),
-            );
-        }
-        Ok(Err(e)) => {
-            return DriverRun::failed(
-                Vec::new(),
-                DriverError::Setup(format!("running the command: {e}")),
-            )
-        }
-        Ok(Ok(output)) => output,
+    let clean = |captured: &crate::process::Captured| {
+        super::redact(captured.text().trim(), ctx.credential.secret())
     };
-    let clean = |bytes: &[u8]| {
-        let text = super::redact(&String::from_utf8_lossy(bytes), ctx.credential.secret());
-        super::venv::tail(text.trim(), OUTPUT_KEPT)
+    let Some(status) = output.status else {
+        let spans = receiver.take_cell(&cell.id);
+        return DriverRun::failed(
+            spans,
+            DriverError::Timeout(format!(
+                "the command did not finish within {}s (--timeout); it and every process it \
+                 started were killed",
+                options.timeout.as_secs()
+            )),
+        );
     };
     let spans = receiver
         .wait_for_spans(&cell.id, 1, options.span_wait)
@@ -163,11 +154,11 @@ pub async fn run(
     run.versions
         .insert("command".into(), options.command.clone());
     let stderr = clean(&output.stderr);
-    if !output.status.success() {
+    if !status.success() {
         // The program is the app under test: its crash is evidence, not infrastructure.
         run.error = Some(DriverError::Call(format!(
             "the command exited with {}; stderr: {}",
-            output.status,
+            status,
             if stderr.is_empty() {
                 "(empty)"
             } else {

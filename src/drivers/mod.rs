@@ -90,6 +90,10 @@ pub enum DriverError {
     /// The service was unavailable after retries (429, 408, 5xx, connection): infrastructure.
     #[error("the service was unavailable: {0}")]
     Unavailable(String),
+    /// The cell ran past `--timeout` and was stopped (with every process it started):
+    /// a harness or infrastructure error, never blamed on the instrumentor.
+    #[error("timed out: {0}")]
+    Timeout(String),
     /// A call failed in a way the feature did not expect: evidence of an incompatibility.
     #[error("the app's call failed: {0}")]
     Call(String),
@@ -134,7 +138,10 @@ impl DriverError {
     pub fn is_infrastructure(&self) -> bool {
         matches!(
             self,
-            DriverError::Setup(_) | DriverError::Unavailable(_) | DriverError::PromptFiltered(_)
+            DriverError::Setup(_)
+                | DriverError::Unavailable(_)
+                | DriverError::PromptFiltered(_)
+                | DriverError::Timeout(_)
         )
     }
 

@@ -17,9 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 
 /// How python cells are run.
 #[derive(Debug, Clone)]
@@ -31,8 +29,9 @@ pub struct PythonOptions {
     pub cache_dir: PathBuf,
     /// Per tool invocation while building an environment.
     pub install_timeout: Duration,
-    /// The longest the driver process may run for a whole batch.
-    pub process_timeout: Duration,
+    /// The longest one cell may take (the run's `--timeout`): the driver process gets
+    /// this much per cell of its batch, plus [`STARTUP_ALLOWANCE`].
+    pub cell_timeout: Duration,
     /// How long to wait for a cell's spans after the process has exited (they are
     /// exported synchronously before it prints, so this is only a safety margin).
     pub span_wait: Duration,
@@ -45,11 +44,19 @@ impl Default for PythonOptions {
             driver_dir: venv::driver_dir(),
             cache_dir: venv::default_cache_dir(),
             install_timeout: Duration::from_secs(600),
-            process_timeout: Duration::from_secs(180),
+            cell_timeout: Duration::from_secs(30),
             span_wait: Duration::from_millis(500),
         }
     }
 }
+
+/// Time the driver process gets beyond its cells' own: starting the interpreter and
+/// importing the SDK, the instrumentor and OpenTelemetry.
+pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// The most of the driver's stdout kept: its report, one JSON line with every cell's
+/// outcome (the spans themselves travel over OTLP).
+const REPORT_KEPT: usize = 16 * 1024 * 1024;
 
 /// What became of one python cell.
 #[derive(Debug, Clone)]
@@ -205,24 +212,28 @@ pub async fn installed_versions(
 ) -> Result<BTreeMap<String, String>, String> {
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(driver_dir.join("driver.py"))
-        .args(["--style", style.as_str(), "--versions"])
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(timeout, cmd.output())
+        .args(["--style", style.as_str(), "--versions"]);
+    let limits = crate::process::Limits {
+        timeout,
+        stdout: venv::MAX_OUTPUT_KEPT,
+        stderr: venv::MAX_OUTPUT_KEPT,
+    };
+    let output = crate::process::run(cmd, None, limits)
         .await
-        .map_err(|_| format!("the driver did not answer within {}s", timeout.as_secs()))?
         .map_err(|e| format!("could not run {}: {e}", python.display()))?;
-    if !output.status.success() {
+    let Some(status) = output.status else {
         return Err(format!(
-            "the driver failed ({}): {}",
-            output.status,
-            venv::tail(
-                String::from_utf8_lossy(&output.stderr).trim(),
-                venv::MAX_OUTPUT_KEPT
-            )
+            "the driver did not answer within {}s",
+            timeout.as_secs()
+        ));
+    };
+    if !status.success() {
+        return Err(format!(
+            "the driver failed ({status}): {}",
+            venv::tail(output.stderr.text().trim(), venv::MAX_OUTPUT_KEPT)
         ));
     }
-    let parsed: BTreeMap<String, Option<String>> = serde_json::from_slice(&output.stdout)
+    let parsed: BTreeMap<String, Option<String>> = serde_json::from_str(&output.stdout.text())
         .map_err(|e| format!("the driver printed no versions: {e}"))?;
     Ok(parsed
         .into_iter()
@@ -278,12 +289,7 @@ async fn run_process(
     });
     let script = options.driver_dir.join("driver.py");
     let mut cmd = tokio::process::Command::new(python);
-    cmd.arg(&script)
-        .args(["--style", style.as_str()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    cmd.arg(&script).args(["--style", style.as_str()]);
     // Offline the replica is the only proxy; live, the environment's proxies apply.
     if ctx.proxy.is_some() {
         for var in [
@@ -324,46 +330,41 @@ async fn run_process(
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONIOENCODING", "utf-8");
 
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
     let body = serde_json::to_vec(&plan)
         .map_err(|e| DriverError::Setup(format!("encoding the driver's plan: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A driver that dies before reading shows up below with its stderr.
-        let _ = stdin.write_all(&body).await;
-        drop(stdin);
-    }
-    let output = match tokio::time::timeout(options.process_timeout, child.wait_with_output()).await
-    {
-        Err(_) => {
-            return Err(DriverError::Unavailable(format!(
-                "the python driver ({style}) did not finish within {}s",
-                options.process_timeout.as_secs()
-            )))
-        }
-        Ok(Err(e)) => {
-            return Err(DriverError::Setup(format!(
-                "running the python driver: {e}"
-            )))
-        }
-        Ok(Ok(output)) => output,
+    let cells_time = options
+        .cell_timeout
+        .saturating_mul(u32::try_from(cells.len()).unwrap_or(u32::MAX));
+    let limits = crate::process::Limits {
+        timeout: STARTUP_ALLOWANCE.saturating_add(cells_time),
+        stdout: REPORT_KEPT,
+        stderr: venv::MAX_OUTPUT_KEPT,
     };
-    let stderr = redact(
-        &String::from_utf8_lossy(&output.stderr),
-        ctx.credential.secret(),
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let output = crate::process::run(cmd, Some(body), limits)
+        .await
+        .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
+    let stderr = redact(output.stderr.text().trim(), ctx.credential.secret());
+    let Some(status) = output.status else {
+        return Err(DriverError::Timeout(format!(
+            "the python driver ({style}) did not finish its {} cell(s) within {}s \
+             (--timeout per cell plus {}s to start); stderr: {}",
+            cells.len(),
+            limits.timeout.as_secs(),
+            STARTUP_ALLOWANCE.as_secs(),
+            venv::tail(&stderr, venv::MAX_OUTPUT_KEPT)
+        )));
+    };
+    let stdout = output.stdout.text();
     let last_line = stdout.lines().rev().find(|l| !l.trim().is_empty());
     match last_line.map(serde_json::from_str::<Report>) {
-        Some(Ok(report)) if output.status.success() => Ok(report),
+        Some(Ok(report)) if status.success() => Ok(report),
         Some(Err(e)) => Err(DriverError::Setup(format!(
             "the python driver ({style}) printed no valid report ({e}); stderr: {}",
             venv::tail(stderr.trim(), venv::MAX_OUTPUT_KEPT)
         ))),
         _ => Err(DriverError::Setup(format!(
             "the python driver ({style}) failed ({}); stderr: {}",
-            output.status,
+            status,
             venv::tail(stderr.trim(), venv::MAX_OUTPUT_KEPT)
         ))),
     }

@@ -10,7 +10,6 @@
 
 use crate::vocab::Style;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 /// Most bytes of a failing tool's output kept for the report (the tail: pip's
@@ -180,8 +179,11 @@ pub async fn ensure(
         context: format!("creating the cache directory {}", cache_dir.display()),
         source,
     })?;
+    remove_abandoned_staging(cache_dir);
     let staging = cache_dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
+    crate::process::remove_on_interrupt(&staging);
+    let _staging = StagingGuard(staging.clone());
     let staged_python = staging.join("bin/python");
     let uv = which("uv");
     progress(&format!(
@@ -265,37 +267,65 @@ fn write_requirements(path: &Path, content: &[u8]) -> Result<(), VenvError> {
 }
 
 /// Runs a setup tool; its failure carries the tail of what it printed.
-async fn run_tool(mut cmd: tokio::process::Command, timeout: Duration) -> Result<(), VenvError> {
+async fn run_tool(cmd: tokio::process::Command, timeout: Duration) -> Result<(), VenvError> {
     let command = describe(&cmd);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|source| VenvError::Io {
-        context: format!("starting `{command}`"),
-        source,
-    })?;
-    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Err(_) => return Err(VenvError::Timeout { command, timeout }),
-        Ok(Err(source)) => {
-            return Err(VenvError::Io {
-                context: format!("running `{command}`"),
-                source,
-            })
-        }
-        Ok(Ok(output)) => output,
+    let limits = crate::process::Limits {
+        timeout,
+        stdout: MAX_OUTPUT_KEPT,
+        stderr: MAX_OUTPUT_KEPT,
     };
-    if output.status.success() {
+    let output = crate::process::run(cmd, None, limits)
+        .await
+        .map_err(|source| VenvError::Io {
+            context: format!("starting `{command}`"),
+            source,
+        })?;
+    let Some(status) = output.status else {
+        return Err(VenvError::Timeout { command, timeout });
+    };
+    if status.success() {
         return Ok(());
     }
-    let mut text = String::from_utf8_lossy(&output.stderr).into_owned();
+    let mut text = output.stderr.text();
     if text.trim().is_empty() {
-        text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text = output.stdout.text();
     }
     Err(VenvError::Install {
         command,
-        output: format!("({}) {}", output.status, tail(text.trim(), MAX_OUTPUT_KEPT)),
+        output: format!("({status}) {}", tail(text.trim(), MAX_OUTPUT_KEPT)),
     })
+}
+
+/// A staging directory, removed when the build ends any way but by being moved into
+/// place: an error, a cancelled task, or (through [`crate::process`]) an interrupt.
+struct StagingGuard(PathBuf);
+
+impl Drop for StagingGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+        crate::process::forget_temp_dir(&self.0);
+    }
+}
+
+/// Removes staging directories (`.NAME.tmp-PID`) that a killed process left behind: any
+/// whose process is gone.
+fn remove_abandoned_staging(cache_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp-"))
+            .and_then(|(_, pid)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() as i32 && !crate::process::is_alive(pid) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn describe(cmd: &tokio::process::Command) -> String {

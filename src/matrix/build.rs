@@ -36,8 +36,8 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
 
     let mut deployments: Vec<Deployment> = Vec::new();
     for (name, d) in raw.deployments.0 {
-        if name.value.trim().is_empty() {
-            return Err(cx.err(pos_of(&name), "a deployment name cannot be empty"));
+        if let Err(why) = check_deployment_name(&name.value) {
+            return Err(cx.err(pos_of(&name), why));
         }
         deployments.push(Deployment {
             name: name.value,
@@ -209,6 +209,31 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     })
 }
 
+/// Azure's rule for deployment names: 1 to 64 letters, digits, `-`, `_` and `.`. Anything
+/// else (a `/`, a space, `?`, `#`, a line break) cannot be a URL path segment as the
+/// deployment routes need, and would fail every cell instead of the load.
+pub(crate) fn check_deployment_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a deployment name cannot be empty".into());
+    }
+    if name.len() > 64 {
+        return Err(format!(
+            "a deployment name has at most 64 characters; this one has {}",
+            name.len()
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "deployment name {name:?} contains {bad:?}: Azure deployment names use letters, \
+             digits, `-`, `_` and `.` only"
+        ));
+    }
+    Ok(())
+}
+
 /// Validates the `live` section: known deployments, environment-variable-shaped names.
 fn live(
     cx: &Ctx,
@@ -289,6 +314,26 @@ fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetS
             pos,
             "provider `azure-openai` needs `target.api_version`, e.g. \"2024-10-21\"",
         ));
+    }
+    if let Some(version) = &t.api_version {
+        let known: &[&str] = match provider {
+            Provider::AzureOpenAi => crate::replica::SUPPORTED_API_VERSIONS,
+            Provider::AzureOpenAiV1 => crate::replica::V1_API_VERSIONS,
+            Provider::OpenAi => &[],
+        };
+        if !known.is_empty() && !known.contains(&version.as_str()) {
+            let hint = did_you_mean(version, known.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(cx.err(
+                pos,
+                format!(
+                    "api-version `{version}` is not one Azure serves for provider `{provider}`{hint} \
+                     (known: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
     }
     if provider == Provider::OpenAi && t.api_version.is_some() {
         return Err(cx.err(

@@ -25,6 +25,7 @@ pub use yaml::MAX_MATRIX_BYTES;
 use crate::expect::{KnownIssue, SpanCheck};
 use crate::replica::Deployment;
 use crate::vocab::{DriverKind, Feature, Provider, Style};
+pub(crate) use build::check_deployment_name;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
@@ -246,6 +247,23 @@ pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Matrix, MatrixError> {
         )
     })?;
     parse_str(text, origin)
+}
+
+/// A matrix file's text, refused (without reading it all) when it is over
+/// [`MAX_MATRIX_BYTES`] or not UTF-8: `extends: /dev/zero` cannot exhaust memory.
+pub(crate) fn read_limited(path: &Path) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_MATRIX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_MATRIX_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} KiB", MAX_MATRIX_BYTES / 1024),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()))
 }
 
 fn too_big(len: usize, origin: &str) -> Result<(), MatrixError> {

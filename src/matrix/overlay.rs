@@ -32,9 +32,17 @@ pub struct RawOverlay {
     pub live: Option<RawLive>,
 }
 
-/// True when the document's top level has an `extends:` key.
+/// True when the document's top level has an `extends` key, however it is written
+/// (quoted, after a byte-order mark, in flow style). A document that does not parse as
+/// a mapping is not an overlay; the full parse then reports where it is wrong.
 pub fn is_overlay(text: &str) -> bool {
-    text.lines().any(|l| l.starts_with("extends:"))
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        extends: Option<serde::de::IgnoredAny>,
+    }
+    serde_saphyr::from_str_with_options::<Probe>(text, yaml::options())
+        .is_ok_and(|p| p.extends.is_some())
 }
 
 /// Loads an overlay: the parent (validated alone), then the overlay applied to it.
@@ -46,7 +54,7 @@ pub fn load(text: &str, origin: &str, dir: &Path) -> Result<Matrix, MatrixError>
     };
     let parent_path = dir.join(&overlay.extends.value);
     let parent_origin = parent_path.display().to_string();
-    let parent_text = std::fs::read_to_string(&parent_path).map_err(|e| {
+    let parent_text = super::read_limited(&parent_path).map_err(|e| {
         located(format!(
             "cannot read the matrix it extends, {parent_origin}: {e}"
         ))

@@ -32,7 +32,9 @@ pub use replay::{start_replay, start_replay_on, MISSES_PATH};
 pub use routes::RouteKind;
 pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
 pub use server::{start, start_on, ReplicaHandle};
-pub use versions::{is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS};
+pub use versions::{
+    is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS, V1_API_VERSIONS,
+};
 
 /// Requests carrying this header are journaled and fault-counted under its value, so
 /// concurrent cells sharing one replica stay isolated.

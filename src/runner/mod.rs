@@ -307,8 +307,8 @@ async fn run_cell(
             .unwrap_or_else(|_| {
                 DriverRun::failed(
                     Vec::new(),
-                    DriverError::Unavailable(format!(
-                        "the cell did not finish within {}s",
+                    DriverError::Timeout(format!(
+                        "the cell did not finish within {}s (--timeout)",
                         timeout.as_secs()
                     )),
                 )

@@ -4,4 +4,6 @@
 #[path = "../live_support/mod.rs"]
 mod live_support;
 
+mod children;
+mod inputs;
 mod outputs;
