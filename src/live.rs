@@ -301,15 +301,18 @@ fn parse_endpoint(raw: &str) -> Result<(String, String), LiveError> {
 
 /// Runs the token command through the shell and returns what it printed, trimmed.
 fn run_token_command(command: &str) -> Result<String, LiveError> {
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
     let child = Command::new("sh")
         .args(["-c", command])
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| LiveError::TokenCommand(format!("could not start `sh`: {e}")))?;
+    let group = i32::try_from(child.id()).unwrap_or(0);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -317,6 +320,8 @@ fn run_token_command(command: &str) -> Result<String, LiveError> {
     let output = rx
         .recv_timeout(TOKEN_COMMAND_TIMEOUT)
         .map_err(|_| {
+            // The command and whatever it started (an `az` CLI, a browser login).
+            crate::process::kill_group(group);
             LiveError::TokenCommand(format!(
                 "it did not finish within {}s",
                 TOKEN_COMMAND_TIMEOUT.as_secs()

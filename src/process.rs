@@ -122,7 +122,8 @@ impl Drop for Group {
     }
 }
 
-fn kill_group(pgid: i32) {
+/// Sends SIGKILL to a process group (a no-op for one that is gone).
+pub(crate) fn kill_group(pgid: i32) {
     if pgid > 1 {
         // SAFETY: killpg only sends a signal; a group that is gone gives ESRCH.
         unsafe {

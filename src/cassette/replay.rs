@@ -70,7 +70,12 @@ impl ReplayMiss {
     }
 }
 
-/// Serves a store: chooses the exchange for each request and remembers misses.
+/// The most misses remembered for the report: a client looping on a missing exchange
+/// must not grow the log without bound.
+pub const MAX_MISSES_KEPT: usize = 1000;
+
+/// Serves a store: chooses the exchange for each request and remembers misses (the
+/// first [`MAX_MISSES_KEPT`]).
 #[derive(Debug)]
 pub struct Replayer {
     store: ReplayStore,
@@ -125,7 +130,11 @@ impl Replayer {
         let group = if own.is_empty() { matching } else { own };
         let Some(first) = group.first().copied() else {
             let miss = self.miss(scope, request, &got);
-            lock(&self.misses).push(miss.clone());
+            let mut misses = lock(&self.misses);
+            // Each miss still gets its 400; only the log of them is bounded.
+            if misses.len() < MAX_MISSES_KEPT {
+                misses.push(miss.clone());
+            }
             return Err(miss);
         };
         let mut cursors = lock(&self.cursors);
@@ -314,5 +323,10 @@ mod tests {
         );
         assert_eq!(r.misses_for("s").len(), 1);
         assert!(r.answer(None, &request("hi", "u1")).is_ok());
+        // A client looping on a miss: every request is refused, the log stays bounded.
+        for _ in 0..MAX_MISSES_KEPT + 50 {
+            assert!(r.answer(Some("s"), &request("hi", "loop")).is_err());
+        }
+        assert_eq!(r.misses().len(), MAX_MISSES_KEPT);
     }
 }

@@ -5,5 +5,6 @@
 mod live_support;
 
 mod children;
+mod generated;
 mod inputs;
 mod outputs;
