@@ -57,10 +57,23 @@ pub enum Command {
         kept; the recorder speaks HTTPS to the real endpoint."
     )]
     Record(RecordArgs),
-    /// Re-render a results file saved with `run --format json`.
+    /// Re-render results saved with `run --format json`, merging shards.
     #[command(after_help = "Examples:\n  hh-compat report results.json\n  \
-        hh-compat report results.json --format markdown --out reports/azure-openai.md")]
+        hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
+        hh-compat report shard-1.json shard-2.json shard-3.json --format json --out results.json\n\n\
+        Shards must come from one matrix and target and must not overlap (exit 2 otherwise). \
+        The summary and exit code are recomputed from the cells.")]
     Report(ReportArgs),
+    /// Compare two saved runs: status changes, findings added and removed, versions moved.
+    #[command(
+        after_help = "Exit codes: 0 no regression · 1 a cell went from pass/xfail/skip to \
+        fail/xpass/error · 2 usage (a file that is not results) · 4/5 as 0/1, but --out could \
+        not be written.\n\n\
+        Examples:\n  hh-compat diff last-night.json tonight.json\n  \
+        hh-compat diff before.json after.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  \
+        hh-compat diff customer-1.109.json customer-2.8.json --format json --out diff.json"
+    )]
+    Diff(DiffArgs),
     /// The offline Azure OpenAI replica.
     #[command(subcommand)]
     Replica(ReplicaCommand),
@@ -131,6 +144,10 @@ pub struct SelectArgs {
     /// Only cells whose id matches PATTERN (`*` is a wildcard; repeatable, any may match).
     #[arg(long = "filter", value_name = "PATTERN")]
     pub patterns: Vec<String>,
+    /// Only shard K of N (1-based): a stable partition by cell id, so N machines running
+    /// 1/N … N/N together run every selected cell once; merge with `hh-compat report`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<hh_compat::matrix::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -239,11 +256,46 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// A results file written by `hh-compat run --format json`.
-    #[arg(value_name = "RESULTS.json")]
-    pub results: PathBuf,
+    /// Results files written by `hh-compat run --format json`; several (the shards of
+    /// one run, `--shard K/N`) are merged.
+    #[arg(value_name = "RESULTS.json", required = true, num_args = 1..)]
+    pub results: Vec<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier results (e.g. last night's).
+    #[arg(value_name = "BEFORE.json")]
+    pub before: PathBuf,
+    /// The later results.
+    #[arg(value_name = "AFTER.json")]
+    pub after: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormatArg::Table)]
+    pub format: DiffFormatArg,
+    /// Write the diff to FILE (atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormatArg {
+    Table,
+    Markdown,
+    Json,
+}
+
+impl From<DiffFormatArg> for hh_compat::commands::DiffFormat {
+    fn from(f: DiffFormatArg) -> Self {
+        use hh_compat::commands::DiffFormat;
+        match f {
+            DiffFormatArg::Table => DiffFormat::Table,
+            DiffFormatArg::Markdown => DiffFormat::Markdown,
+            DiffFormatArg::Json => DiffFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,6 +371,7 @@ impl From<SelectArgs> for hh_compat::commands::Selection {
             drivers: a.drivers,
             version_sets: a.version_sets,
             patterns: a.patterns,
+            shard: a.shard,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Selection {
     /// Version set names (python cells); cells of other drivers are not narrowed.
     pub version_sets: Vec<String>,
     pub patterns: Vec<String>,
+    /// Only the cells of this shard.
+    pub shard: Option<matrix::Shard>,
 }
 
 /// Where and how results are written.
@@ -122,6 +124,7 @@ fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
         drivers: selection.drivers.clone(),
         version_sets: selection.version_sets.clone(),
         patterns: selection.patterns.clone(),
+        shard: selection.shard,
     }
     .apply(matrix.cells())
 }
@@ -207,6 +210,16 @@ async fn execute(
     }
     let mut cells = filter(&matrix, &selection);
     if cells.is_empty() {
+        if let Some(shard) = selection.shard {
+            // A shard may hold nothing of a small selection; that is not an error.
+            console::err(&format!("shard {shard} holds none of the selected cells"));
+            let results = RunResults::new(label, command.target, Vec::new());
+            return Ok(if write_output(&results, &command.output)? {
+                ExitStatus::Ok
+            } else {
+                ExitStatus::Ok.unwritten()
+            });
+        }
         return Err(CommandError::Usage(
             "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
         ));
@@ -256,6 +269,19 @@ async fn execute(
     )
     .await?;
     progress.finish_and_clear();
+    if selection.shard.is_some() {
+        // Each cell's place in the whole selection, so merged shards keep the run's order.
+        let whole = filter(
+            &matrix,
+            &Selection {
+                shard: None,
+                ..selection.clone()
+            },
+        );
+        for result in &mut results.cells {
+            result.ordinal = whole.iter().position(|c| c.id == result.id);
+        }
+    }
     let mut written = true;
     if let (Some(recorder), Some(aim), Some(recording)) = (recorder, aim, recording) {
         if let Err(e) = write_recording(recorder, aim, &recording, &redactor).await {
@@ -413,22 +439,80 @@ pub async fn record(
     execute(command, Some(recording)).await
 }
 
-/// `hh-compat report`: re-renders a saved results file.
-pub fn report(path: &Path, output: &Output) -> Result<ExitStatus, CommandError> {
+/// Reads a results file written by `run --format json`.
+fn read_results(path: &Path) -> Result<RunResults, CommandError> {
     let text = std::fs::read_to_string(path).map_err(|source| CommandError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let results = report::parse_results(&text).map_err(|source| CommandError::Results {
+    report::parse_results(&text).map_err(|source| CommandError::Results {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// `hh-compat report`: re-renders saved results; several files (the shards of one run)
+/// are merged first. The summary and the exit code are recomputed from the cells.
+pub fn report(paths: &[PathBuf], output: &Output) -> Result<ExitStatus, CommandError> {
+    let mut parts = Vec::with_capacity(paths.len());
+    for path in paths {
+        parts.push((display_path(path), read_results(path)?));
+    }
+    let results =
+        report::merge(parts).map_err(|e| CommandError::Usage(format!("cannot merge: {e}")))?;
     let status = results.exit_status();
     Ok(if write_output(&results, output)? {
         status
     } else {
         status.unwritten()
     })
+}
+
+/// `hh-compat diff`: how the format is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffFormat {
+    Table,
+    Markdown,
+    Json,
+}
+
+/// `hh-compat diff BEFORE AFTER`: what changed between two runs; exit 1 when AFTER has
+/// a regression.
+pub fn diff(
+    before: &Path,
+    after: &Path,
+    format: DiffFormat,
+    out: Option<&Path>,
+) -> Result<ExitStatus, CommandError> {
+    let (a, b) = (read_results(before)?, read_results(after)?);
+    let d = report::diff(&display_path(before), &a, &display_path(after), &b);
+    let rendered = match format {
+        DiffFormat::Table => d.table(),
+        DiffFormat::Markdown => d.markdown(),
+        DiffFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&d).map_err(report::RenderError::from)?
+        ),
+    };
+    let status = if d.regressions > 0 {
+        ExitStatus::Incompatible
+    } else {
+        ExitStatus::Ok
+    };
+    let Some(path) = out else {
+        console::out(&rendered);
+        return Ok(status);
+    };
+    if let Err(e) = crate::atomic::write(path, rendered.as_bytes()) {
+        console::err(&format!(
+            "error: {}: the diff could not be written ({e})",
+            path.display()
+        ));
+        console::out(&d.table());
+        return Ok(status.unwritten());
+    }
+    console::err(&d.summary_line());
+    Ok(status)
 }
 
 /// `hh-compat replica serve` as typed on the command line.

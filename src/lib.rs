@@ -13,6 +13,7 @@ pub mod commands;
 mod console;
 pub mod drivers;
 pub mod expect;
+mod hash;
 pub mod instrument;
 pub mod live;
 pub mod matrix;

@@ -64,6 +64,12 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, hh_compat::commands::CommandEr
         }
         Command::List(args) => hh_compat::commands::list(&args.into()),
         Command::Report(args) => hh_compat::commands::report(&args.results, &(&args.output).into()),
+        Command::Diff(args) => hh_compat::commands::diff(
+            &args.before,
+            &args.after,
+            args.format.into(),
+            args.out.as_deref(),
+        ),
         Command::Replica(ReplicaCommand::Serve(args)) => {
             hh_compat::commands::replica_serve(args.into()).await
         }

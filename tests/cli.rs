@@ -427,3 +427,105 @@ fn the_v1_provider_runs_its_extending_matrix() {
         .get("gen_ai.openai.api_version")
         .is_none());
 }
+
+/// `run --stable --format json --out NAME` in `dir` with `extra` arguments; returns the
+/// exit code.
+fn run_to(dir: &Path, name: &str, extra: &[&str]) -> i32 {
+    let matrix = Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/azure-openai.yaml");
+    let out_path = dir.join(name);
+    let mut args = vec![
+        "run",
+        "--matrix",
+        matrix.to_str().unwrap(),
+        "--stable",
+        "--format",
+        "json",
+        "--out",
+        out_path.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    let out = hh(&args);
+    out.status.code().unwrap_or(-1)
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn four_shards_merged_equal_the_unsharded_run() {
+    let dir = temp_dir("shards");
+    assert_eq!(run_to(&dir, "whole.json", &[]), 0);
+    let mut parts = Vec::new();
+    let mut sizes = Vec::new();
+    for k in 1..=4 {
+        let name = format!("shard-{k}.json");
+        let shard = format!("{k}/4");
+        assert_eq!(run_to(&dir, &name, &["--shard", &shard]), 0);
+        sizes.push(json(&dir.join(&name))["cells"].as_array().unwrap().len());
+        parts.push(dir.join(name).display().to_string());
+    }
+    assert!(
+        sizes.iter().all(|n| *n < 21),
+        "every shard holds part: {sizes:?}"
+    );
+    let merged = dir.join("merged.json");
+    let mut args = vec!["report"];
+    args.extend(parts.iter().map(String::as_str));
+    args.extend(["--format", "json", "--out", merged.to_str().unwrap()]);
+    let out = hh(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (whole, merged) = (json(&dir.join("whole.json")), json(&merged));
+    assert_eq!(whole["summary"], merged["summary"]);
+    assert_eq!(whole["cells"], merged["cells"]);
+
+    // The same shard twice is refused.
+    let out = hh(&["report", &parts[0], &parts[0]]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is in both"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn diff_shows_a_planted_regression_and_exits_1() {
+    let dir = temp_dir("diff");
+    assert_eq!(run_to(&dir, "before.json", &["--feature", "chat"]), 0);
+    let mut after = json(&dir.join("before.json"));
+    let cell = &mut after["cells"][1];
+    let id = cell["id"].as_str().unwrap().to_string();
+    cell["status"] = "fail".into();
+    cell["findings"] =
+        serde_json::json!([{"kind": "failure", "message": "attribute `server.address` is absent"}]);
+    std::fs::write(dir.join("after.json"), after.to_string()).unwrap();
+    let (b, a) = (dir.join("before.json"), dir.join("after.json"));
+    let out = hh(&["diff", b.to_str().unwrap(), a.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&id) && stdout.contains("regression"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+ failure: attribute `server.address` is absent"),
+        "{stdout}"
+    );
+    let out = hh(&[
+        "diff",
+        b.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["regressions"], 0);
+    // A hand-merged file whose summary lies: report recomputes it from the cells.
+    let mut lying = json(&a);
+    lying["summary"]["fail"] = 0.into();
+    std::fs::write(dir.join("lying.json"), lying.to_string()).unwrap();
+    let out = hh(&["report", dir.join("lying.json").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}

@@ -106,23 +106,12 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// FNV-1a, 64 bits: stable across Rust releases (the std hasher is not), which a
-/// cache key on disk needs.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
-}
-
 /// The cache key: the requirements' content and the interpreter that builds them.
 pub fn cache_key(requirements: &[u8], base_python: &Path) -> String {
     let mut input = requirements.to_vec();
     input.push(0);
     input.extend_from_slice(base_python.to_string_lossy().as_bytes());
-    format!("{:016x}", fnv1a(&input))
+    format!("{:016x}", crate::hash::fnv1a(&input))
 }
 
 const READY_MARKER: &str = ".hh-compat-ready";

@@ -86,6 +86,64 @@ pub struct CellFilter {
     pub version_sets: Vec<String>,
     /// Substrings of the cell id, or globs with `*` matched against the whole id.
     pub patterns: Vec<String>,
+    /// Only the cells of this shard (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+/// One of N disjoint parts of a matrix's cells (`--shard K/N`, K from 1). A cell's shard
+/// depends on its id alone (a stable hash of it, modulo N), so every machine computes the
+/// same partition, adding or removing a cell moves no other cell, and the N shards
+/// together hold every cell exactly once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// The most shards a run may be split into.
+    pub const MAX: u32 = 1024;
+
+    /// `K/N` with 1 ≤ K ≤ N ≤ [`Shard::MAX`].
+    pub fn new(index: u32, count: u32) -> Result<Self, String> {
+        if count == 0 || count > Self::MAX {
+            return Err(format!(
+                "N must be between 1 and {}, not {count}",
+                Self::MAX
+            ));
+        }
+        if index == 0 || index > count {
+            return Err(format!("K must be between 1 and {count}, not {index}"));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// True when the cell with this id belongs to this shard.
+    pub fn holds(&self, cell_id: &str) -> bool {
+        crate::hash::fnv1a(cell_id.as_bytes()) % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected K/N, e.g. 1/4, not `{s}`"))?;
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("expected K/N with whole numbers, e.g. 1/4, not `{s}`"))
+        };
+        Shard::new(number(k)?, number(n)?)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl CellFilter {
@@ -95,6 +153,7 @@ impl CellFilter {
             && self.drivers.is_empty()
             && self.version_sets.is_empty()
             && self.patterns.is_empty()
+            && self.shard.is_none()
     }
 
     pub fn matches(&self, cell: &Cell) -> bool {
@@ -107,6 +166,7 @@ impl CellFilter {
                     .is_none_or(|v| self.version_sets.iter().any(|s| s == v)))
             && (self.patterns.is_empty()
                 || self.patterns.iter().any(|p| pattern_matches(p, &cell.id)))
+            && self.shard.is_none_or(|s| s.holds(&cell.id))
     }
 
     pub fn apply(&self, cells: Vec<Cell>) -> Vec<Cell> {
@@ -137,6 +197,25 @@ pub fn pattern_matches(pattern: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_partition_every_id_exactly_once() {
+        let ids: Vec<String> = (0..500)
+            .map(|i| format!("azure-openai/s{i}/chat/rust"))
+            .collect();
+        let shards: Vec<Shard> = (1..=4).map(|k| Shard::new(k, 4).expect("valid")).collect();
+        let mut sizes = [0usize; 4];
+        for id in &ids {
+            let owners: Vec<usize> = (0..4).filter(|k| shards[*k].holds(id)).collect();
+            assert_eq!(owners.len(), 1, "{id}");
+            sizes[owners[0]] += 1;
+        }
+        assert!(sizes.iter().all(|n| *n > 60), "unbalanced: {sizes:?}");
+        for bad in ["0/4", "5/4", "1/0", "1/1025", "x/4", "4", "-1/4"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!("2/4".parse::<Shard>().expect("valid").to_string(), "2/4");
+    }
 
     #[test]
     fn patterns_are_substrings_or_globs() {

@@ -16,7 +16,7 @@ mod versions;
 mod yaml;
 
 pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
-pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan};
+pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan, Shard};
 pub use error::{MatrixError, Pos};
 pub use live::LiveSpec;
 pub use versions::{parse_pin, CellVersionSet, VersionSet};

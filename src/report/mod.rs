@@ -1,11 +1,15 @@
 //! Results and their renderings: terminal table, markdown, JSON, JUnit.
 
+mod diff;
 mod json;
 mod junit;
 mod markdown;
+mod merge;
 mod result;
 mod table;
 
+pub use diff::{diff, CellChange, RunDiff};
+pub use merge::{merge, MergeError};
 pub use result::{
     CellResult, CellStatus, ExitStatus, Finding, FindingKind, ReportSpan, RequestRecord,
     RunResults, Summary, SCHEMA, TIMING_ATTRIBUTES,

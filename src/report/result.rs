@@ -213,6 +213,10 @@ pub struct CellResult {
     pub requests: Vec<RequestRecord>,
     pub spans: Vec<ReportSpan>,
     pub duration_ms: u64,
+    /// In a sharded run: the cell's place in the whole (unsharded) selection, so merged
+    /// shards come back in the order one run would have given. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordinal: Option<usize>,
 }
 
 /// Counts by status.
@@ -356,7 +360,7 @@ impl RunResults {
 /// `apim-request-id=3b0c…` → `apim-request-id=…` (and the other request-id headers), a
 /// span's `id 79179e4d5ca09b3b` → `id …`, and timing attributes in span dumps
 /// (`gen_ai.response.time_to_first_chunk = 0.00046 (double)` → `= 0 (double)`).
-fn mask_run_ids(text: &str) -> String {
+pub(crate) fn mask_run_ids(text: &str) -> String {
     static IDS: std::sync::OnceLock<Option<[regex::Regex; 3]>> = std::sync::OnceLock::new();
     let patterns = IDS.get_or_init(|| {
         let keys: Vec<String> = TIMING_ATTRIBUTES.iter().map(|k| regex::escape(k)).collect();

@@ -161,6 +161,7 @@ fn result(
         requests,
         spans: ReportSpan::from_captured(&run.spans),
         duration_ms: elapsed.as_millis() as u64,
+        ordinal: None,
     }
 }
 

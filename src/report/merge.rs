@@ -1,0 +1,146 @@
+//! Merging the results of a sharded run (`hh-compat report a.json b.json …`): the parts
+//! must come from the same matrix and target and hold disjoint cells; the merged
+//! results are in the order one unsharded run gives, with the summary recomputed.
+
+use super::result::RunResults;
+
+/// Why results cannot be merged. Each names the files involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("{second} is from matrix `{b}` but {first} is from `{a}`: only shards of one run can be merged")]
+    Matrix {
+        first: String,
+        second: String,
+        a: String,
+        b: String,
+    },
+    #[error("{second} ran against target `{b}` but {first} against `{a}`: only shards of one run can be merged")]
+    Target {
+        first: String,
+        second: String,
+        a: String,
+        b: String,
+    },
+    #[error("cell `{cell}` is in both {first} and {second}: shards of one run never overlap (the same shard given twice?)")]
+    Overlap {
+        cell: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// Merges `parts` (each with the name it is reported under, e.g. its path).
+pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError> {
+    let mut parts = parts.into_iter();
+    let Some((first_name, first)) = parts.next() else {
+        return Ok(RunResults::new(
+            "",
+            crate::vocab::Target::Replica,
+            Vec::new(),
+        ));
+    };
+    let mut cells = first.cells.clone();
+    let mut origin: std::collections::HashMap<String, String> = cells
+        .iter()
+        .map(|c| (c.id.clone(), first_name.clone()))
+        .collect();
+    for (name, part) in parts {
+        if part.matrix != first.matrix {
+            return Err(MergeError::Matrix {
+                first: first_name,
+                second: name,
+                a: first.matrix,
+                b: part.matrix,
+            });
+        }
+        if part.target != first.target {
+            return Err(MergeError::Target {
+                first: first_name,
+                second: name,
+                a: first.target.to_string(),
+                b: part.target.to_string(),
+            });
+        }
+        for cell in part.cells {
+            if let Some(other) = origin.insert(cell.id.clone(), name.clone()) {
+                return Err(MergeError::Overlap {
+                    cell: cell.id,
+                    first: other,
+                    second: name,
+                });
+            }
+            cells.push(cell);
+        }
+    }
+    if cells.iter().all(|c| c.ordinal.is_some()) {
+        cells.sort_by_key(|c| c.ordinal);
+    }
+    for cell in &mut cells {
+        cell.ordinal = None;
+    }
+    Ok(RunResults::new(first.matrix, first.target, cells))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{CellResult, CellStatus};
+    use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+
+    fn cell(id: &str, status: CellStatus, ordinal: usize) -> CellResult {
+        CellResult {
+            id: id.into(),
+            provider: Provider::AzureOpenAi,
+            style: Style::Traceloop,
+            feature: Feature::Chat,
+            driver: DriverKind::Rust,
+            version_set: None,
+            status,
+            findings: Vec::new(),
+            versions: Default::default(),
+            requests: Vec::new(),
+            spans: Vec::new(),
+            duration_ms: 1,
+            ordinal: Some(ordinal),
+        }
+    }
+
+    fn part(matrix: &str, cells: Vec<CellResult>) -> RunResults {
+        RunResults::new(matrix, Target::Replica, cells)
+    }
+
+    #[test]
+    fn shards_merge_in_run_order_with_a_fresh_summary() {
+        let a = part("m.yaml", vec![cell("b", CellStatus::Fail, 1)]);
+        let b = part(
+            "m.yaml",
+            vec![
+                cell("a", CellStatus::Pass, 0),
+                cell("c", CellStatus::Pass, 2),
+            ],
+        );
+        let merged = merge(vec![("a.json".into(), a), ("b.json".into(), b)]).expect("merge");
+        let ids: Vec<&str> = merged.cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!((merged.summary.total, merged.summary.fail), (3, 1));
+        assert!(merged.cells.iter().all(|c| c.ordinal.is_none()));
+    }
+
+    #[test]
+    fn other_matrices_and_overlaps_are_refused() {
+        let a = || part("m.yaml", vec![cell("a", CellStatus::Pass, 0)]);
+        let other = part("n.yaml", vec![cell("b", CellStatus::Pass, 1)]);
+        let e = merge(vec![("a.json".into(), a()), ("n.json".into(), other)]).expect_err("matrix");
+        assert!(
+            e.to_string().contains("n.json is from matrix `n.yaml`"),
+            "{e}"
+        );
+        let e =
+            merge(vec![("a.json".into(), a()), ("again.json".into(), a())]).expect_err("overlap");
+        assert!(
+            e.to_string()
+                .contains("cell `a` is in both a.json and again.json"),
+            "{e}"
+        );
+    }
+}
