@@ -39,7 +39,9 @@ pub enum Command {
         hh-compat run --driver python --version-set openai-v1\n  \
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
         hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
-        hh-compat run --command \"python repro.py\" --style traceloop --feature chat")]
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --version-set latest \\\n      \
+        --with opentelemetry-instrumentation-openai==0.40.0 --with openai==1.40.0")]
     Run(RunArgs),
     /// Print the ids of the cells a run would execute (after filters).
     #[command(
@@ -165,6 +167,11 @@ pub struct RunArgs {
     /// --driver command when no --driver is given.
     #[arg(long, value_name = "COMMAND LINE")]
     pub command: Option<String>,
+    /// Run the command with this package installed (repeatable, like `uv run --with`):
+    /// the harness builds and caches the environment and puts it first on PATH. With
+    /// --version-set NAME, these replace that set's pins of the same packages.
+    #[arg(long = "with", value_name = "PKG==VER", requires = "command", value_parser = parse_requirement)]
+    pub with: Vec<String>,
     /// Answer from the cassettes in DIR (written by `hh-compat record`, or by hand)
     /// instead of generating answers; implies --target replay.
     #[arg(long, value_name = "DIR")]
@@ -206,6 +213,9 @@ pub struct RecordArgs {
     /// The program command cells run (with `sh -c`); implies --driver command.
     #[arg(long, value_name = "COMMAND LINE")]
     pub command: Option<String>,
+    /// Run the command with this package installed (repeatable); see `run --help`.
+    #[arg(long = "with", value_name = "PKG==VER", requires = "command", value_parser = parse_requirement)]
+    pub with: Vec<String>,
     /// Cells run at once, 1-256 (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
@@ -235,6 +245,7 @@ impl RecordArgs {
             target: Target::Live,
             env_file: self.env_file,
             command: self.command,
+            with: self.with,
             fixtures: None,
             jobs: self.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
@@ -353,6 +364,21 @@ impl From<FormatArg> for hh_compat::report::Format {
     }
 }
 
+/// A requirement as pip reads one line of a requirements file: a package name, then
+/// optional extras, version specifiers or markers. Options (`--index-url …`) and line
+/// breaks are refused, so `--with` cannot change where packages come from.
+fn parse_requirement(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let starts_with_name = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !starts_with_name || s.len() > 200 || s.chars().any(char::is_control) {
+        return Err(format!(
+            "`{s}` is not a package requirement; expected e.g. openai==1.40.0 or \
+             opentelemetry-instrumentation-openai>=0.30"
+        ));
+    }
+    Ok(s.to_string())
+}
+
 /// clap value parser for the vocabulary enums, keeping their did-you-mean messages.
 fn parse_name<T>(s: &str) -> Result<T, String>
 where
@@ -393,6 +419,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             target: a.target,
             env_file: a.env_file,
             command: a.command,
+            with: a.with,
             fixtures: a.fixtures,
             jobs: a.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(a.timeout),

@@ -48,6 +48,8 @@ pub struct RunCommand {
     pub env_file: Option<PathBuf>,
     /// The program `--driver command` cells run.
     pub command: Option<String>,
+    /// Requirements the command runs with (`--with`).
+    pub with: Vec<String>,
     /// A cassette directory to answer from instead of generating (`--fixtures`).
     pub fixtures: Option<PathBuf>,
     pub jobs: Option<usize>,
@@ -242,10 +244,11 @@ async fn execute(
         options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
     }
     // One timeout for every driver: rust cells, each command, each python cell.
-    options.command = command
-        .command
-        .clone()
-        .map(|c| CommandOptions::new(c, options.cell_timeout));
+    if let Some(line) = &command.command {
+        let mut c = CommandOptions::new(line.clone(), options.cell_timeout);
+        c.environment = command_environment(&matrix, &selection, &command.with)?;
+        options.command = Some(c);
+    }
     options.python.cell_timeout = options.cell_timeout;
     let redactor = run_redactor(&matrix, &target);
     options.target = target;
@@ -298,6 +301,60 @@ async fn execute(
     written &= write_output(&results, &command.output)?;
     let status = results.exit_status();
     Ok(if written { status } else { status.unwritten() })
+}
+
+/// The environment a command runs in: the `--version-set`'s pins for the command's style,
+/// with `--with` requirements replacing pins of the same package and adding the rest.
+/// `None` when neither is given (the command runs with what is on `PATH`).
+fn command_environment(
+    matrix: &Matrix,
+    selection: &Selection,
+    with: &[String],
+) -> Result<Option<EnvSpec>, CommandError> {
+    let style = match selection.styles.as_slice() {
+        [style] => *style,
+        _ => return Ok(None),
+    };
+    let (set, mut requirements) = match selection.version_sets.as_slice() {
+        [] if with.is_empty() => return Ok(None),
+        [] => ("command".to_string(), Vec::new()),
+        [name] => {
+            let set = matrix
+                .version_set(name)
+                .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+            let pins = set.requirements(style).ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "--version-set {name} pins nothing for style `{style}`"
+                ))
+            })?;
+            (set.name.clone(), pins.to_vec())
+        }
+        _ => {
+            return Err(CommandError::Usage(
+                "a command runs in one environment: give at most one --version-set".into(),
+            ))
+        }
+    };
+    for requirement in with {
+        let name = requirement_name(requirement);
+        requirements.retain(|r| requirement_name(r) != name);
+        requirements.push(requirement.clone());
+    }
+    Ok(Some(EnvSpec {
+        style,
+        set,
+        requirements,
+    }))
+}
+
+/// A requirement's package name, normalized as PyPI compares names.
+fn requirement_name(requirement: &str) -> String {
+    requirement
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .replace(['_', '.'], "-")
 }
 
 /// Every secret this run knows, for the one redaction pass over what it writes and

@@ -265,6 +265,88 @@ fn a_customers_script_reproduces_the_quirk_offline() {
 }
 
 #[test]
+fn a_customer_script_runs_in_the_pinned_environment_and_records_what_ran() {
+    let dir = temp_dir("repro-with");
+    let set = fixtures("azure-quirks");
+    // `python` is the pinned environment's interpreter: the system one has no packages.
+    let command = format!("python {}", repro_script());
+    let run = |extra: &[&str], exit| {
+        let mut args = vec![
+            "run",
+            "--fixtures",
+            &set,
+            "--command",
+            &command,
+            "--style",
+            "traceloop",
+            "--feature",
+            "streaming",
+        ];
+        args.extend(extra);
+        run_json(&dir, &offline(), &args, exit).1
+    };
+    // The version set's own pins (the same environment the python driver caches).
+    let r = run(&["--version-set", "openai-v1"], 1);
+    let c = cell(&r, "azure-openai/traceloop/streaming/command");
+    assert_eq!(c["versions"]["openai"], "1.109.1", "{c:#}");
+    assert_eq!(
+        c["versions"]["opentelemetry-instrumentation-openai"], "0.47.5",
+        "{c:#}"
+    );
+    assert!(c["versions"]["python"].is_string(), "{c:#}");
+    // The customer's exact pin replaces the set's, and the cell says what ran.
+    let r = run(
+        &["--version-set", "openai-v1", "--with", "openai==1.108.2"],
+        1,
+    );
+    let c = cell(&r, "azure-openai/traceloop/streaming/command");
+    assert_eq!(c["versions"]["openai"], "1.108.2", "{c:#}");
+    assert_eq!(
+        c["versions"]["opentelemetry-instrumentation-openai"], "0.47.5",
+        "{c:#}"
+    );
+    // The bug's symptoms reproduce there too (among the older release's naming findings).
+    let subjects = failure_subjects(c);
+    for symptom in ["attribute `gen_ai.response.model`", "attribute `server.address`"] {
+        assert!(subjects.iter().any(|s| s == symptom), "{symptom}: {subjects:?}");
+    }
+}
+
+#[test]
+fn with_refuses_options_and_needs_a_command() {
+    let dir = temp_dir("with-usage");
+    for args in [
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "--index-url=http://x",
+        ][..],
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "openai==1\n-e .",
+        ],
+        &["run", "--with", "openai==1.0.0"],
+    ] {
+        let out = hh(&dir, &offline(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn command_cells_need_a_command_one_style_and_a_program_that_works() {
     let dir = temp_dir("command-usage");
     for (args, says) in [

@@ -9,10 +9,14 @@
 //! `HTTP_PROXY`, which offline delivers the calls to the replica with the Azure host
 //! name kept.
 
+use super::python::{CellOutcome, PythonOptions};
+use super::venv::{self, EnvSpec, VenvError};
 use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::OtlpReceiver;
 use crate::matrix::{Cell, FeaturePlan};
 use crate::vocab::Provider;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How command cells are run.
@@ -25,6 +29,93 @@ pub struct CommandOptions {
     /// How long to wait for spans after the program exits (exporters flush on exit,
     /// but delivery is asynchronous on the receiving side).
     pub span_wait: Duration,
+    /// Packages to run the program with (`--with`, `--version-set`): the harness builds
+    /// this environment and puts it first on `PATH`.
+    pub environment: Option<EnvSpec>,
+}
+
+/// The pinned environment a command runs in, built once for all its cells.
+#[derive(Debug, Clone)]
+pub struct CommandEnv {
+    /// The virtual environment (`VIRTUAL_ENV`; its `bin/` goes first on `PATH`).
+    pub dir: PathBuf,
+    /// What is installed there, as the environment itself reports it.
+    pub versions: BTreeMap<String, String>,
+}
+
+/// Packages whose versions a command cell records: the SDKs and instrumentation.
+fn recorded_package(name: &str) -> bool {
+    [
+        "openai",
+        "opentelemetry",
+        "openinference",
+        "traceloop",
+        "honeyhive",
+        "arize-phoenix",
+        "openlit",
+        "azure-",
+        "httpx",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
+}
+
+/// Prints every installed distribution as `{name: version}` JSON, and the interpreter's
+/// own version as `python`: what ran, read from the environment, not from the pins.
+const LIST_DISTRIBUTIONS: &str = "import importlib.metadata as m, json, platform; \
+d = {x.metadata['Name'].lower().replace('_', '-'): x.version for x in m.distributions() if x.metadata['Name']}; \
+d['python'] = platform.python_version(); print(json.dumps(d))";
+
+/// Builds (or reuses, from the python driver's cache) the command's environment.
+/// `Ok(None)` when the command runs with whatever is on `PATH`.
+pub async fn prepare_env(
+    options: &CommandOptions,
+    python: &PythonOptions,
+) -> Result<Option<CommandEnv>, CellOutcome> {
+    let Some(spec) = &options.environment else {
+        return Ok(None);
+    };
+    let base = venv::base_python(python.python3.as_deref())
+        .map_err(|e| CellOutcome::Skipped(e.to_string()))?;
+    let env = venv::ensure(
+        &base,
+        spec,
+        &python.cache_dir,
+        python.install_timeout,
+        &|_| {},
+    )
+    .await
+    .map_err(|e| match e {
+        VenvError::NoPython(reason) => CellOutcome::Skipped(reason),
+        e => CellOutcome::Ran(DriverRun::failed(
+            Vec::new(),
+            DriverError::Setup(format!(
+                "installing the command's packages ({}) failed: {e}",
+                spec.requirements.join(" ")
+            )),
+        )),
+    })?;
+    let mut cmd = tokio::process::Command::new(&env.python);
+    cmd.args(["-c", LIST_DISTRIBUTIONS]);
+    let limits = crate::process::Limits {
+        timeout: Duration::from_secs(60),
+        stdout: 1 << 20,
+        stderr: OUTPUT_KEPT,
+    };
+    let listed = crate::process::run(cmd, None, limits).await;
+    let all: BTreeMap<String, String> = listed
+        .ok()
+        .filter(|o| o.status.is_some_and(|s| s.success()))
+        .and_then(|o| serde_json::from_str(o.stdout.text().trim()).ok())
+        .unwrap_or_default();
+    let versions = all
+        .into_iter()
+        .filter(|(name, _)| name == "python" || recorded_package(name))
+        .collect();
+    Ok(Some(CommandEnv {
+        dir: env.dir,
+        versions,
+    }))
 }
 
 impl CommandOptions {
@@ -33,6 +124,7 @@ impl CommandOptions {
             command: command.into(),
             timeout,
             span_wait: Duration::from_millis(1500),
+            environment: None,
         }
     }
 }
@@ -105,10 +197,20 @@ pub async fn run(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
     options: &CommandOptions,
+    env: Option<&CommandEnv>,
     cell: &Cell,
 ) -> DriverRun {
     let mut cmd = tokio::process::Command::new("sh");
     cmd.args(["-c", &options.command]);
+    if let Some(env) = env {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![env.dir.join("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            cmd.env("PATH", joined);
+        }
+        cmd.env("VIRTUAL_ENV", &env.dir).env_remove("PYTHONHOME");
+    }
     if ctx.proxy.is_some() {
         // Offline, a proxy inherited from the environment must not take the calls
         // anywhere but the replica.
@@ -151,6 +253,9 @@ pub async fn run(
         .wait_for_spans(&cell.id, 1, options.span_wait)
         .await;
     let mut run = DriverRun::new(spans);
+    if let Some(env) = env {
+        run.versions.extend(env.versions.clone());
+    }
     run.versions
         .insert("command".into(), options.command.clone());
     let stderr = clean(&output.stderr);

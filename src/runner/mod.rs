@@ -181,11 +181,25 @@ pub async fn run(
     if let (Some(receiver), Some(command)) = (receiver.clone(), options.command.clone()) {
         if !commands.is_empty() {
             let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
+            let python = options.python.clone();
             tasks.spawn(async move {
+                let started = Instant::now();
+                let env = drivers::command::prepare_env(&command, &python).await;
                 let mut out = Vec::with_capacity(commands.len());
                 for (index, cell) in commands {
-                    let result =
-                        command_cell(&ctx, &receiver, &command, replica.as_deref(), &cell).await;
+                    let result = match &env {
+                        Ok(env) => {
+                            let replica = replica.as_deref();
+                            command_cell(&ctx, &receiver, &command, env.as_ref(), replica, &cell)
+                                .await
+                        }
+                        Err(CellOutcome::Skipped(reason)) => {
+                            judge::skipped(&cell, reason.clone(), started)
+                        }
+                        Err(CellOutcome::Ran(run)) => {
+                            finish(replica.as_deref(), &cell, run.clone(), started)
+                        }
+                    };
                     on_done(&result);
                     out.push((index, result));
                 }
@@ -233,13 +247,14 @@ async fn command_cell(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
     command: &CommandOptions,
+    env: Option<&drivers::command::CommandEnv>,
     replica: Option<&ReplicaHandle>,
     cell: &Cell,
 ) -> CellResult {
     let started = Instant::now();
     let seen = replica.map_or(0, |r| r.journal().len());
     let missed = replica.map_or(0, |r| r.replay_misses().len());
-    let run = drivers::command::run(ctx, receiver, command, cell).await;
+    let run = drivers::command::run(ctx, receiver, command, env, cell).await;
     let misses: Vec<ReplayMiss> = replica
         .map(|r| r.replay_misses().into_iter().skip(missed).collect())
         .unwrap_or_default();
