@@ -307,8 +307,14 @@ fn a_customer_script_runs_in_the_pinned_environment_and_records_what_ran() {
     );
     // The bug's symptoms reproduce there too (among the older release's naming findings).
     let subjects = failure_subjects(c);
-    for symptom in ["attribute `gen_ai.response.model`", "attribute `server.address`"] {
-        assert!(subjects.iter().any(|s| s == symptom), "{symptom}: {subjects:?}");
+    for symptom in [
+        "attribute `gen_ai.response.model`",
+        "attribute `server.address`",
+    ] {
+        assert!(
+            subjects.iter().any(|s| s == symptom),
+            "{symptom}: {subjects:?}"
+        );
     }
 }
 

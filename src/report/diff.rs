@@ -229,26 +229,17 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::result::sample_cell;
     use crate::report::{Finding, RunResults};
-    use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+    use crate::vocab::Target;
 
     fn cell(id: &str, status: CellStatus, finding: Option<&str>, openai: &str) -> CellResult {
         CellResult {
-            id: id.into(),
-            provider: Provider::AzureOpenAi,
-            style: Style::Traceloop,
-            feature: Feature::Chat,
-            driver: DriverKind::Python,
-            version_set: None,
-            status,
             findings: finding
                 .map(|m| vec![Finding::new(FindingKind::Failure, m)])
                 .unwrap_or_default(),
             versions: [("openai".to_string(), openai.to_string())].into(),
-            requests: Vec::new(),
-            spans: Vec::new(),
-            duration_ms: 1,
-            ordinal: None,
+            ..sample_cell(id, status)
         }
     }
 

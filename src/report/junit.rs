@@ -1,4 +1,6 @@
-//! JUnit XML for CI systems: one suite per provider × driver × style, one case per feature.
+//! JUnit XML for CI systems: one suite per provider × driver × style, one case per feature
+//! (and version set: `chat@latest`), so every test name in a report is unique. An
+//! `xfail` is written as pytest writes one: skipped, typed `xfail`, with the known issue.
 
 use super::result::{CellResult, CellStatus, FindingKind, RunResults};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -36,7 +38,20 @@ fn test_case(suite: &str, cell: &CellResult) -> TestCase {
         .map(|f| f.message.clone())
         .unwrap_or_default();
     let status = match cell.status {
-        CellStatus::Pass | CellStatus::Xfail => TestCaseStatus::success(),
+        CellStatus::Pass => TestCaseStatus::success(),
+        CellStatus::Xfail => {
+            let mut s = TestCaseStatus::skipped();
+            let issue = cell
+                .findings
+                .iter()
+                .find(|f| f.kind == FindingKind::KnownIssue)
+                .map(|f| f.reason.clone().unwrap_or_else(|| f.message.clone()))
+                .unwrap_or(first);
+            s.set_message(format!("known issue: {issue}"));
+            s.set_type("xfail");
+            s.set_description(details.clone());
+            s
+        }
         CellStatus::Skip => {
             let mut s = TestCaseStatus::skipped();
             s.set_message(first);
@@ -55,10 +70,14 @@ fn test_case(suite: &str, cell: &CellResult) -> TestCase {
             s
         }
     };
-    let mut case = TestCase::new(cell.feature.as_str(), status);
+    let name = match &cell.version_set {
+        Some(set) => format!("{}@{set}", cell.feature),
+        None => cell.feature.to_string(),
+    };
+    let mut case = TestCase::new(name, status);
     case.set_classname(suite);
     case.set_time(Duration::from_millis(cell.duration_ms));
-    if !details.is_empty() && matches!(cell.status, CellStatus::Pass | CellStatus::Xfail) {
+    if !details.is_empty() && cell.status == CellStatus::Pass {
         case.set_system_out(details);
     }
     case
@@ -72,5 +91,38 @@ fn kind_label(kind: FindingKind) -> &'static str {
         FindingKind::Error => "error",
         FindingKind::Skipped => "skipped",
         FindingKind::Note => "note",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::result::sample_cell;
+    use crate::report::Finding;
+    use crate::vocab::{DriverKind, Target};
+
+    #[test]
+    fn names_are_unique_per_version_set_and_xfail_is_a_typed_skip() {
+        let python = |set: &str, status| CellResult {
+            driver: DriverKind::Python,
+            version_set: Some(set.into()),
+            ..sample_cell(&format!("azure-openai/traceloop/chat/python@{set}"), status)
+        };
+        let mut xfail = python("openai-v1", CellStatus::Xfail);
+        let mut issue = Finding::new(FindingKind::KnownIssue, "attribute `server.address` absent");
+        issue.reason = Some("the instrumentor never sets server.address".into());
+        xfail.findings.push(issue);
+        let results = RunResults::new(
+            "m.yaml",
+            Target::Replica,
+            vec![python("latest", CellStatus::Pass), xfail],
+        );
+        let xml = render(&results).expect("xml");
+        assert!(xml.contains(r#"name="chat@latest""#), "{xml}");
+        assert!(xml.contains(r#"name="chat@openai-v1""#), "{xml}");
+        assert!(
+            xml.contains(r#"<skipped message="known issue: the instrumentor never sets server.address" type="xfail">"#),
+            "{xml}"
+        );
     }
 }

@@ -84,24 +84,14 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::result::sample_cell;
     use crate::report::{CellResult, CellStatus};
-    use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+    use crate::vocab::Target;
 
     fn cell(id: &str, status: CellStatus, ordinal: usize) -> CellResult {
         CellResult {
-            id: id.into(),
-            provider: Provider::AzureOpenAi,
-            style: Style::Traceloop,
-            feature: Feature::Chat,
-            driver: DriverKind::Rust,
-            version_set: None,
-            status,
-            findings: Vec::new(),
-            versions: Default::default(),
-            requests: Vec::new(),
-            spans: Vec::new(),
-            duration_ms: 1,
             ordinal: Some(ordinal),
+            ..sample_cell(id, status)
         }
     }
 

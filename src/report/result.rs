@@ -219,6 +219,26 @@ pub struct CellResult {
     pub ordinal: Option<usize>,
 }
 
+/// A traceloop chat cell with `status` and nothing else, for the reporters' tests.
+#[cfg(test)]
+pub(crate) fn sample_cell(id: &str, status: CellStatus) -> CellResult {
+    CellResult {
+        id: id.into(),
+        provider: Provider::AzureOpenAi,
+        style: Style::Traceloop,
+        feature: Feature::Chat,
+        driver: DriverKind::Rust,
+        version_set: None,
+        status,
+        findings: Vec::new(),
+        versions: BTreeMap::new(),
+        requests: Vec::new(),
+        spans: Vec::new(),
+        duration_ms: 1,
+        ordinal: None,
+    }
+}
+
 /// Counts by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
