@@ -159,6 +159,29 @@ pub fn payload_too_large(limit: usize) -> Reply {
     )
 }
 
+/// A request target that is not a valid URL (e.g. an absolute-form target with port
+/// 99999): refused before routing.
+pub fn invalid_request_target() -> Reply {
+    openai_shape(
+        400,
+        "The request URL is not valid.",
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
+/// A body the client stopped sending before its end.
+pub fn unreadable_body() -> Reply {
+    openai_shape(
+        400,
+        "The request body could not be read.",
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
 pub fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u64) -> Reply {
     let operation = match op {
         Operation::Chat => "ChatCompletions_Create",

@@ -5,3 +5,4 @@
 mod live_support;
 
 mod outputs;
+mod servers;
