@@ -293,9 +293,9 @@ impl Replica {
                 }
             }
             Api::AzureV1 | Api::OpenAi => {
-                let body = match serde_json::from_slice::<Value>(&request.body) {
+                let body = match parse_body(&request.body) {
                     Ok(b) => b,
-                    Err(_) => return errors::invalid_json(),
+                    Err(reply) => return reply,
                 };
                 let name = match body.get("model") {
                     Some(Value::String(s)) => s.clone(),
@@ -341,9 +341,9 @@ impl Replica {
         }
         let body = match parsed {
             Some(b) => b,
-            None => match serde_json::from_slice::<Value>(&request.body) {
+            None => match parse_body(&request.body) {
                 Ok(b) => b,
-                Err(_) => return errors::invalid_json(),
+                Err(reply) => return reply,
             },
         };
         let flavor = if api == Api::OpenAi {
@@ -430,6 +430,44 @@ impl Replica {
     }
 }
 
+/// Most values a request's JSON may hold. A parsed value takes tens of bytes however
+/// short its text (`1,` is two), so a 16 MiB body of tiny values would take more than
+/// half a gigabyte as a tree; this keeps it to a few tens of MB. Well above what Azure's
+/// own limits let a request carry (300,000 embedding tokens in all).
+pub(super) const MAX_JSON_VALUES: usize = 400_000;
+
+/// Parses a request body, refusing (before building the tree) one with more than
+/// [`MAX_JSON_VALUES`] values.
+fn parse_body(body: &[u8]) -> Result<Value, Reply> {
+    if json_values_at_most(body) > MAX_JSON_VALUES {
+        return Err(errors::too_many_values(MAX_JSON_VALUES));
+    }
+    serde_json::from_slice::<Value>(body).map_err(|_| errors::invalid_json())
+}
+
+/// An upper bound of the values in a JSON text: the top one, plus one per comma and per
+/// opening bracket outside strings.
+fn json_values_at_most(body: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
 /// `GET /_replica/journal[?scope=S]`: the journal as JSON.
 pub(super) fn journal_listing(journal: &Journal, request: &Request) -> Answer {
     let entries = match query_param(request, "scope") {
@@ -464,4 +502,42 @@ fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Opt
         FaultKind::PromptFilter => errors::prompt_filtered(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_counted_from_above_and_strings_are_skipped() {
+        for text in [
+            r#"{}"#,
+            r#"[1,2,[3,{"a":[]}]]"#,
+            r#"{"a":"x,[{\",","b":[1,2]}"#,
+            r#""lone""#,
+        ] {
+            let tree: Value = serde_json::from_str(text).expect(text);
+            fn count(v: &Value) -> usize {
+                1 + match v {
+                    Value::Array(a) => a.iter().map(count).sum(),
+                    Value::Object(o) => o.values().map(count).sum(),
+                    _ => 0,
+                }
+            }
+            assert!(
+                json_values_at_most(text.as_bytes()) >= count(&tree),
+                "{text}"
+            );
+        }
+        assert_eq!(json_values_at_most(br#"{"a":"x,[{\","#), 2);
+    }
+
+    #[test]
+    fn bodies_with_too_many_values_are_refused_before_parsing() {
+        let many = format!("[{}1]", "1,".repeat(MAX_JSON_VALUES));
+        let refused = parse_body(many.as_bytes()).expect_err("too many");
+        assert_eq!(refused.status, 400);
+        let few = format!("[{}1]", "1,".repeat(1000));
+        assert!(parse_body(few.as_bytes()).is_ok());
+    }
 }

@@ -286,3 +286,37 @@ async fn accept_errors_do_not_stop_the_replica() {
     assert_eq!(resp.status().as_u16(), 200);
     let _ = child.kill().await;
 }
+
+#[tokio::test]
+async fn millions_of_embeddings_inputs_get_a_400_not_an_abort() {
+    let h = replica().await;
+    let url = format!(
+        "{}/openai/deployments/text-embedding-3-small/embeddings?api-version={GA}",
+        h.base_url()
+    );
+    let client = reqwest::Client::new();
+    let post = |body: String| {
+        client
+            .post(&url)
+            .header("api-key", KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .timeout(PATIENCE)
+            .send()
+    };
+    // 3 million one-letter inputs: 12 MB, under the body limit.
+    let huge = format!("{{\"input\":[{}\"a\"]}}", "\"a\",".repeat(3_000_000 - 1));
+    let resp = post(huge).await.expect("answered");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    // Just over Azure's input cap, in Azure's words.
+    let over = format!("{{\"input\":[{}\"a\"]}}", "\"a\",".repeat(2048));
+    let resp = post(over).await.expect("answered");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert!(body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("The max number of inputs is 2048")));
+    chat_works(&h).await;
+}
