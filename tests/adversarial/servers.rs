@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hh_compat::capture::otlp::ExportTraceServiceRequest;
+use hh_compat::capture::{OtlpReceiver, ReceiverConfig};
 use hh_compat::replica::{self, ReplicaConfig, ReplicaHandle};
 use hh_compat::ServerTimeouts;
 use serde_json::Value;
@@ -319,4 +321,109 @@ async fn millions_of_embeddings_inputs_get_a_400_not_an_abort() {
         .as_str()
         .is_some_and(|m| m.contains("The max number of inputs is 2048")));
     chat_works(&h).await;
+}
+
+fn export_with(cell: &str, spans: usize, resource_bytes: usize) -> ExportTraceServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    let kv = |k: &str, v: String| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v)),
+        }),
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("hh_compat.cell", cell.into()),
+                    kv("padding", "x".repeat(resource_bytes)),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: (0..spans)
+                    .map(|i| Span {
+                        trace_id: vec![1; 16],
+                        span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+                        name: "s".into(),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grpc_message_over_the_limit_gets_resource_exhausted() {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    let r = OtlpReceiver::start(ReceiverConfig::default())
+        .await
+        .expect("receiver");
+    let mut client = TraceServiceClient::connect(r.grpc_endpoint())
+        .await
+        .expect("grpc connect")
+        .max_encoding_message_size(64 * 1024 * 1024);
+    // 20 MiB in one message, over the 16 MiB default.
+    let err = client
+        .export(export_with("big", 1, 20 * 1024 * 1024))
+        .await
+        .expect_err("too large");
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
+    client
+        .export(export_with("small", 3, 10))
+        .await
+        .expect("a small export still succeeds");
+    assert_eq!(r.take_cell("small").len(), 3);
+    assert!(r.take_cell("big").is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_session_start_gets_413() {
+    let r = OtlpReceiver::start(ReceiverConfig::default())
+        .await
+        .expect("receiver");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/session/start", r.http_endpoint()))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 2 * 1024 * 1024])
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .expect("answered, not dropped");
+    assert_eq!(resp.status().as_u16(), 413);
+    let ok = reqwest::Client::new()
+        .post(format!("{}/session/start", r.http_endpoint()))
+        .header("content-type", "application/json")
+        .body("{}")
+        .timeout(PATIENCE)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(ok.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_slow_export_body_is_refused_and_the_receiver_goes_on() {
+    let r = OtlpReceiver::start(ReceiverConfig {
+        timeouts: ServerTimeouts {
+            header_read: Duration::from_secs(1),
+            body_read: Duration::from_secs(1),
+        },
+        ..ReceiverConfig::default()
+    })
+    .await
+    .expect("receiver");
+    let head = b"POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n\
+                 content-length: 1000\r\n\r\nab";
+    let response = one_response(r.http_addr(), head).await.expect("answered");
+    assert_eq!(status_of(&response), Some(400), "{response}");
+    // And a connection that never sends a byte is closed.
+    assert!(exchange(r.grpc_addr(), b"").await.is_some());
+    assert_eq!(r.stats().rejected_requests, 1);
 }

@@ -480,6 +480,8 @@ mod tests {
         }
         assert_eq!(spans[0].name, "a");
         assert_eq!(spans[1].name, "b");
+        // One resource in memory for all its spans, not one copy each.
+        assert!(Arc::ptr_eq(&spans[0].resource, &spans[1].resource));
     }
 
     #[test]

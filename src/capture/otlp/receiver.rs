@@ -5,7 +5,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -115,10 +114,14 @@ impl OtlpReceiver {
             },
         ));
         let grpc_service = grpc::service(store.clone(), config.max_body_bytes);
+        let max = config.max_body_bytes;
         let grpc_task = tokio::spawn(crate::accept::serve(
             grpc_listener,
             config.timeouts,
-            move || TowerToHyperService::new(grpc_service.clone()),
+            move || {
+                let service = grpc_service.clone();
+                hyper::service::service_fn(move |req| grpc::serve_one(service.clone(), req, max))
+            },
         ));
 
         Ok(OtlpReceiver {
