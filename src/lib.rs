@@ -23,3 +23,5 @@ pub mod replica;
 pub mod report;
 pub mod runner;
 pub mod vocab;
+
+pub use accept::ServerTimeouts;

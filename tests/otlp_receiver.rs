@@ -772,8 +772,8 @@ async fn grpc_messages_over_the_limit_are_refused_and_the_server_keeps_serving()
         .export(request(Some("g"), 2_000))
         .await
         .expect_err("too large");
-    // tonic reports an oversized message as OUT_OF_RANGE.
-    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+    // A message over the limit as sent: RESOURCE_EXHAUSTED, as the gRPC spec asks.
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err}");
     client
         .export(request(Some("g"), 3))
         .await

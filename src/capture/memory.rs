@@ -103,7 +103,7 @@ pub fn normalize(span: &SpanData, resource: &Resource) -> CapturedSpan {
             name: span.instrumentation_scope.name().to_string(),
             version: span.instrumentation_scope.version().map(str::to_string),
         },
-        resource: attributes_of(resource.iter()),
+        resource: std::sync::Arc::new(attributes_of(resource.iter())),
         start_unix_nanos: unix_nanos(span.start_time),
         end_unix_nanos: unix_nanos(span.end_time),
     }

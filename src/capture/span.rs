@@ -1,6 +1,8 @@
 //! `CapturedSpan`: the one span model that assertions, snapshots and reports share,
 //! whether the span came from the in-memory exporter or (later) the OTLP receiver.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -169,10 +171,15 @@ pub struct CapturedSpan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<String>,
     pub scope: Scope,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub resource: Attributes,
+    /// Shared by every span of one resource (an export names it once for many spans).
+    #[serde(default, skip_serializing_if = "no_attributes")]
+    pub resource: Arc<Attributes>,
     pub start_unix_nanos: u64,
     pub end_unix_nanos: u64,
+}
+
+fn no_attributes(a: &Arc<Attributes>) -> bool {
+    a.is_empty()
 }
 
 impl CapturedSpan {

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::accept::{declared_length, read_limited, ReadError, TimedBody};
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -138,10 +138,14 @@ impl Recorder {
             secrets: Mutex::new(config.secrets.into_iter().collect()),
         });
         let served = state.clone();
-        let task = tokio::spawn(crate::accept::serve(listener, move || {
-            let state = served.clone();
-            hyper::service::service_fn(move |req| handle(req, state.clone()))
-        }));
+        let task = tokio::spawn(crate::accept::serve(
+            listener,
+            crate::ServerTimeouts::default(),
+            move || {
+                let state = served.clone();
+                hyper::service::service_fn(move |req| handle(req, state.clone()))
+            },
+        ));
         Ok(Self { addr, state, task })
     }
 
@@ -221,7 +225,7 @@ fn proxy_error(status: u16, code: &str, message: &str) -> HttpResponse {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<HttpResponse, Infallible> {
+async fn handle(req: Request<TimedBody>, state: Arc<State>) -> Result<HttpResponse, Infallible> {
     if req.method() == Method::CONNECT {
         return Ok(proxy_error(
             501,
@@ -232,13 +236,28 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<HttpRespons
     }
     let seq = state.next.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, state.max_body_bytes).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let declared = declared_length(&parts.headers);
+    let body = match read_limited(body, declared, state.max_body_bytes).await {
+        Ok(b) => b,
+        Err(ReadError::TooLarge) => {
             return Ok(proxy_error(
                 413,
                 "hh_compat_proxy_body",
-                "the request body is too large or was cut off",
+                "the request body is too large",
+            ))
+        }
+        Err(ReadError::TimedOut) => {
+            return Ok(proxy_error(
+                408,
+                "hh_compat_proxy_body",
+                "the request body did not arrive in time",
+            ))
+        }
+        Err(ReadError::Failed(_)) => {
+            return Ok(proxy_error(
+                400,
+                "hh_compat_proxy_body",
+                "the request body was cut off",
             ))
         }
     };

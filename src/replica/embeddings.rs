@@ -25,6 +25,13 @@ fn supports_dimensions(model: &str) -> bool {
     model.starts_with("text-embedding-3")
 }
 
+/// Most inputs one request may carry (Azure answers 400 above).
+pub const MAX_INPUTS: usize = 2048;
+/// Most tokens one input may hold: the embedding models' context.
+pub const MAX_INPUT_TOKENS: u32 = 8192;
+/// Most tokens all inputs of one request may add up to.
+pub const MAX_REQUEST_TOKENS: u64 = 300_000;
+
 /// One input: text, or pre-tokenized ids.
 enum Input<'a> {
     Text(&'a str),
@@ -95,6 +102,24 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
         Ok(i) => i,
         Err(r) => return r,
     };
+    // The limits bound the work and the answer's size before anything is generated.
+    if inputs.len() > MAX_INPUTS {
+        return errors::too_many_inputs(MAX_INPUTS);
+    }
+    let mut requested = 0u64;
+    for input in &inputs {
+        let n = match input {
+            Input::Text(s) => u64::from(content::text_tokens(s).max(1)),
+            Input::Tokens(t) => t.len() as u64,
+        };
+        if n > u64::from(MAX_INPUT_TOKENS) {
+            return errors::context_length_exceeded(MAX_INPUT_TOKENS, n);
+        }
+        requested += n;
+    }
+    if requested > MAX_REQUEST_TOKENS {
+        return errors::too_many_tokens(MAX_REQUEST_TOKENS, requested);
+    }
     let encoding = match map.get("encoding_format") {
         None | Some(Value::Null) => Encoding::Float,
         Some(Value::String(s)) if s == "float" => Encoding::Float,
@@ -134,7 +159,8 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
         Some(v) => return errors::invalid_type("dimensions", "an integer", json_type(v)),
     };
 
-    let mut out = String::with_capacity(64 + inputs.len() * (dims as usize) * 12);
+    // Room for the usual answer; a large one grows as it is written.
+    let mut out = String::with_capacity((64 + inputs.len() * (dims as usize) * 12).min(1 << 20));
     out.push_str(r#"{"object":"list","data":["#);
     let mut tokens: u32 = 0;
     let mut seed = Vec::new();
@@ -257,5 +283,31 @@ mod tests {
             respond(&json!({"input":"a","encoding_format":"int8"}), &d).status,
             400
         );
+    }
+
+    #[test]
+    fn inputs_and_tokens_are_capped_like_azure() {
+        let d = dep("text-embedding-3-small");
+        let at_cap = vec!["a"; MAX_INPUTS];
+        assert_eq!(respond(&json!({"input": at_cap}), &d).status, 200);
+        let over = respond(&json!({"input": vec!["a"; MAX_INPUTS + 1]}), &d);
+        assert_eq!(over.status, 400);
+        let e = data(&over);
+        assert_eq!(e["error"]["type"], "invalid_request_error");
+        assert!(e["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max number of inputs is 2048")));
+
+        let long = vec![1u32; MAX_INPUT_TOKENS as usize + 1];
+        let r = respond(&json!({"input": long}), &d);
+        assert_eq!(r.status, 400);
+        assert!(data(&r)["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("maximum context length is 8192")));
+
+        let many = vec![vec![1u32; 8000]; 40];
+        let r = respond(&json!({"input": many}), &d);
+        assert_eq!(r.status, 400);
+        assert_eq!(data(&r)["error"]["code"], "max_tokens_per_request");
     }
 }

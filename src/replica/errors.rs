@@ -159,6 +159,73 @@ pub fn payload_too_large(limit: usize) -> Reply {
     )
 }
 
+/// A request target that is not a valid URL (e.g. an absolute-form target with port
+/// 99999): refused before routing.
+pub fn invalid_request_target() -> Reply {
+    openai_shape(
+        400,
+        "The request URL is not valid.",
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
+/// A body with more JSON values than the replica parses.
+pub fn too_many_values(limit: usize) -> Reply {
+    openai_shape(
+        400,
+        &format!("The request body is too complex: it holds more than {limit} JSON values."),
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
+/// Too many embeddings inputs in one request (Azure's wording).
+pub fn too_many_inputs(limit: usize) -> Reply {
+    openai_shape(
+        400,
+        &format!("Too many inputs. The max number of inputs is {limit}.  We hope to increase the number of inputs per request soon. Please contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 for further questions."),
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
+/// An input longer than the model's context.
+pub fn context_length_exceeded(limit: u32, tokens: u64) -> Reply {
+    openai_shape(
+        400,
+        &format!("This model's maximum context length is {limit} tokens, however you requested {tokens} tokens ({tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length."),
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
+/// An embeddings request whose inputs add up to more tokens than one request may carry.
+pub fn too_many_tokens(limit: u64, tokens: u64) -> Reply {
+    openai_shape(
+        400,
+        &format!("Requested {tokens} tokens, max {limit} tokens per request"),
+        Some("invalid_request_error"),
+        Some("input"),
+        Some("max_tokens_per_request"),
+    )
+}
+
+/// A body the client stopped sending before its end.
+pub fn unreadable_body() -> Reply {
+    openai_shape(
+        400,
+        "The request body could not be read.",
+        Some("invalid_request_error"),
+        None,
+        None,
+    )
+}
+
 pub fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u64) -> Reply {
     let operation = match op {
         Operation::Chat => "ChatCompletions_Create",

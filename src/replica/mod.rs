@@ -1,7 +1,8 @@
 //! The Azure OpenAI replica: an offline Azure that clients and instrumentors cannot tell
 //! from the real one.
 //!
-//! One catch-all wiremock [`wiremock::Mock`] hands every request to [`server::Replica`],
+//! Its own HTTP front ([`front`]: why not wiremock's `MockServer`, and the limits it
+//! enforces) hands every request, as a [`wiremock::Request`], to [`server::Replica`],
 //! which routes it ([`routes`]), authenticates it ([`auth`]), applies faults ([`faults`]),
 //! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`errors`]) and journals
 //! it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
@@ -16,6 +17,7 @@ mod content;
 mod embeddings;
 mod errors;
 mod faults;
+mod front;
 mod journal;
 mod replay;
 mod reply;
@@ -31,7 +33,7 @@ pub use journal::{Journal, JournalEntry};
 pub use replay::{start_replay, start_replay_on, MISSES_PATH};
 pub use routes::RouteKind;
 pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
-pub use server::{start, start_on, ReplicaHandle};
+pub use server::{start, start_on, start_with, ReplicaHandle};
 pub use versions::{
     is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS, V1_API_VERSIONS,
 };
@@ -43,7 +45,7 @@ pub const SCOPE_HEADER: &str = "x-hh-compat-scope";
 /// The replica's journal, as JSON, for out-of-process callers (GET; no auth; no secrets).
 pub const JOURNAL_PATH: &str = "/_replica/journal";
 
-/// Request bodies above this size get a 413.
+/// Request bodies above this size get a 413, unread beyond it.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Failures of the replica's own machinery (never of a request: those become HTTP errors).

@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use wiremock::http::HeaderMap;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::front::{Answer, Responder};
+
 use super::auth::AuthKind;
 use super::config::{Deployment, DeploymentKind, ReplicaConfig};
 use super::journal::{Journal, JournalEntry};
@@ -46,7 +48,14 @@ pub async fn start_replay_on(
         replayer: replayer.clone(),
         journal: journal.clone(),
     };
-    serve_with(responder, addr, config, journal, Some(replayer)).await
+    serve_with(
+        Arc::new(responder),
+        addr,
+        crate::ServerTimeouts::default(),
+        config,
+        journal,
+        Some(replayer),
+    )
 }
 
 struct ReplayResponder {
@@ -56,6 +65,12 @@ struct ReplayResponder {
 
 impl Respond for ReplayResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.answer(request).into()
+    }
+}
+
+impl Responder for ReplayResponder {
+    fn answer(&self, request: &Request) -> Answer {
         let method = request.method.as_str();
         let path = request.url.path();
         let route = routes::parse(method, path, request.url.query());
@@ -68,7 +83,7 @@ impl Respond for ReplayResponder {
                 None => self.replayer.misses(),
             };
             let body = serde_json::to_vec(&misses).unwrap_or_else(|_| b"[]".to_vec());
-            return ResponseTemplate::new(200).set_body_raw(body, "application/json");
+            return Answer::new(200).set_body_raw(body, "application/json");
         }
         let scope = header(request, SCOPE_HEADER);
         let incoming = IncomingRequest {
@@ -91,7 +106,7 @@ impl Respond for ReplayResponder {
                 let bytes = serde_json::to_vec(&error).unwrap_or_default();
                 (
                     400,
-                    ResponseTemplate::new(400).set_body_raw(bytes, "application/json"),
+                    Answer::new(400).set_body_raw(bytes, "application/json"),
                 )
             }
         };
@@ -115,8 +130,8 @@ impl Respond for ReplayResponder {
     }
 }
 
-fn template(r: &RecordedResponse) -> ResponseTemplate {
-    let mut t = ResponseTemplate::new(r.status).set_body_raw(r.body_bytes(), &r.content_type());
+fn template(r: &RecordedResponse) -> Answer {
+    let mut t = Answer::new(r.status).set_body_raw(r.body_bytes(), &r.content_type());
     for (name, value) in &r.headers {
         if name != "content-type" {
             t = t.insert_header(name.as_str(), value.as_str());

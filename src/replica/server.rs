@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::auth::{self, AuthKind};
 use super::chat::{self, Flavor};
@@ -14,17 +14,19 @@ use super::config::{DeploymentKind, FaultKind, ReplicaConfig};
 use super::embeddings;
 use super::errors;
 use super::faults::{Active, FaultCounters, DEFAULT_RETRY_AFTER_MS};
+use super::front::{self, Answer, Front, Responder};
 use super::journal::{Journal, JournalEntry};
 use super::reply::Reply;
 use super::routes::{self, Api, Operation, RouteKind};
 use super::stream::{self, StreamFaults};
 use super::versions::{is_supported_api_version, V1_API_VERSIONS};
-use super::{ReplicaError, MAX_BODY_BYTES, SCOPE_HEADER};
+use super::{ReplicaError, SCOPE_HEADER};
 use crate::cassette::{ReplayMiss, Replayer};
+use crate::ServerTimeouts;
 
 /// A running replica; dropping it stops the server.
 pub struct ReplicaHandle {
-    server: MockServer,
+    server: Front,
     journal: Journal,
     config: Arc<ReplicaConfig>,
     /// Set when the replica answers from cassettes ([`super::start_replay`]).
@@ -90,6 +92,15 @@ pub async fn start_on(
     config: ReplicaConfig,
     addr: SocketAddr,
 ) -> Result<ReplicaHandle, ReplicaError> {
+    start_with(config, addr, ServerTimeouts::default()).await
+}
+
+/// Starts a replica on `addr` that gives clients `timeouts` to send their requests.
+pub async fn start_with(
+    config: ReplicaConfig,
+    addr: SocketAddr,
+    timeouts: ServerTimeouts,
+) -> Result<ReplicaHandle, ReplicaError> {
     validate(&config)?;
     let config = Arc::new(config);
     let journal = Journal::new(config.journal_capacity);
@@ -99,29 +110,21 @@ pub async fn start_on(
         faults: FaultCounters::default(),
         counter: AtomicU64::new(0),
     };
-    serve_with(replica, addr, config, journal, None).await
+    serve_with(Arc::new(replica), addr, timeouts, config, journal, None)
 }
 
-/// Binds `addr` and mounts `responder` for every request.
-pub(super) async fn serve_with(
-    responder: impl Respond + 'static,
+/// Binds `addr` and serves `responder` on it.
+pub(super) fn serve_with(
+    responder: Arc<dyn Responder>,
     addr: SocketAddr,
+    timeouts: ServerTimeouts,
     config: Arc<ReplicaConfig>,
     journal: Journal,
     replayer: Option<Arc<Replayer>>,
 ) -> Result<ReplicaHandle, ReplicaError> {
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| ReplicaError::Bind { addr, source })?;
-    // Request recording would keep every body forever; the bounded journal replaces it.
-    let server = MockServer::builder()
-        .listener(listener)
-        .disable_request_recording()
-        .start()
-        .await;
-    Mock::given(Everything)
-        .respond_with(responder)
-        .mount(&server)
-        .await;
+    let server = front::spawn(listener, responder, timeouts)?;
     Ok(ReplicaHandle {
         server,
         journal,
@@ -151,15 +154,6 @@ fn validate(config: &ReplicaConfig) -> Result<(), ReplicaError> {
     Ok(())
 }
 
-/// Matches every request: routing happens in the responder so errors keep Azure's shapes.
-struct Everything;
-
-impl Match for Everything {
-    fn matches(&self, _request: &Request) -> bool {
-        true
-    }
-}
-
 struct Replica {
     config: Arc<ReplicaConfig>,
     journal: Journal,
@@ -177,6 +171,36 @@ struct Facts {
 
 impl Respond for Replica {
     fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.answer(request).into()
+    }
+}
+
+impl Responder for Replica {
+    fn refuse(&self, request: &Request, reply: Reply) -> Answer {
+        let route = routes::parse(
+            request.method.as_str(),
+            request.url.path(),
+            request.url.query(),
+        );
+        let auth = route.kind.api().map_or(AuthKind::None, |api| {
+            auth::check(&request.headers, api, &self.config.api_key).0
+        });
+        self.journal.record(JournalEntry {
+            method: request.method.as_str().to_string(),
+            route: route.kind,
+            host: host_of(request),
+            deployment: route.deployment.clone(),
+            api_version: route.api_version.clone(),
+            auth,
+            status: reply.status,
+            scope: header(request, SCOPE_HEADER),
+            stream: false,
+            fault: None,
+        });
+        self.template(reply, route.kind.api())
+    }
+
+    fn answer(&self, request: &Request) -> Answer {
         let route = routes::parse(
             request.method.as_str(),
             request.url.path(),
@@ -257,9 +281,7 @@ impl Replica {
             }
             _ => {}
         }
-        if request.body.len() > MAX_BODY_BYTES {
-            return errors::payload_too_large(MAX_BODY_BYTES);
-        }
+        // Bodies over the limit never get here: the front refuses them unread.
 
         let mut parsed: Option<Value> = None;
         let deployment = match api {
@@ -271,9 +293,9 @@ impl Replica {
                 }
             }
             Api::AzureV1 | Api::OpenAi => {
-                let body = match serde_json::from_slice::<Value>(&request.body) {
+                let body = match parse_body(&request.body) {
                     Ok(b) => b,
-                    Err(_) => return errors::invalid_json(),
+                    Err(reply) => return reply,
                 };
                 let name = match body.get("model") {
                     Some(Value::String(s)) => s.clone(),
@@ -319,9 +341,9 @@ impl Replica {
         }
         let body = match parsed {
             Some(b) => b,
-            None => match serde_json::from_slice::<Value>(&request.body) {
+            None => match parse_body(&request.body) {
                 Ok(b) => b,
-                Err(_) => return errors::invalid_json(),
+                Err(reply) => return reply,
             },
         };
         let flavor = if api == Api::OpenAi {
@@ -365,17 +387,16 @@ impl Replica {
         }
     }
 
-    fn template(&self, reply: Reply, api: Option<Api>) -> ResponseTemplate {
+    fn template(&self, reply: Reply, api: Option<Api>) -> Answer {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut t =
-            ResponseTemplate::new(reply.status).set_body_raw(reply.body, reply.content_type);
+        let mut t = Answer::new(reply.status).set_body_raw(reply.body, reply.content_type);
         let limited = reply.retry_after_ms.is_some();
         match api {
             Some(Api::OpenAi) => {
                 t = t
                     .insert_header(
                         "x-request-id",
-                        format!("req_{:032x}", super::content::hash(&n.to_le_bytes())),
+                        &format!("req_{:032x}", super::content::hash(&n.to_le_bytes())),
                     )
                     .insert_header("openai-version", "2020-10-01")
                     .insert_header("openai-processing-ms", "12");
@@ -399,8 +420,8 @@ impl Replica {
             );
         if let Some(ms) = reply.retry_after_ms {
             t = t
-                .insert_header("retry-after", ms.div_ceil(1000).max(1).to_string())
-                .insert_header("retry-after-ms", ms.to_string());
+                .insert_header("retry-after", &ms.div_ceil(1000).max(1).to_string())
+                .insert_header("retry-after-ms", &ms.to_string());
         }
         if let Some(d) = reply.delay {
             t = t.set_delay(d);
@@ -409,14 +430,52 @@ impl Replica {
     }
 }
 
+/// Most values a request's JSON may hold. A parsed value takes tens of bytes however
+/// short its text (`1,` is two), so a 16 MiB body of tiny values would take more than
+/// half a gigabyte as a tree; this keeps it to a few tens of MB. Well above what Azure's
+/// own limits let a request carry (300,000 embedding tokens in all).
+pub(super) const MAX_JSON_VALUES: usize = 400_000;
+
+/// Parses a request body, refusing (before building the tree) one with more than
+/// [`MAX_JSON_VALUES`] values.
+fn parse_body(body: &[u8]) -> Result<Value, Reply> {
+    if json_values_at_most(body) > MAX_JSON_VALUES {
+        return Err(errors::too_many_values(MAX_JSON_VALUES));
+    }
+    serde_json::from_slice::<Value>(body).map_err(|_| errors::invalid_json())
+}
+
+/// An upper bound of the values in a JSON text: the top one, plus one per comma and per
+/// opening bracket outside strings.
+fn json_values_at_most(body: &[u8]) -> usize {
+    let (mut n, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => n += 1,
+                _ => {}
+            }
+        }
+    }
+    n
+}
+
 /// `GET /_replica/journal[?scope=S]`: the journal as JSON.
-pub(super) fn journal_listing(journal: &Journal, request: &Request) -> ResponseTemplate {
+pub(super) fn journal_listing(journal: &Journal, request: &Request) -> Answer {
     let entries = match query_param(request, "scope") {
         Some(s) => journal.for_scope(&s),
         None => journal.entries(),
     };
     let body = serde_json::to_vec(&entries).unwrap_or_else(|_| b"[]".to_vec());
-    ResponseTemplate::new(200).set_body_raw(body, "application/json")
+    Answer::new(200).set_body_raw(body, "application/json")
 }
 
 pub(super) fn query_param(request: &Request, name: &str) -> Option<String> {
@@ -443,4 +502,42 @@ fn fault_error(active: &Active, api_version: Option<&str>, op: Operation) -> Opt
         FaultKind::PromptFilter => errors::prompt_filtered(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_counted_from_above_and_strings_are_skipped() {
+        for text in [
+            r#"{}"#,
+            r#"[1,2,[3,{"a":[]}]]"#,
+            r#"{"a":"x,[{\",","b":[1,2]}"#,
+            r#""lone""#,
+        ] {
+            let tree: Value = serde_json::from_str(text).expect(text);
+            fn count(v: &Value) -> usize {
+                1 + match v {
+                    Value::Array(a) => a.iter().map(count).sum(),
+                    Value::Object(o) => o.values().map(count).sum(),
+                    _ => 0,
+                }
+            }
+            assert!(
+                json_values_at_most(text.as_bytes()) >= count(&tree),
+                "{text}"
+            );
+        }
+        assert_eq!(json_values_at_most(br#"{"a":"x,[{\","#), 2);
+    }
+
+    #[test]
+    fn bodies_with_too_many_values_are_refused_before_parsing() {
+        let many = format!("[{}1]", "1,".repeat(MAX_JSON_VALUES));
+        let refused = parse_body(many.as_bytes()).expect_err("too many");
+        assert_eq!(refused.status, 400);
+        let few = format!("[{}1]", "1,".repeat(1000));
+        assert!(parse_body(few.as_bytes()).is_ok());
+    }
 }

@@ -8,3 +8,4 @@ mod children;
 mod generated;
 mod inputs;
 mod outputs;
+mod servers;

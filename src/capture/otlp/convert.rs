@@ -15,6 +15,8 @@
 //!   unknown status codes map to `unset`.
 //! - Ids become lowercase hex; an empty or all-zero parent id means "root".
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
@@ -29,10 +31,13 @@ use crate::capture::span::{
 pub fn convert(request: ExportTraceServiceRequest) -> Vec<CapturedSpan> {
     let mut out = Vec::new();
     for resource_spans in request.resource_spans {
-        let resource = resource_spans
-            .resource
-            .map(|r| attributes_of(r.attributes))
-            .unwrap_or_default();
+        // One resource for all its spans, shared rather than copied.
+        let resource: Arc<Attributes> = Arc::new(
+            resource_spans
+                .resource
+                .map(|r| attributes_of(r.attributes))
+                .unwrap_or_default(),
+        );
         for scope_spans in resource_spans.scope_spans {
             let scope = match scope_spans.scope {
                 Some(s) => Scope {
@@ -55,7 +60,7 @@ pub fn convert(request: ExportTraceServiceRequest) -> Vec<CapturedSpan> {
     out
 }
 
-fn span_of(span: Span, scope: &Scope, resource: &Attributes) -> CapturedSpan {
+fn span_of(span: Span, scope: &Scope, resource: &Arc<Attributes>) -> CapturedSpan {
     let parent_span_id =
         (!span.parent_span_id.iter().all(|b| *b == 0)).then(|| hex_lower(&span.parent_span_id));
     CapturedSpan {
@@ -475,6 +480,8 @@ mod tests {
         }
         assert_eq!(spans[0].name, "a");
         assert_eq!(spans[1].name, "b");
+        // One resource in memory for all its spans, not one copy each.
+        assert!(Arc::ptr_eq(&spans[0].resource, &spans[1].resource));
     }
 
     #[test]

@@ -11,15 +11,15 @@ use std::io::Read as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http_body_util::Full;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_ENCODING, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
 use super::convert::convert;
 use super::store::SpanStore;
+use crate::accept::{declared_length, read_limited, ReadError, TimedBody};
 
 /// Bodies of `/session/start` are read only to drain the connection; cap them small.
 const SESSION_BODY_LIMIT: usize = 1024 * 1024;
@@ -89,7 +89,7 @@ const GRPC_RESOURCE_EXHAUSTED: i32 = 8;
 const GRPC_UNIMPLEMENTED: i32 = 12;
 
 pub(crate) async fn handle(
-    req: Request<Incoming>,
+    req: Request<TimedBody>,
     state: Arc<HttpState>,
 ) -> Result<HttpResponse, Infallible> {
     let path = req.uri().path();
@@ -118,7 +118,7 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-async fn export(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
+async fn export(req: Request<TimedBody>, state: &HttpState) -> HttpResponse {
     state.store.count_request();
     let encoding = Encoding::from_content_type(req.headers().get(CONTENT_TYPE));
     match decode_export(req, encoding, state.max_body_bytes).await {
@@ -151,7 +151,7 @@ async fn export(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
 }
 
 async fn decode_export(
-    req: Request<Incoming>,
+    req: Request<TimedBody>,
     encoding: Option<Encoding>,
     max: usize,
 ) -> Result<ExportTraceServiceRequest, Rejection> {
@@ -180,50 +180,19 @@ async fn decode_export(
 }
 
 /// Reads the whole body, refusing one that announces or turns out to be larger than
-/// `max`. An oversized body is still drained (discarded, up to [`DRAIN_LIMIT`]) so the
-/// client, which is usually still writing, gets to read the 413 instead of a reset.
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<Bytes, Rejection> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let mut body = req.into_body();
-    if declared.is_some_and(|n| n > max as u64) {
-        drain(&mut body).await;
-        return Err(too_large(max));
-    }
-    let mut buf = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame =
-            frame.map_err(|e| Rejection::BadRequest(format!("could not read body: {e}")))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max {
-                drain(&mut body).await;
-                return Err(too_large(max));
-            }
-            buf.extend_from_slice(&data);
+/// `max` (see [`crate::accept::read_limited`]: the client still reads the 413).
+async fn read_body(req: Request<TimedBody>, max: usize) -> Result<Bytes, Rejection> {
+    let declared = declared_length(req.headers());
+    match read_limited(req.into_body(), declared, max).await {
+        Ok(body) => Ok(body),
+        Err(ReadError::TooLarge) => Err(too_large(max)),
+        Err(ReadError::TimedOut) => Err(Rejection::BadRequest(
+            "the request body did not arrive in time".into(),
+        )),
+        Err(ReadError::Failed(e)) => {
+            Err(Rejection::BadRequest(format!("could not read body: {e}")))
         }
     }
-    Ok(buf.freeze())
-}
-
-/// Most bytes read and thrown away from an oversized body before giving up on it.
-const DRAIN_LIMIT: usize = 256 * 1024 * 1024;
-/// Longest time spent draining an oversized body.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn drain(body: &mut Incoming) {
-    let discard = async {
-        let mut seen = 0usize;
-        while let Some(Ok(frame)) = body.frame().await {
-            seen += frame.data_ref().map_or(0, Bytes::len);
-            if seen > DRAIN_LIMIT {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(DRAIN_TIME, discard).await;
 }
 
 /// Decompresses with a cap on the output, so a small "gzip bomb" cannot expand into
@@ -282,11 +251,30 @@ fn fill_missing_values(value: &mut serde_json::Value) {
 
 /// HoneyHive's session start: the SDK only needs well-formed ids back. No request
 /// content (which carries the caller's key in headers) is echoed.
-async fn session_start(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
-    // Drain the body so keep-alive connections stay usable; its content is not needed.
-    let _ = Limited::new(req.into_body(), SESSION_BODY_LIMIT)
-        .collect()
-        .await;
+async fn session_start(req: Request<TimedBody>, state: &HttpState) -> HttpResponse {
+    // The content is not needed, but reading it keeps keep-alive connections usable;
+    // an oversized one is refused, with a status rather than a dropped connection.
+    let declared = declared_length(req.headers());
+    if let Err(e) = read_limited(req.into_body(), declared, SESSION_BODY_LIMIT).await {
+        let (status, code, message) = match e {
+            ReadError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                GRPC_RESOURCE_EXHAUSTED,
+                format!("request body exceeds the {SESSION_BODY_LIMIT}-byte limit"),
+            ),
+            ReadError::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                GRPC_INVALID_ARGUMENT,
+                "the request body did not arrive in time".to_string(),
+            ),
+            ReadError::Failed(e) => (
+                StatusCode::BAD_REQUEST,
+                GRPC_INVALID_ARGUMENT,
+                format!("could not read body: {e}"),
+            ),
+        };
+        return error(status, code, &message, Encoding::Json);
+    }
     let n = state.store.count_session();
     let body = serde_json::json!({
         "session_id": format!("00000000-0000-4000-8000-{n:012x}"),

@@ -5,13 +5,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::grpc;
 use super::http::{handle, HttpState};
 use super::store::{ReceiverStats, SpanStore};
+use crate::accept::ServerTimeouts;
 use crate::capture::span::CapturedSpan;
 
 /// The resource attribute that names the cell a span belongs to.
@@ -31,6 +31,8 @@ pub struct ReceiverConfig {
     pub http_addr: SocketAddr,
     /// Where the OTLP/gRPC listener binds (default `127.0.0.1:0`).
     pub grpc_addr: SocketAddr,
+    /// How long a client may take to send a request's head and body.
+    pub timeouts: ServerTimeouts,
 }
 
 impl Default for ReceiverConfig {
@@ -42,6 +44,7 @@ impl Default for ReceiverConfig {
             cell_attribute: DEFAULT_CELL_ATTRIBUTE.to_string(),
             http_addr: loopback,
             grpc_addr: loopback,
+            timeouts: ServerTimeouts::default(),
         }
     }
 }
@@ -102,14 +105,24 @@ impl OtlpReceiver {
             store: store.clone(),
             max_body_bytes: config.max_body_bytes,
         });
-        let http_task = tokio::spawn(crate::accept::serve(http_listener, move || {
-            let state = http_state.clone();
-            hyper::service::service_fn(move |req| handle(req, state.clone()))
-        }));
+        let http_task = tokio::spawn(crate::accept::serve(
+            http_listener,
+            config.timeouts,
+            move || {
+                let state = http_state.clone();
+                hyper::service::service_fn(move |req| handle(req, state.clone()))
+            },
+        ));
         let grpc_service = grpc::service(store.clone(), config.max_body_bytes);
-        let grpc_task = tokio::spawn(crate::accept::serve(grpc_listener, move || {
-            TowerToHyperService::new(grpc_service.clone())
-        }));
+        let max = config.max_body_bytes;
+        let grpc_task = tokio::spawn(crate::accept::serve(
+            grpc_listener,
+            config.timeouts,
+            move || {
+                let service = grpc_service.clone();
+                hyper::service::service_fn(move |req| grpc::serve_one(service.clone(), req, max))
+            },
+        ));
 
         Ok(OtlpReceiver {
             store,

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
@@ -38,44 +38,70 @@ struct Counters {
 #[derive(Debug, Default)]
 struct Buckets {
     /// Each span carries its arrival number so the globally oldest can be found.
-    by_cell: HashMap<String, VecDeque<(u64, CapturedSpan)>>,
+    by_cell: HashMap<Arc<str>, VecDeque<(u64, CapturedSpan)>>,
     unattributed: VecDeque<(u64, CapturedSpan)>,
+    /// Arrival order across all queues: (arrival number, cell or None for
+    /// unattributed). Entries of spans already taken are skipped when met, and pruned
+    /// once the log outgrows twice the capacity, so finding the oldest span is
+    /// amortized O(1) however many cells there are.
+    arrivals: VecDeque<(u64, Option<Arc<str>>)>,
     next_seq: u64,
     total: usize,
 }
 
 impl Buckets {
+    /// True while the span that arrived as `seq` in `cell` has not been taken.
+    fn holds(
+        by_cell: &HashMap<Arc<str>, VecDeque<(u64, CapturedSpan)>>,
+        unattributed: &VecDeque<(u64, CapturedSpan)>,
+        seq: u64,
+        cell: Option<&Arc<str>>,
+    ) -> bool {
+        // A queue only loses its front or all of it, so it holds every arrival from its
+        // front onwards.
+        let queue = match cell {
+            Some(c) => by_cell.get(c),
+            None => Some(unattributed),
+        };
+        queue
+            .and_then(VecDeque::front)
+            .is_some_and(|(front, _)| *front <= seq)
+    }
+
     /// Drops the span that arrived first across all queues.
     fn drop_oldest(&mut self) -> bool {
-        let mut oldest: Option<(u64, Option<&String>)> =
-            self.unattributed.front().map(|(seq, _)| (*seq, None));
-        for (cell, queue) in &self.by_cell {
-            if let Some((seq, _)) = queue.front() {
-                if oldest.is_none_or(|(best, _)| *seq < best) {
-                    oldest = Some((*seq, Some(cell)));
+        while let Some((seq, cell)) = self.arrivals.pop_front() {
+            if !Self::holds(&self.by_cell, &self.unattributed, seq, cell.as_ref()) {
+                continue;
+            }
+            match cell {
+                None => {
+                    self.unattributed.pop_front();
+                }
+                Some(cell) => {
+                    let queue = self.by_cell.get_mut(&cell);
+                    let emptied = queue.is_some_and(|q| {
+                        q.pop_front();
+                        q.is_empty()
+                    });
+                    if emptied {
+                        self.by_cell.remove(&cell);
+                    }
                 }
             }
-        }
-        let removed = match oldest {
-            None => return false,
-            Some((_, None)) => self.unattributed.pop_front().is_some(),
-            Some((_, Some(cell))) => {
-                let cell = cell.clone();
-                let removed = self
-                    .by_cell
-                    .get_mut(&cell)
-                    .and_then(VecDeque::pop_front)
-                    .is_some();
-                if self.by_cell.get(&cell).is_some_and(VecDeque::is_empty) {
-                    self.by_cell.remove(&cell);
-                }
-                removed
-            }
-        };
-        if removed {
             self.total -= 1;
+            return true;
         }
-        removed
+        false
+    }
+
+    /// Forgets the arrivals of spans already taken, once they dominate the log.
+    fn prune(&mut self, capacity: usize) {
+        if self.arrivals.len() > capacity.saturating_mul(2).max(64) {
+            let (by_cell, unattributed) = (&self.by_cell, &self.unattributed);
+            self.arrivals
+                .retain(|(seq, cell)| Self::holds(by_cell, unattributed, *seq, cell.as_ref()));
+        }
     }
 }
 
@@ -142,12 +168,20 @@ impl SpanStore {
                 b.total += 1;
                 match cell_of(&span, &self.cell_attribute) {
                     Some(cell) => {
-                        let cell = cell.to_string();
-                        b.by_cell.entry(cell).or_default().push_back((seq, span));
+                        let key: Arc<str> = match b.by_cell.get_key_value(cell) {
+                            Some((k, _)) => k.clone(),
+                            None => Arc::from(cell),
+                        };
+                        b.arrivals.push_back((seq, Some(key.clone())));
+                        b.by_cell.entry(key).or_default().push_back((seq, span));
                     }
-                    None => b.unattributed.push_back((seq, span)),
+                    None => {
+                        b.arrivals.push_back((seq, None));
+                        b.unattributed.push_back((seq, span));
+                    }
                 }
             }
+            b.prune(self.capacity);
         }
         self.counters
             .spans_accepted
@@ -252,7 +286,7 @@ mod tests {
                 name: "t".into(),
                 version: None,
             },
-            resource,
+            resource: resource.into(),
             start_unix_nanos: start,
             end_unix_nanos: start + 1,
         }
@@ -297,6 +331,28 @@ mod tests {
         // Space freed by taking is reusable without further drops.
         s.insert(vec![span("c", Some("c"), 6), span("c", Some("c"), 7)]);
         assert_eq!(s.stats().spans_dropped, 2);
+    }
+
+    #[test]
+    fn eviction_is_oldest_first_across_many_cells_and_taken_spans() {
+        let s = store(50);
+        // Many cells, most taken again: the arrival log must skip and prune them.
+        for i in 0..10_000u64 {
+            let cell = format!("c{i}");
+            s.insert(vec![span("x", Some(&cell), i)]);
+            if i % 3 != 0 {
+                assert_eq!(s.take_cell(&cell).len(), 1);
+            }
+        }
+        let held = s.lock().arrivals.len();
+        assert!(held <= 2 * 50 + 64, "the arrival log is pruned: {held}");
+        let stats = s.stats();
+        assert_eq!(stats.spans_accepted, 10_000);
+        // Only every third span stayed; 50 fit, the rest were dropped oldest first.
+        assert_eq!(stats.spans_dropped, 3334 - 50);
+        assert_eq!(s.pending("c9999"), 1);
+        assert_eq!(s.pending(&format!("c{}", 9999 - 3 * 50)), 0);
+        assert_eq!(s.pending(&format!("c{}", 9999 - 3 * 49)), 1);
     }
 
     #[tokio::test]
