@@ -173,14 +173,18 @@ pub(super) fn read(path: &Path) -> Result<String, CassetteError> {
         path: path.to_path_buf(),
         source,
     };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // A regular file says its size: one over the limit is refused without reading it.
+    // Anything else (a pipe, a device) is read at most one byte past the limit.
+    let declared = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_CASSETTE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
+    if declared <= MAX_CASSETTE_BYTES as u64 {
+        file.take(MAX_CASSETTE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+    }
     let file = path.display().to_string();
-    if bytes.len() > MAX_CASSETTE_BYTES {
+    if declared > MAX_CASSETTE_BYTES as u64 || bytes.len() > MAX_CASSETTE_BYTES {
         return Err(CassetteError::Parse {
             file,
             pos: None,

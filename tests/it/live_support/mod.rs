@@ -1,7 +1,6 @@
 //! What the end-to-end tests of the live, record, replay and command paths share:
 //! `hh-compat replica serve` posing as Azure in its own process, the binary run with a
 //! controlled environment, and readers for the results it writes.
-#![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -1,11 +1,9 @@
 //! Snapshots of every style × case, ids and times redacted, so any change in an
 //! emitter's output shows up as a reviewable diff under `snapshots/`.
 
-mod instrument_support;
-
+use crate::instrument_support::*;
 use hh_compat::instrument::ContentCapture;
 use hh_compat::vocab::Style;
-use instrument_support::*;
 
 async fn snapshot(style: Style) {
     for case in Case::ALL {
@@ -16,7 +14,7 @@ async fn snapshot(style: Style) {
             style.as_str().replace('-', "_"),
             case.name()
         );
-        insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
             insta::assert_json_snapshot!(name, spans, {
                 "[].trace_id" => "[trace_id]",
                 "[].span_id" => "[span_id]",

@@ -2,9 +2,7 @@
 //! posing as a live resource, replaying offline, the shipped cassette sets, and the
 //! customer-repro workflow with `--driver command`.
 
-mod live_support;
-
-use live_support::*;
+use crate::live_support::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -1,11 +1,9 @@
 //! The OpenInference reference emitter against the real instrumentor's span shapes.
 
-mod instrument_support;
-
+use crate::instrument_support::*;
 use hh_compat::capture::{AttrValue, SpanKind, StatusCode};
 use hh_compat::instrument::ContentCapture;
 use hh_compat::vocab::Style;
-use instrument_support::*;
 
 const STYLE: Style = Style::OpenInference;
 

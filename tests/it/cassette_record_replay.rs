@@ -2,8 +2,7 @@
 //! upstream, write, reload, and replay through the replica: same statuses and bodies, in
 //! the same order; re-recording is byte-identical; credentials never reach a file.
 
-mod cassette_support;
-use cassette_support::temp_dir;
+use crate::cassette_support::temp_dir;
 
 use std::path::{Path, PathBuf};
 

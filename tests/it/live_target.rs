@@ -5,9 +5,7 @@
 //! the Azure host name and `HTTP_PROXY` delivers the calls. To the harness this is a
 //! live run: no embedded replica, the environment's variables, live retries.
 
-mod live_support;
-
-use live_support::*;
+use crate::live_support::*;
 use std::collections::BTreeMap;
 
 const LIVE: &[&str] = &["run", "--target", "live"];

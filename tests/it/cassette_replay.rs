@@ -2,8 +2,7 @@
 //! client, misses that name the closest exchange, and file:line:column errors for
 //! malformed or truncated cassette files.
 
-mod cassette_support;
-use cassette_support::temp_dir;
+use crate::cassette_support::temp_dir;
 
 use std::path::Path;
 

@@ -1,7 +1,6 @@
 //! Shared fixtures for the instrumentation tests: Azure-shaped bodies (the shapes of the
 //! reference spans' `output.value`) deserialized into async-openai types, and a runner
 //! that drives one case through an `Instrumentor` into a real `CellTracing`.
-#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 

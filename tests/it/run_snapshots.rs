@@ -30,7 +30,7 @@ async fn spans_of_every_cell() {
     for cell in &results.cells {
         let name = format!("run__{}__{}", cell.style, cell.feature);
         insta::with_settings!({
-            snapshot_path => "../snapshots",
+            snapshot_path => "../../snapshots",
             prepend_module_to_snapshot => false,
             description => cell.id.clone(),
         }, {
