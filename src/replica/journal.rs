@@ -14,6 +14,8 @@ use super::routes::RouteKind;
 pub struct JournalEntry {
     pub method: String,
     pub route: RouteKind,
+    /// The request path as sent, without the query (which may carry a key).
+    pub path: String,
     /// The `Host` header, or the authority of an absolute-form (proxy) request target.
     pub host: Option<String>,
     pub deployment: Option<String>,
@@ -89,6 +91,7 @@ mod tests {
         JournalEntry {
             method: "POST".into(),
             route: RouteKind::AzureChat,
+            path: "/openai/deployments/d/chat/completions".into(),
             host: None,
             deployment: Some("d".into()),
             api_version: None,

@@ -114,6 +114,7 @@ impl Responder for ReplayResponder {
         self.journal.record(JournalEntry {
             method: method.to_string(),
             route: route.kind,
+            path: request.url.path().to_string(),
             host: host_of(request),
             deployment: route
                 .deployment

@@ -188,6 +188,7 @@ impl Responder for Replica {
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
             route: route.kind,
+            path: request.url.path().to_string(),
             host: host_of(request),
             deployment: route.deployment.clone(),
             api_version: route.api_version.clone(),
@@ -220,6 +221,7 @@ impl Responder for Replica {
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
             route: route.kind,
+            path: request.url.path().to_string(),
             host: host_of(request),
             deployment: facts.deployment,
             api_version: route.api_version.clone(),

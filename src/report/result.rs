@@ -120,6 +120,10 @@ pub struct RequestRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
     pub status: u16,
+    /// The path, kept for requests to a route Azure does not serve (the evidence of a
+    /// setup problem such as `//openai/…` from an endpoint with a trailing slash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A span as results files keep it: ids replaced by per-cell ordinals (`t1`, `s2`)

@@ -14,6 +14,25 @@ pub(super) fn judge(
     requests: Vec<RequestRecord>,
     elapsed: Duration,
 ) -> CellResult {
+    // A call to a route Azure does not serve is the app's setup (an endpoint with a
+    // trailing slash on an old SDK, a wrong base URL), not the instrumentor: whatever the
+    // spans say, the cell is an error that names the request.
+    if let Some(unserved) = requests.iter().find(|r| r.path.is_some()) {
+        let path = unserved.path.as_deref().unwrap_or_default();
+        let mut findings = vec![Finding::new(
+            FindingKind::Error,
+            format!(
+                "setup: the app called `{} {path}`, which Azure does not serve ({}); check the \
+                 endpoint the app was given (a trailing `/` becomes `//openai/…` in openai SDKs \
+                 before 1.58) — this says nothing about the instrumentor",
+                unserved.method, unserved.status
+            ),
+        )];
+        if let Some(error) = &run.error {
+            findings.push(Finding::new(FindingKind::Note, error.to_string()));
+        }
+        return result(cell, CellStatus::Error, findings, run, requests, elapsed);
+    }
     // Without answers from the service the spans prove nothing either way: an
     // infrastructure error is reported alone, not with the assertions it broke.
     if let Some(error) = run.error.as_ref().filter(|e| e.is_infrastructure()) {

@@ -258,19 +258,19 @@ async fn command_cell(
     let misses: Vec<ReplayMiss> = replica
         .map(|r| r.replay_misses().into_iter().skip(missed).collect())
         .unwrap_or_default();
-    let mut result = finish(replica, cell, with_misses(run, &misses), started);
-    if let Some(replica) = replica {
-        result.requests.extend(
-            replica
-                .journal()
+    // The program's requests carry no scope: they are the unscoped ones of its run.
+    let unscoped: Vec<RequestRecord> = replica
+        .map(|r| {
+            r.journal()
                 .entries()
                 .into_iter()
                 .skip(seen)
                 .filter(|e| e.scope.is_none())
-                .map(request_record),
-        );
-    }
-    result
+                .map(request_record)
+                .collect()
+        })
+        .unwrap_or_default();
+    finish_with(replica, cell, with_misses(run, &misses), started, unscoped)
 }
 
 /// How apps reach the embedded replica: through it as their proxy, the matrix's host kept.
@@ -345,12 +345,24 @@ fn finish(
     run: DriverRun,
     started: Instant,
 ) -> CellResult {
-    let requests = replica
+    finish_with(replica, cell, run, started, Vec::new())
+}
+
+/// [`finish`], with requests the journal cannot attribute by scope (a command's).
+fn finish_with(
+    replica: Option<&ReplicaHandle>,
+    cell: &Cell,
+    run: DriverRun,
+    started: Instant,
+    unscoped: Vec<RequestRecord>,
+) -> CellResult {
+    let mut requests: Vec<RequestRecord> = replica
         .map(|r| r.journal().for_scope(&cell.id))
         .unwrap_or_default()
         .into_iter()
         .map(request_record)
         .collect();
+    requests.extend(unscoped);
     let misses = replica
         .map(|r| r.replay_misses_for(&cell.id))
         .unwrap_or_default();
@@ -374,10 +386,12 @@ fn with_misses(mut run: DriverRun, misses: &[ReplayMiss]) -> DriverRun {
 }
 
 fn request_record(e: replica::JournalEntry) -> RequestRecord {
+    let unserved = e.route == replica::RouteKind::Unknown;
     RequestRecord {
         method: e.method,
         route: e.route.to_string(),
         deployment: e.deployment,
         status: e.status,
+        path: unserved.then_some(e.path),
     }
 }

@@ -400,3 +400,47 @@ fn command_cells_need_a_command_one_style_and_a_program_that_works() {
     ];
     run_json(&dir, &offline(), &silent, 1);
 }
+
+/// An app that builds its URL from an endpoint with a trailing slash, as openai SDKs
+/// before 1.58 do: `http://host/` + `/openai/…` = `//openai/…`.
+const DOUBLE_SLASH_APP: &str = r#"
+import json, os, urllib.request
+url = (os.environ["AZURE_OPENAI_ENDPOINT"] + "/openai/deployments/"
+       + os.environ["AZURE_OPENAI_DEPLOYMENT_NAME"] + "/chat/completions?api-version="
+       + os.environ["AZURE_OPENAI_API_VERSION"])
+body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+request = urllib.request.Request(url, data=body, headers={
+    "api-key": os.environ["AZURE_OPENAI_API_KEY"], "content-type": "application/json"})
+try:
+    urllib.request.urlopen(request, timeout=10)
+except urllib.error.HTTPError as e:
+    print("HTTP", e.code)
+"#;
+
+#[test]
+fn a_route_azure_does_not_serve_is_a_setup_error_not_an_instrumentor_failure() {
+    let dir = temp_dir("double-slash");
+    std::fs::write(dir.join("app.py"), DOUBLE_SLASH_APP).expect("app");
+    let args = [
+        "run",
+        "--command",
+        "python3 app.py",
+        "--style",
+        "traceloop",
+        "--feature",
+        "chat",
+    ];
+    let (_, r) = run_json(&dir, &offline(), &args, 3);
+    let c = cell(&r, "azure-openai/traceloop/chat/command");
+    assert_eq!(c["status"], "error", "{c:#}");
+    let first = findings(c).first().cloned().unwrap_or_default();
+    assert!(
+        first.contains("`POST //openai/deployments/gpt-4o/chat/completions`")
+            && first.contains("does not serve (404)"),
+        "{first}"
+    );
+    assert_eq!(
+        c["requests"][0]["path"],
+        "//openai/deployments/gpt-4o/chat/completions"
+    );
+}
