@@ -35,7 +35,7 @@ pub enum Command {
     /// Run the matrix's cells and report what each instrumentor captured.
     #[command(after_help = "Examples:\n  hh-compat run --provider azure-openai\n  \
         hh-compat run --style openinference --feature chat --feature streaming\n  \
-        hh-compat run --filter 'traceloop/*usage*' --format json --out results.json\n  \
+        hh-compat run --filter '*/traceloop/*usage*' --out results.json\n  \
         hh-compat run --driver python --version-set openai-v1\n  \
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
         hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
@@ -118,8 +118,7 @@ pub struct MatrixArgs {
 pub struct SetupArgs {
     #[command(flatten)]
     pub source: MatrixArgs,
-    /// Only these styles (repeatable).
-    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
+    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>, help = names_help("Only these styles (repeatable)", &Style::names()))]
     pub styles: Vec<Style>,
     /// Only these version sets (repeatable; default: all of the matrix's).
     #[arg(long = "version-set", value_name = "NAME")]
@@ -130,14 +129,11 @@ pub struct SetupArgs {
 pub struct SelectArgs {
     #[command(flatten)]
     pub source: MatrixArgs,
-    /// Only these styles (repeatable).
-    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>)]
+    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>, help = names_help("Only these styles (repeatable)", &Style::names()))]
     pub styles: Vec<Style>,
-    /// Only these features (repeatable).
-    #[arg(long = "feature", value_name = "FEATURE", value_parser = parse_name::<Feature>)]
+    #[arg(long = "feature", value_name = "FEATURE", value_parser = parse_name::<Feature>, help = names_help("Only these features (repeatable)", &Feature::names()))]
     pub features: Vec<Feature>,
-    /// Only these drivers (repeatable).
-    #[arg(long = "driver", value_name = "DRIVER", value_parser = parse_name::<DriverKind>)]
+    #[arg(long = "driver", value_name = "DRIVER", value_parser = parse_name::<DriverKind>, help = names_help("Only these drivers (repeatable)", &DriverKind::names()))]
     pub drivers: Vec<DriverKind>,
     /// Only python cells of these version sets (repeatable); implies --driver python
     /// on `run` when no --driver is given.
@@ -257,9 +253,10 @@ impl RecordArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format. With --out, the file gets this format and the terminal the table.
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    pub format: FormatArg,
+    /// Output format [default: from the --out file's extension (.json, .xml, .md),
+    /// else table]. With --out, the file gets this format and the terminal the table.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
     /// Write the output to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -379,6 +376,11 @@ fn parse_requirement(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// A flag's help with the names it takes, from the vocabulary itself.
+fn names_help(what: &str, names: &[&str]) -> String {
+    format!("{what}: {}.", names.join(", "))
+}
+
 /// clap value parser for the vocabulary enums, keeping their did-you-mean messages.
 fn parse_name<T>(s: &str) -> Result<T, String>
 where
@@ -404,8 +406,18 @@ impl From<SelectArgs> for hh_compat::commands::Selection {
 
 impl From<&OutputArgs> for hh_compat::commands::Output {
     fn from(a: &OutputArgs) -> Self {
+        let from_extension = || {
+            let ext = a.out.as_ref()?.extension()?.to_str()?.to_ascii_lowercase();
+            Some(match ext.as_str() {
+                "json" => FormatArg::Json,
+                "xml" => FormatArg::Junit,
+                "md" | "markdown" => FormatArg::Markdown,
+                _ => return None,
+            })
+        };
+        let format = a.format.or_else(from_extension).unwrap_or(FormatArg::Table);
         Self {
-            format: a.format.into(),
+            format: format.into(),
             out: a.out.clone(),
         }
     }

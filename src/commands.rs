@@ -87,14 +87,25 @@ pub enum CommandError {
 impl CommandError {
     /// Bad input is the user's to fix (2); anything else is the environment's (3).
     pub fn exit_status(&self) -> ExitStatus {
+        // Exhaustive on purpose: a new kind of error must be placed here, not fall into
+        // whichever code a wildcard gives.
         match self {
-            CommandError::Matrix(_) | CommandError::Usage(_) | CommandError::Results { .. } => {
-                ExitStatus::Usage
+            CommandError::Matrix(_)
+            | CommandError::Usage(_)
+            | CommandError::Results { .. }
+            | CommandError::Io { .. }
+            | CommandError::Live(_)
+            | CommandError::Run(RunError::NoCommand) => ExitStatus::Usage,
+            CommandError::Replica(e) | CommandError::Run(RunError::Replica(e)) => {
+                if e.is_usage() {
+                    ExitStatus::Usage
+                } else {
+                    ExitStatus::Infrastructure
+                }
             }
-            CommandError::Io { .. } => ExitStatus::Usage,
-            CommandError::Run(RunError::NoCommand) | CommandError::Live(_) => ExitStatus::Usage,
-            CommandError::Replica(e) if e.is_usage() => ExitStatus::Usage,
-            _ => ExitStatus::Infrastructure,
+            CommandError::Run(RunError::Receiver(_)) | CommandError::Render(_) => {
+                ExitStatus::Infrastructure
+            }
         }
     }
 }
