@@ -361,16 +361,20 @@ impl From<FormatArg> for hh_compat::report::Format {
     }
 }
 
-/// A requirement as pip reads one line of a requirements file: a package name, then
-/// optional extras, version specifiers or markers. Options (`--index-url …`) and line
-/// breaks are refused, so `--with` cannot change where packages come from.
+/// A requirement by name from the package index: a PEP 508 name, optional extras and
+/// version specifiers (`openai==1.40.0`, `opentelemetry-instrumentation-openai>=0.30,<0.40`,
+/// `honeyhive[openai]==1.0`). Anything that could change where packages come from or what
+/// pip reads — options (`--index-url`), URLs and paths (`@`, `/`, `:`), environment
+/// references (`$`), markers, line breaks — is refused.
 fn parse_requirement(s: &str) -> Result<String, String> {
     let s = s.trim();
-    let starts_with_name = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !starts_with_name || s.len() > 200 || s.chars().any(char::is_control) {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.[],=<>!~* ".contains(c);
+    let name_first = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !name_first || s.len() > 200 || !s.chars().all(allowed) {
         return Err(format!(
-            "`{s}` is not a package requirement; expected e.g. openai==1.40.0 or \
-             opentelemetry-instrumentation-openai>=0.30"
+            "`{s}` is not a package requirement; expected a name and versions from the \
+             index, e.g. openai==1.40.0 or opentelemetry-instrumentation-openai>=0.30 \
+             (no URLs, paths, options or markers)"
         ));
     }
     Ok(s.to_string())

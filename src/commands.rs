@@ -82,6 +82,10 @@ pub enum CommandError {
     Render(#[from] report::RenderError),
     #[error("{0}")]
     Replica(#[from] replica::ReplicaError),
+    /// The redaction pass could not rewrite the results; nothing is printed or written
+    /// rather than something unredacted.
+    #[error("the results could not be redacted, so nothing was printed or written")]
+    Unredactable,
 }
 
 impl CommandError {
@@ -103,9 +107,9 @@ impl CommandError {
                     ExitStatus::Infrastructure
                 }
             }
-            CommandError::Run(RunError::Receiver(_)) | CommandError::Render(_) => {
-                ExitStatus::Infrastructure
-            }
+            CommandError::Run(RunError::Receiver(_))
+            | CommandError::Render(_)
+            | CommandError::Unredactable => ExitStatus::Infrastructure,
         }
     }
 }
@@ -231,7 +235,8 @@ async fn execute(
         if let Some(shard) = selection.shard {
             // A shard may hold nothing of a small selection; that is not an error.
             console::err(&format!("shard {shard} holds none of the selected cells"));
-            let results = RunResults::new(label, command.target, Vec::new());
+            let mut results = RunResults::new(label, command.target, Vec::new());
+            results.shard = Some(shard.to_string());
             return Ok(if write_output(&results, &command.output)? {
                 ExitStatus::Ok
             } else {
@@ -288,7 +293,8 @@ async fn execute(
     )
     .await?;
     progress.finish_and_clear();
-    if selection.shard.is_some() {
+    if let Some(shard) = selection.shard {
+        results.shard = Some(shard.to_string());
         // Each cell's place in the whole selection, so merged shards keep the run's order.
         let whole = filter(
             &matrix,
@@ -311,9 +317,7 @@ async fn execute(
     if command.stable {
         results.stabilize();
     }
-    let results = redactor.scrub(&results).ok_or_else(|| {
-        CommandError::Usage("the results could not be redacted; nothing was written".into())
-    })?;
+    let results = redactor.scrub(&results).ok_or(CommandError::Unredactable)?;
     written &= write_output(&results, &command.output)?;
     let status = results.exit_status();
     Ok(if written { status } else { status.unwritten() })
@@ -363,14 +367,25 @@ fn command_environment(
     }))
 }
 
-/// A requirement's package name, normalized as PyPI compares names.
+/// A requirement's package name, normalized as PyPI compares names (PEP 503: lower
+/// case, each run of `-`, `_` and `.` one `-`).
 fn requirement_name(requirement: &str) -> String {
-    requirement
+    let name = requirement
         .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .next()
         .unwrap_or_default()
-        .to_ascii_lowercase()
-        .replace(['_', '.'], "-")
+        .to_ascii_lowercase();
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Every secret this run knows, for the one redaction pass over what it writes and
@@ -518,9 +533,16 @@ fn read_results(path: &Path) -> Result<RunResults, CommandError> {
         path: path.to_path_buf(),
         source,
     })?;
-    report::parse_results(&text).map_err(|source| CommandError::Results {
+    let results = report::parse_results(&text).map_err(|source| CommandError::Results {
         path: path.to_path_buf(),
         source,
+    })?;
+    // A file from an older version, or edited by hand, gets the redaction pass too.
+    Redactor::from_env().scrub(&results).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "{}: the results could not be redacted; nothing was printed",
+            path.display()
+        ))
     })
 }
 
@@ -756,16 +778,19 @@ pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, Command
     } else {
         None
     };
+    // pip's output can quote an index URL with credentials: one redaction pass here too.
+    let redactor = Redactor::from_env();
     let progress = {
         let bar = bar.clone();
+        let redactor = redactor.clone();
         move |line: &str| match &bar {
             Some(bar) => {
                 if line.contains(": ready at ") || line.contains(": up to date") {
                     bar.inc(1);
                 }
-                bar.set_message(line.to_string());
+                bar.set_message(redactor.text(line));
             }
-            None => eprintln!("drivers setup: {line}"),
+            None => console::err(&format!("drivers setup: {}", redactor.text(line))),
         }
     };
     let outcomes = venv::setup_python(&setup, progress).await;
@@ -799,7 +824,7 @@ pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, Command
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: {style}@{set}: {e}");
+                console::err(&redactor.text(&format!("error: {style}@{set}: {e}")));
             }
         }
     }

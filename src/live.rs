@@ -313,6 +313,7 @@ fn run_token_command(command: &str) -> Result<String, LiveError> {
         .spawn()
         .map_err(|e| LiveError::TokenCommand(format!("could not start `sh`: {e}")))?;
     let group = i32::try_from(child.id()).unwrap_or(0);
+    crate::process::track_group(group);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
@@ -322,12 +323,14 @@ fn run_token_command(command: &str) -> Result<String, LiveError> {
         .map_err(|_| {
             // The command and whatever it started (an `az` CLI, a browser login).
             crate::process::kill_group(group);
+            crate::process::forget_group(group);
             LiveError::TokenCommand(format!(
                 "it did not finish within {}s",
                 TOKEN_COMMAND_TIMEOUT.as_secs()
             ))
         })?
         .map_err(|e| LiveError::TokenCommand(e.to_string()))?;
+    crate::process::forget_group(group);
     let token = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
         // Whatever it printed on stdout may be the token: never echo it with stderr.

@@ -162,8 +162,12 @@ pub async fn run(
             let _ = pipe.write_all(&bytes).await;
         });
     }
-    let stdout = tokio::spawn(capture(child.stdout.take(), limits.stdout));
-    let stderr = tokio::spawn(capture(child.stderr.take(), limits.stderr));
+    let stdout = Shared::default();
+    let stderr = Shared::default();
+    let readers = [
+        tokio::spawn(capture(child.stdout.take(), limits.stdout, stdout.clone())),
+        tokio::spawn(capture(child.stderr.take(), limits.stderr, stderr.clone())),
+    ];
     let status = match tokio::time::timeout(limits.timeout, child.wait()).await {
         Ok(status) => Some(status?),
         Err(_) => {
@@ -176,37 +180,43 @@ pub async fn run(
     };
     // The program is done; whatever it left running gets a moment to finish writing.
     let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
-    while !(stdout.is_finished() && stderr.is_finished()) && tokio::time::Instant::now() < deadline
-    {
+    while !readers.iter().all(|r| r.is_finished()) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     drop(group);
-    let collect = |h: tokio::task::JoinHandle<Captured>, keep| async move {
-        match tokio::time::timeout(DRAIN_GRACE, h).await {
-            Ok(Ok(c)) => c,
-            _ => Captured::new(keep),
-        }
-    };
+    // A descendant that left the group (setsid) may hold the pipes forever: what was
+    // read so far is the evidence, and the readers stop here.
+    for reader in &readers {
+        reader.abort();
+    }
     Ok(Finished {
         status,
-        stdout: collect(stdout, limits.stdout).await,
-        stderr: collect(stderr, limits.stderr).await,
+        stdout: take(&stdout, limits.stdout),
+        stderr: take(&stderr, limits.stderr),
     })
 }
 
-async fn capture(pipe: Option<impl AsyncRead + Unpin>, keep: usize) -> Captured {
-    let mut captured = Captured::new(keep);
+/// A stream's capture, filled by its reader task and read when the run ends.
+type Shared = std::sync::Arc<Mutex<Option<Captured>>>;
+
+fn take(shared: &Shared, keep: usize) -> Captured {
+    lock(shared).take().unwrap_or_else(|| Captured::new(keep))
+}
+
+async fn capture(pipe: Option<impl AsyncRead + Unpin>, keep: usize, into: Shared) {
+    *lock(&into) = Some(Captured::new(keep));
     let Some(mut pipe) = pipe else {
-        return captured;
+        return;
     };
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n) = pipe.read(&mut buf).await {
         if n == 0 {
             break;
         }
-        captured.push(&buf[..n]);
+        if let Some(c) = lock(&into).as_mut() {
+            c.push(&buf[..n]);
+        }
     }
-    captured
 }
 
 /// True when a process with this pid exists.
@@ -240,20 +250,36 @@ pub fn clean_up() -> usize {
     groups.len()
 }
 
-/// Resolves when SIGINT or SIGTERM arrives, with the exit code that reports it
-/// (130 or 143, as shells do).
+/// Resolves when SIGINT, SIGTERM, SIGHUP or SIGQUIT arrives, with the exit code that
+/// reports it (128 + the signal's number, as shells do: 130, 143, 129, 131). Children
+/// lead their own process groups, so a terminal's hangup reaches them only this way.
 pub async fn interrupted() -> u8 {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let (Ok(mut int), Ok(mut term), Ok(mut hup), Ok(mut quit)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::quit()),
     ) else {
         return std::future::pending().await;
     };
     tokio::select! {
         _ = int.recv() => 130,
         _ = term.recv() => 143,
+        _ = hup.recv() => 129,
+        _ = quit.recv() => 131,
     }
+}
+
+/// Registers a process group started elsewhere (with `process_group(0)`), so an
+/// interrupt kills it too; [`forget_group`] when it has ended.
+pub(crate) fn track_group(pgid: i32) {
+    lock(&GROUPS).insert(pgid);
+}
+
+/// See [`track_group`].
+pub(crate) fn forget_group(pgid: i32) {
+    lock(&GROUPS).remove(&pgid);
 }
 
 #[cfg(test)]
@@ -301,6 +327,21 @@ mod tests {
         assert_eq!(out.stdout.total(), 1_000_005);
         assert!(out.stdout.text().starts_with("helloxxx"));
         assert_eq!(out.stderr.text(), "oops\n");
+    }
+
+    #[tokio::test]
+    async fn output_already_read_survives_a_descendant_that_left_the_group() {
+        // `setsid` puts the sleeper in a new session: the group kill cannot reach it, and
+        // it holds stderr open. What the program printed before must still be there.
+        let out = run(
+            sh("echo VISIBLE >&2; setsid sleep 30 & exit 3"),
+            None,
+            limits(60),
+        )
+        .await
+        .expect("runs");
+        assert_eq!(out.status.and_then(|s| s.code()), Some(3));
+        assert_eq!(out.stderr.text(), "VISIBLE\n");
     }
 
     #[tokio::test]

@@ -38,14 +38,38 @@ static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-/// True for an environment variable whose value is a credential.
+/// True for an environment variable whose value is a credential: its name ends in
+/// `KEY`, `TOKEN`, `SECRET`, `PASSWORD` or `CREDENTIALS` (`AZURE_OPENAI_API_KEY`,
+/// `AZURE_OPENAI_AD_TOKEN`, `HH_API_KEY`, `CLIENT_SECRET`), not merely contains one
+/// (`HF_TOKEN_PATH`, `GNOME_KEYRING_CONTROL` are not secrets).
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"]
-        .iter()
-        .any(|w| upper.contains(w))
-        && !upper.ends_with("_COMMAND")
-        && !upper.ends_with("_FILE")
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "CREDENTIALS",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|w| upper.ends_with(w))
+}
+
+/// Words the tool itself writes as values (providers, styles, features, drivers,
+/// targets, statuses): public by definition, never treated as a secret, so a variable
+/// that happens to hold one cannot rewrite the results' vocabulary.
+fn is_vocabulary(word: &str) -> bool {
+    use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+    let names = [
+        Provider::names(),
+        Style::names(),
+        Feature::names(),
+        DriverKind::names(),
+        Target::names(),
+    ];
+    names.iter().flatten().any(|n| *n == word)
+        || ["pass", "fail", "xfail", "xpass", "skip", "error"].contains(&word)
 }
 
 /// Scrubs secrets (and optionally a host) from text and JSON.
@@ -98,7 +122,7 @@ impl Redactor {
             secrets
                 .into_iter()
                 .map(str::trim)
-                .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
+                .filter(|s| s.chars().count() >= MIN_SECRET_CHARS && !is_vocabulary(s))
                 .map(str::to_string),
         );
         self.secrets
@@ -262,9 +286,20 @@ mod tests {
             "PATH",
             "AZURE_OPENAI_ENDPOINT",
             "GOOGLE_APPLICATION_CREDENTIALS_FILE",
+            "HF_TOKEN_PATH",
+            "GNOME_KEYRING_CONTROL",
         ] {
             assert!(!is_secret_name(name), "{name}");
         }
+    }
+
+    #[test]
+    fn vocabulary_words_are_never_secrets() {
+        let r = Redactor::new(["azure-openai", "openinference", "streaming-usage"], None);
+        assert_eq!(
+            r.text("azure-openai/openinference/streaming-usage"),
+            "azure-openai/openinference/streaming-usage"
+        );
     }
 
     #[test]

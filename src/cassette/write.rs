@@ -111,10 +111,12 @@ pub fn write_cassettes(
     redactor.anonymize(options.anonymize_host.as_deref());
     let mut by_scope: BTreeMap<Option<String>, CassetteFile> = BTreeMap::new();
     for (scope, exchange) in exchanges {
+        // Keyed by the redacted scope: file names are derived from it too.
+        let scope = scope.as_ref().map(|s| redactor.text(s));
         let file = by_scope
             .entry(scope.clone())
             .or_insert_with(|| CassetteFile {
-                scope: scope.as_ref().map(|s| redactor.text(s)),
+                scope,
                 exchanges: Vec::new(),
             });
         file.exchanges
@@ -142,7 +144,7 @@ pub fn write_cassettes(
             merged_target(dir, options.claim.as_ref(), new)
         }),
     };
-    let mut written = vec![write_yaml(dir, META_FILE, &meta, &redactor, "")?];
+    let mut written = Vec::with_capacity(by_scope.len() + 1);
     for (scope, file) in &by_scope {
         let Some(name) = names.get(scope) else {
             continue;
@@ -151,31 +153,30 @@ pub fn write_cassettes(
             Some(s) => format!("# Requests of the cell scope `{s}`, in request order.\n"),
             None => "# Requests without a scope header, in request order.\n".to_string(),
         };
-        written.push(write_yaml(dir, name, file, &redactor, &note)?);
+        written.push(write_yaml(dir, name, file, &note)?);
     }
+    // The manifest last: if a scope file could not be written, the previous manifest
+    // (or none) still describes what is there.
+    written.insert(0, write_yaml(dir, META_FILE, &meta, "")?);
     Ok(written)
 }
 
-/// YAML text for one file: the header comments, then the serialized value. The text is
-/// scrubbed once more as a whole, so nothing the value-level pass missed gets out.
-pub fn to_yaml<T: serde::Serialize>(
-    value: &T,
-    redactor: &Redactor,
-    note: &str,
-) -> Result<String, CassetteError> {
+/// YAML text for one file: the header comments, then the serialized value. Every string
+/// in the value (keys included) was redacted before; the YAML text itself is never
+/// rewritten, since replacing inside serialized text can break its quoting.
+pub fn to_yaml<T: serde::Serialize>(value: &T, note: &str) -> Result<String, CassetteError> {
     let body =
         serde_saphyr::to_string(value).map_err(|e| CassetteError::Serialize(e.to_string()))?;
-    Ok(redactor.text(&format!("{HEADER}{note}{body}{END_MARKER}")))
+    Ok(format!("{HEADER}{note}{body}{END_MARKER}"))
 }
 
 fn write_yaml<T: serde::Serialize>(
     dir: &Path,
     name: &str,
     value: &T,
-    redactor: &Redactor,
     note: &str,
 ) -> Result<PathBuf, CassetteError> {
-    let text = to_yaml(value, redactor, note)?;
+    let text = to_yaml(value, note)?;
     let path = dir.join(name);
     crate::atomic::write(&path, text.as_bytes()).map_err(|source| CassetteError::Io {
         path: path.clone(),
@@ -229,11 +230,17 @@ fn check_overwrites(
     scope_files: &[String],
     claim: Option<&Claim>,
 ) -> Result<(), CassetteError> {
-    let Some(Claim::Recorded(previous)) = claim else {
-        return Ok(());
+    // A directory that was empty when claimed may have been filled since (a second
+    // recording into it): nothing in it may be replaced either.
+    let previous: &[String] = match claim {
+        Some(Claim::Recorded(previous)) => previous,
+        Some(Claim::Fresh) => &[],
+        Some(Claim::Forced) | None => return Ok(()),
     };
     for name in scope_files.iter().map(String::as_str).chain([META_FILE]) {
-        if dir.join(name).exists() && !previous.iter().any(|p| p == name) {
+        // Not followed: a symlink there (even a dangling one) is someone's file.
+        let present = std::fs::symlink_metadata(dir.join(name)).is_ok();
+        if present && !previous.iter().any(|p| p == name) {
             return Err(CassetteError::Refused {
                 dir: dir.to_path_buf(),
                 reason: format!(
@@ -453,6 +460,40 @@ mod tests {
         assert_eq!(claim(&dir, false).expect("missing"), Claim::Fresh);
         std::fs::create_dir_all(&dir).expect("mkdir");
         assert_eq!(claim(&dir, false).expect("empty"), Claim::Fresh);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn redacted_values_still_load() {
+        let dir = temp_dir("redacted-loads");
+        let mut e = tricky();
+        e.request.body = Some(serde_json::json!({
+            "messages": [{"role": "user", "content": "A_TOKEN=abcdefghij\"tail\u{7} and canary-secret-123"}]
+        }));
+        let files = write_cassettes(
+            &dir,
+            &[(Some("s".into()), e)],
+            &["canary-secret-123".to_string()],
+            &Redactor::default(),
+            &WriteOptions::default(),
+        )
+        .expect("write");
+        let text = std::fs::read_to_string(&files[1]).expect("read");
+        assert!(
+            !text.contains("canary-secret") && !text.contains("abcdefghij"),
+            "{text}"
+        );
+        let store = ReplayStore::load(&dir).expect("the written set loads");
+        let body = store.exchanges()[0]
+            .exchange
+            .request
+            .body
+            .clone()
+            .expect("body");
+        assert_eq!(
+            body["messages"][0]["content"],
+            "A_TOKEN=[REDACTED]\"tail\u{7} and [REDACTED]"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

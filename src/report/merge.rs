@@ -21,6 +21,8 @@ pub enum MergeError {
         a: String,
         b: String,
     },
+    #[error("{0}")]
+    Shards(String),
     #[error("cell `{cell}` is in both {first} and {second}: shards of one run never overlap (the same shard given twice?)")]
     Overlap {
         cell: String,
@@ -39,12 +41,11 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
             Vec::new(),
         ));
     };
-    let mut cells = first.cells.clone();
-    let mut origin: std::collections::HashMap<String, String> = cells
-        .iter()
-        .map(|c| (c.id.clone(), first_name.clone()))
-        .collect();
-    for (name, part) in parts {
+    let mut cells = Vec::new();
+    let mut origin: std::collections::HashMap<String, String> = Default::default();
+    let mut shards: Vec<(String, Option<String>)> = Vec::new();
+    for (name, part) in std::iter::once((first_name.clone(), first.clone())).chain(parts) {
+        shards.push((name.clone(), part.shard.clone()));
         if part.matrix != first.matrix {
             return Err(MergeError::Matrix {
                 first: first_name,
@@ -72,6 +73,10 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
             cells.push(cell);
         }
     }
+    // One file alone is just re-rendered, shard or not.
+    if shards.len() > 1 {
+        check_shards(&shards)?;
+    }
     if cells.iter().all(|c| c.ordinal.is_some()) {
         cells.sort_by_key(|c| c.ordinal);
     }
@@ -79,6 +84,44 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
         cell.ordinal = None;
     }
     Ok(RunResults::new(first.matrix, first.target, cells))
+}
+
+/// Sharded parts must be exactly the N shards of one split: none missing, none twice,
+/// and not mixed with unsharded results.
+fn check_shards(parts: &[(String, Option<String>)]) -> Result<(), MergeError> {
+    let given: Vec<(&str, (u32, u32))> = parts
+        .iter()
+        .filter_map(|(name, shard)| {
+            let shard: crate::matrix::Shard = shard.as_deref()?.parse().ok()?;
+            Some((name.as_str(), shard.parts()))
+        })
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    if given.len() != parts.len() {
+        return Err(MergeError::Shards(
+            "some files are shards (--shard) and some are not: merge the shards of one run".into(),
+        ));
+    }
+    let n = given[0].1 .1;
+    if let Some((name, (k, m))) = given.iter().find(|(_, (_, m))| *m != n) {
+        return Err(MergeError::Shards(format!(
+            "{name} is shard {k}/{m}, but {} is a shard of {n}: merge the shards of one split",
+            given[0].0
+        )));
+    }
+    let missing: Vec<String> = (1..=n)
+        .filter(|k| !given.iter().any(|(_, (g, _))| g == k))
+        .map(|k| format!("{k}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(MergeError::Shards(format!(
+            "shard(s) {} missing: the merged results would lack their cells",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -131,6 +174,30 @@ mod tests {
             e.to_string()
                 .contains("cell `a` is in both a.json and again.json"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_foreign_shard_is_refused() {
+        let shard = |k: u32, n: u32, id: &str| {
+            let mut r = part("m.yaml", vec![cell(id, CellStatus::Pass, k as usize)]);
+            r.shard = Some(format!("{k}/{n}"));
+            (format!("s{k}of{n}.json"), r)
+        };
+        let e = merge(vec![shard(1, 3, "a"), shard(3, 3, "c")]).expect_err("missing");
+        assert!(e.to_string().contains("shard(s) 2/3 missing"), "{e}");
+        let e = merge(vec![shard(1, 2, "a"), shard(2, 3, "b")]).expect_err("other split");
+        assert!(e.to_string().contains("shard of 2"), "{e}");
+        let whole = (
+            "whole.json".to_string(),
+            part("m.yaml", vec![cell("z", CellStatus::Pass, 9)]),
+        );
+        let e = merge(vec![shard(1, 1, "a"), whole]).expect_err("mixed");
+        assert!(e.to_string().contains("some are not"), "{e}");
+        assert!(merge(vec![shard(2, 2, "b"), shard(1, 2, "a")]).is_ok());
+        assert!(
+            merge(vec![shard(2, 4, "b")]).is_ok(),
+            "one shard alone re-renders"
         );
     }
 }

@@ -335,6 +335,9 @@ pub struct RunResults {
     pub target: crate::vocab::Target,
     pub cells: Vec<CellResult>,
     pub summary: Summary,
+    /// `K/N` when this is one shard of a run (`--shard`); merging checks all N are there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl RunResults {
@@ -350,6 +353,7 @@ impl RunResults {
             target,
             cells,
             summary,
+            shard: None,
         }
     }
 

@@ -339,6 +339,42 @@ fn with_refuses_options_and_needs_a_command() {
             "openai==1\n-e .",
         ],
         &["run", "--with", "openai==1.0.0"],
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "openai @ https://evil.example/x.whl",
+        ],
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "git+https://evil.example/x",
+        ],
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "./local-dir",
+        ],
+        &[
+            "run",
+            "--command",
+            "true",
+            "--style",
+            "traceloop",
+            "--with",
+            "openai==${AZURE_OPENAI_API_KEY}",
+        ],
     ] {
         let out = hh(&dir, &offline(), args);
         assert_eq!(
