@@ -46,7 +46,8 @@ pub struct Plan {
     pub id: String,
     pub created: u64,
     pub model: String,
-    pub system_fingerprint: String,
+    /// `None` where Azure sends `"system_fingerprint": null` (see [`azure_fingerprint`]).
+    pub system_fingerprint: Option<String>,
     pub prompt_tokens: u32,
     pub answers: Vec<Answer>,
     pub stream: bool,
@@ -54,6 +55,27 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The `system_fingerprint` JSON value Azure sends for this model: `null` for the
+    /// gpt-5 family, gpt-35-turbo and gpt-4-32k (as recorded from 2024 to 2026), else the
+    /// fingerprint.
+    pub fn azure_fingerprint(&self) -> String {
+        let unfingerprinted = ["gpt-5", "gpt-35-turbo", "gpt-4-32k"]
+            .iter()
+            .any(|family| self.model.starts_with(family));
+        match &self.system_fingerprint {
+            Some(fp) if !unfingerprinted => format!("\"{fp}\""),
+            _ => "null".to_string(),
+        }
+    }
+
+    /// The `system_fingerprint` JSON value the plain OpenAI API sends.
+    pub fn openai_fingerprint(&self) -> String {
+        match &self.system_fingerprint {
+            Some(fp) => format!("\"{fp}\""),
+            None => "null".to_string(),
+        }
+    }
+
     pub fn completion_tokens(&self) -> u32 {
         self.answers.iter().map(|a| a.completion_tokens).sum()
     }
@@ -364,10 +386,10 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         id: format!("chatcmpl-{}", content::id_suffix(id_seed)),
         created: content::created(seed),
         model: model.to_string(),
-        system_fingerprint: format!(
+        system_fingerprint: Some(format!(
             "fp_{:010x}",
             content::hash(model.as_bytes()) & 0xff_ffff_ffff
-        ),
+        )),
         prompt_tokens: prompt_tokens(req),
         answers,
         stream: req.stream,
@@ -467,8 +489,10 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
         Flavor::Azure => {
             let _ = write!(
                 out,
-                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{PROMPT_FILTER_RESULTS},"system_fingerprint":"{}","usage":"#,
-                plan.created, plan.id, plan.system_fingerprint
+                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{PROMPT_FILTER_RESULTS},"system_fingerprint":{},"usage":"#,
+                plan.created,
+                plan.id,
+                plan.azure_fingerprint()
             );
             write_usage(&mut out, plan);
             out.push('}');
@@ -478,8 +502,8 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
             write_usage(&mut out, plan);
             let _ = write!(
                 out,
-                r#","service_tier":"default","system_fingerprint":"{}"}}"#,
-                plan.system_fingerprint
+                r#","service_tier":"default","system_fingerprint":{}}}"#,
+                plan.openai_fingerprint()
             );
         }
     }
@@ -516,6 +540,28 @@ mod tests {
         }
         let c = plan_for(&json!({"messages":[{"role":"user","content":"other"}]}));
         assert_ne!(a.answers[0].text(), c.answers[0].text());
+    }
+
+    #[test]
+    fn fingerprint_is_null_where_azure_sends_null() {
+        let request = json!({"messages":[{"role":"user","content":"hi"}]});
+        let body_of = |model: &str| {
+            let req = validate(&request, Some("2024-10-21")).expect("valid");
+            let v: Value = serde_json::from_slice(&body(&plan(&req, model, false), Flavor::Azure))
+                .expect("json");
+            v["system_fingerprint"].clone()
+        };
+        for model in [
+            "gpt-5-mini-2025-08-07",
+            "gpt-5.2-chat-2025-12-11",
+            "gpt-35-turbo",
+            "gpt-4-32k",
+        ] {
+            assert_eq!(body_of(model), Value::Null, "{model}");
+        }
+        assert!(body_of("gpt-4o-2024-08-06")
+            .as_str()
+            .is_some_and(|f| f.starts_with("fp_")));
     }
 
     #[test]

@@ -56,15 +56,21 @@ impl Writer<'_> {
             Flavor::Azure => {
                 let _ = write!(
                     s,
-                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{},"object":"chat.completion.chunk","system_fingerprint":"{}""#,
-                    p.created, p.id, self.model, p.system_fingerprint
+                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{},"object":"chat.completion.chunk","system_fingerprint":{}"#,
+                    p.created,
+                    p.id,
+                    self.model,
+                    p.azure_fingerprint()
                 );
             }
             Flavor::OpenAi => {
                 let _ = write!(
                     s,
-                    r#"{{"id":"{}","object":"chat.completion.chunk","created":{},"model":{},"service_tier":"default","system_fingerprint":"{}","choices":[{choices}]"#,
-                    p.id, p.created, self.model, p.system_fingerprint
+                    r#"{{"id":"{}","object":"chat.completion.chunk","created":{},"model":{},"service_tier":"default","system_fingerprint":{},"choices":[{choices}]"#,
+                    p.id,
+                    p.created,
+                    self.model,
+                    p.openai_fingerprint()
                 );
             }
         }

@@ -35,10 +35,11 @@ pub fn is_supported_api_version(version: &str) -> bool {
     SUPPORTED_API_VERSIONS.contains(&version)
 }
 
-/// `stream_options` arrived with `2024-09-01-preview`; every later date (GA or preview) has it.
+/// `stream_options` is accepted from `2024-08-01-preview` on (Azure answered it with a
+/// usage chunk on that version in November 2024); every later date has it.
 pub fn supports_stream_options(version: &str) -> bool {
     match version.get(..10) {
-        Some(date) if version.as_bytes().get(4) == Some(&b'-') => date >= "2024-09-01",
+        Some(date) if version.as_bytes().get(4) == Some(&b'-') => date >= "2024-08-01",
         _ => true,
     }
 }
@@ -50,7 +51,8 @@ mod tests {
     #[test]
     fn stream_options_cutoff() {
         assert!(!supports_stream_options("2024-06-01"));
-        assert!(!supports_stream_options("2024-08-01-preview"));
+        assert!(!supports_stream_options("2024-07-01-preview"));
+        assert!(supports_stream_options("2024-08-01-preview"));
         assert!(supports_stream_options("2024-09-01-preview"));
         assert!(supports_stream_options("2024-10-21"));
         assert!(supports_stream_options("preview"));
