@@ -273,11 +273,12 @@ fn prompt_tokens(req: &ChatRequest<'_>) -> u32 {
     u32::try_from(bytes_tokens).unwrap_or(u32::MAX)
 }
 
-/// The tool the request forces, if any: a named function, or the first tool for `required`.
-fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<&'a Value> {
+/// The tool the request forces, if any, and whether it was forced by name: a named
+/// function, or the first tool for `required`.
+fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
     let tools = field(req.body, "tools")?.as_array()?;
     match field(req.body, "tool_choice")? {
-        Value::String(s) if s == "required" => tools.first(),
+        Value::String(s) if s == "required" => tools.first().map(|t| (t, false)),
         Value::Object(_) => {
             let name = req
                 .body
@@ -287,6 +288,7 @@ fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<&'a Value> {
             tools
                 .iter()
                 .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(name))
+                .map(|t| (t, true))
         }
         _ => None,
     }
@@ -344,7 +346,7 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
     let answers = (0..n)
         .map(|i| {
             let choice_seed = seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            if let Some(tool) = tool {
+            if let Some((tool, by_name)) = tool {
                 let arguments = tool_arguments(tool);
                 let name = tool
                     .pointer("/function/name")
@@ -360,7 +362,9 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
                         name,
                         arguments,
                     }),
-                    finish_reason: "tool_calls",
+                    // Azure ends a call forced by name with `stop`; `tool_calls` is for
+                    // `required` (and `auto`), as recorded 2024-12 and 2025-04.
+                    finish_reason: if by_name { "stop" } else { "tool_calls" },
                     completion_tokens,
                 };
             }
@@ -450,23 +454,32 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
             js(&a.text())
         };
         match flavor {
-            Flavor::Azure => {
-                let filter = if a.finish_reason == "content_filter" {
-                    FILTER_FILTERED
-                } else {
-                    FILTER_SAFE
-                };
-                let _ = write!(
-                    out,
-                    r#"{{"content_filter_results":{filter},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant""#,
-                    a.finish_reason
-                );
-                if let Some(call) = &a.tool_call {
-                    out.push_str(r#","tool_calls":"#);
+            // As Azure sends them (recorded 2025): a tool call's choice has empty filter
+            // results and no annotations; a filtered answer has no content at all.
+            Flavor::Azure => match (&a.tool_call, a.finish_reason) {
+                (Some(call), _) => {
+                    let _ = write!(
+                        out,
+                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
+                        a.finish_reason
+                    );
                     write_tool_calls(&mut out, call);
+                    out.push_str("}}");
                 }
-                out.push_str("}}");
-            }
+                (None, "content_filter") => {
+                    let _ = write!(
+                        out,
+                        r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{"refusal":null,"role":"assistant"}}}}"#
+                    );
+                }
+                (None, _) => {
+                    let _ = write!(
+                        out,
+                        r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant"}}}}"#,
+                        a.finish_reason
+                    );
+                }
+            },
             Flavor::OpenAi => {
                 let _ = write!(
                     out,
@@ -598,7 +611,15 @@ mod tests {
         let call = p.answers[0].tool_call.as_ref().expect("tool call");
         assert_eq!(call.name, "get_weather");
         assert_eq!(call.arguments, r#"{"city":"replica","days":1}"#);
-        assert_eq!(p.answers[0].finish_reason, "tool_calls");
+        assert_eq!(p.answers[0].finish_reason, "stop", "forced by name");
+        let v: Value = serde_json::from_slice(&body(&p, Flavor::Azure)).expect("json");
+        assert_eq!(v["choices"][0]["content_filter_results"], json!({}));
+        let required = plan_for(&json!({
+            "messages":[{"role":"user","content":"weather?"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{}}}}],
+            "tool_choice":"required"
+        }));
+        assert_eq!(required.answers[0].finish_reason, "tool_calls");
     }
 
     #[test]

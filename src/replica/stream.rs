@@ -120,7 +120,7 @@ impl Writer<'_> {
         let empty_filter = azure.then_some("{}");
         let role_delta = match &a.tool_call {
             Some(call) => format!(
-                r#"{{"role":"assistant","content":null,"tool_calls":[{{"index":0,"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]}}"#,
+                r#"{{"role":"assistant","content":null,"refusal":null,"tool_calls":[{{"index":0,"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]}}"#,
                 js(&call.id),
                 js(&call.name)
             ),
@@ -152,7 +152,9 @@ impl Writer<'_> {
                 ),
                 None => format!(r#"{{"content":{}}}"#, js(piece)),
             };
-            let filter = match (azure, faults.async_filter) {
+            // Azure sends empty filter results on tool-call argument fragments (recorded
+            // 2024-12 and 2026-01) and under the asynchronous filter.
+            let filter = match (azure, faults.async_filter || a.tool_call.is_some()) {
                 (true, false) => Some(FILTER_SAFE),
                 (true, true) => Some("{}"),
                 (false, _) => None,
