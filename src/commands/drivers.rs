@@ -1,0 +1,139 @@
+//! `hh-compat drivers setup`: the python environments built ahead of a run.
+
+use super::*;
+
+/// `hh-compat drivers setup` as typed on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SetupCommand {
+    pub provider: Option<Provider>,
+    pub matrix: Option<PathBuf>,
+    /// Only these styles (empty = every style a version set pins).
+    pub styles: Vec<Style>,
+    /// Only these version sets (empty = all of the matrix's).
+    pub version_sets: Vec<String>,
+}
+
+/// The environments `command` asks for, from the matrix's version sets.
+pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> {
+    let (matrix, label) = load(&Selection {
+        provider: command.provider,
+        matrix: command.matrix.clone(),
+        ..Selection::default()
+    })?;
+    for style in &command.styles {
+        if !matrix.styles().contains(style) {
+            return Err(CommandError::Usage(format!(
+                "--style {style}: {label} has no such style (it has: {})",
+                join(matrix.styles())
+            )));
+        }
+    }
+    for name in &command.version_sets {
+        matrix
+            .version_set(name)
+            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+    }
+    let mut envs = Vec::new();
+    for set in matrix.version_sets() {
+        if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {
+            continue;
+        }
+        for (style, requirements) in &set.styles {
+            if command.styles.is_empty() || command.styles.contains(style) {
+                envs.push(EnvSpec {
+                    style: *style,
+                    set: set.name.clone(),
+                    requirements: requirements.clone(),
+                });
+            }
+        }
+    }
+    if envs.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "nothing to set up: {label} has no version set for the styles and sets asked for \
+             (see `version_sets` in docs/matrix.md)"
+        )));
+    }
+    Ok(envs)
+}
+
+/// `hh-compat drivers setup`: builds every python environment a run would need, a few
+/// at a time, with progress on stderr; prints where each is and what it holds. Exit 3
+/// when any environment could not be built (pip's output tail is shown).
+pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, CommandError> {
+    let envs = setup_envs(command)?;
+    let setup = PythonSetup::new(envs);
+    let driver_dir = venv::driver_dir();
+    let started = std::time::Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let bar = if tty {
+        let bar = progress_bar(setup.envs.len() as u64, "environments");
+        bar.set_message("building python environments");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    } else {
+        None
+    };
+    // pip's output can quote an index URL with credentials: one redaction pass here too.
+    let redactor = Redactor::from_env();
+    let progress = {
+        let bar = bar.clone();
+        let redactor = redactor.clone();
+        move |line: &str| match &bar {
+            Some(bar) => {
+                if line.contains(": ready at ") || line.contains(": up to date") {
+                    bar.inc(1);
+                }
+                bar.set_message(redactor.text(line));
+            }
+            None => console::err(&format!("drivers setup: {}", redactor.text(line))),
+        }
+    };
+    let outcomes = venv::setup_python(&setup, progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = 0;
+    for outcome in &outcomes {
+        let (style, set) = (outcome.spec.style, &outcome.spec.set);
+        match &outcome.result {
+            Ok(env) => {
+                let state = if env.created { "created" } else { "cached" };
+                let _ = writeln!(stdout, "{style}@{set}: {state} {}", env.dir.display());
+                let versions = python::installed_versions(
+                    &env.python,
+                    &driver_dir,
+                    style,
+                    Duration::from_secs(60),
+                )
+                .await;
+                let line = match versions {
+                    Ok(v) => v
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    Err(e) => format!("(versions unavailable: {e})"),
+                };
+                let _ = writeln!(stdout, "    {line}");
+            }
+            Err(e) => {
+                failed += 1;
+                console::err(&redactor.text(&format!("error: {style}@{set}: {e}")));
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "drivers setup: {} of {} environments ready in {elapsed:.1}s (cache: {})",
+        outcomes.len() - failed,
+        outcomes.len(),
+        setup.cache_dir.display()
+    );
+    Ok(if failed > 0 {
+        ExitStatus::Infrastructure
+    } else {
+        ExitStatus::Ok
+    })
+}

@@ -1,0 +1,370 @@
+//! `hh-compat run` and `hh-compat record`: the request resolved against the matrix and the
+//! target, the cells run, the outputs redacted and written (and, for `record`, the
+//! cassettes).
+
+use super::*;
+
+#[derive(Debug, Clone)]
+pub struct RunCommand {
+    pub selection: Selection,
+    pub target: Target,
+    /// A `.env` file for the live target (default: `./.env` when it exists).
+    pub env_file: Option<PathBuf>,
+    /// The program `--driver command` cells run.
+    pub command: Option<String>,
+    /// Requirements the command runs with (`--with`).
+    pub with: Vec<String>,
+    /// A cassette directory to answer from instead of generating (`--fixtures`).
+    pub fixtures: Option<PathBuf>,
+    pub jobs: Option<usize>,
+    pub cell_timeout: Duration,
+    pub output: Output,
+    pub stable: bool,
+}
+
+/// `hh-compat run`: runs the selected cells and writes the chosen report.
+pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
+    execute(command, None).await
+}
+
+/// A run, recorded into cassettes when `recording` is given.
+async fn execute(
+    command: RunCommand,
+    recording: Option<ClaimedRecording>,
+) -> Result<ExitStatus, CommandError> {
+    let mut selection = command.selection.clone();
+    // The default run stays offline and fast: real Python packages (which need an
+    // interpreter and, the first time, PyPI) run only when asked for with --driver.
+    // Naming a version set asks for the python cells that run under it.
+    if selection.drivers.is_empty() {
+        selection.drivers = vec![if command.command.is_some() {
+            DriverKind::Command
+        } else if !selection.version_sets.is_empty() {
+            DriverKind::Python
+        } else {
+            DriverKind::Rust
+        }];
+    }
+    let wants_command = selection.drivers.contains(&DriverKind::Command);
+    match (&command.command, wants_command) {
+        (None, true) => {
+            return Err(CommandError::Usage(
+                "--driver command needs the program to run: --command \"python repro.py\"".into(),
+            ))
+        }
+        (Some(_), false) => {
+            return Err(CommandError::Usage(
+                "--command is run by command cells; add --driver command".into(),
+            ))
+        }
+        _ => {}
+    }
+    let (mut matrix, label) = load(&selection)?;
+    check_version_sets(&matrix, &selection.version_sets)?;
+    if wants_command {
+        // A program instruments itself one way: its spans are judged by one style.
+        if selection.styles.len() != 1 {
+            let styles: Vec<&str> = matrix.styles().iter().map(|s| s.as_str()).collect();
+            return Err(CommandError::Usage(format!(
+                "--driver command needs exactly one --style: the instrumentation the program uses ({})",
+                styles.join(", ")
+            )));
+        }
+        matrix.add_driver(DriverKind::Command);
+    }
+    let mut cells = filter(&matrix, &selection);
+    if cells.is_empty() {
+        if let Some(shard) = selection.shard {
+            // A shard may hold nothing of a small selection; that is not an error.
+            console::err(&format!("shard {shard} holds none of the selected cells"));
+            let mut results = RunResults::new(label, command.target, Vec::new());
+            results.shard = Some(shard.to_string());
+            return Ok(if write_output(&results, &command.output)? {
+                ExitStatus::Ok
+            } else {
+                ExitStatus::Ok.unwritten()
+            });
+        }
+        return Err(CommandError::Usage(
+            "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
+        ));
+    }
+    let mut options = RunOptions {
+        cell_timeout: command.cell_timeout,
+        ..RunOptions::default()
+    };
+    let (target, aim, recorder) =
+        prepare_target(&command, recording.as_ref(), &matrix, &cells).await?;
+    // Live, recorded or replayed traffic names a resource's host and deployments: aim
+    // the matrix (and so every check's `{host}` and `{deployment}`) at them.
+    if let Some(aim) = &aim {
+        matrix = matrix.retargeted(&aim.host, aim.api_version.as_deref(), &aim.deployments);
+        cells = filter(&matrix, &selection);
+    }
+    if matches!(target, RunTarget::Live(_) | RunTarget::Recording { .. }) {
+        // A real service is slower than the replica, and retries take their time.
+        options.request_timeout = LIVE_REQUEST_TIMEOUT;
+        options.cell_timeout = options.cell_timeout.max(Duration::from_secs(180));
+    }
+    // One timeout for every driver: rust cells, each command, each python cell.
+    if let Some(line) = &command.command {
+        let mut c = CommandOptions::new(line.clone(), options.cell_timeout);
+        c.environment = command_environment(&matrix, &selection, &command.with)?;
+        options.command = Some(c);
+    }
+    options.python.cell_timeout = options.cell_timeout;
+    let redactor = run_redactor(&matrix, &target);
+    options.target = target;
+    if let Some(jobs) = command.jobs {
+        if jobs == 0 {
+            return Err(CommandError::Usage("--jobs must be at least 1".to_string()));
+        }
+        options.jobs = jobs;
+    }
+    let progress = progress_bar(cells.len() as u64, "cells");
+    let bar = progress.clone();
+    let mut results = runner::run(
+        &matrix,
+        &label,
+        cells,
+        &options,
+        move |cell: &CellResult| {
+            bar.set_message(cell.id.clone());
+            bar.inc(1);
+        },
+    )
+    .await?;
+    progress.finish_and_clear();
+    if let Some(shard) = selection.shard {
+        results.shard = Some(shard.to_string());
+        // Each cell's place in the whole selection, so merged shards keep the run's order.
+        let whole = filter(
+            &matrix,
+            &Selection {
+                shard: None,
+                ..selection.clone()
+            },
+        );
+        for result in &mut results.cells {
+            result.ordinal = whole.iter().position(|c| c.id == result.id);
+        }
+    }
+    let mut written = true;
+    if let (Some(recorder), Some(aim), Some(recording)) = (recorder, aim, recording) {
+        if let Err(e) = write_recording(recorder, aim, &recording, &redactor).await {
+            console::err(&format!("error: {}", redactor.text(&e.to_string())));
+            written = false;
+        }
+    }
+    if command.stable {
+        results.stabilize();
+    }
+    let results = redactor.scrub(&results).ok_or(CommandError::Unredactable)?;
+    written &= write_output(&results, &command.output)?;
+    let status = results.exit_status();
+    Ok(if written { status } else { status.unwritten() })
+}
+
+/// The environment a command runs in: the `--version-set`'s pins for the command's style,
+/// with `--with` requirements replacing pins of the same package and adding the rest.
+/// `None` when neither is given (the command runs with what is on `PATH`).
+fn command_environment(
+    matrix: &Matrix,
+    selection: &Selection,
+    with: &[String],
+) -> Result<Option<EnvSpec>, CommandError> {
+    let style = match selection.styles.as_slice() {
+        [style] => *style,
+        _ => return Ok(None),
+    };
+    let (set, mut requirements) = match selection.version_sets.as_slice() {
+        [] if with.is_empty() => return Ok(None),
+        [] => ("command".to_string(), Vec::new()),
+        [name] => {
+            let set = matrix
+                .version_set(name)
+                .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
+            let pins = set.requirements(style).ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "--version-set {name} pins nothing for style `{style}`"
+                ))
+            })?;
+            (set.name.clone(), pins.to_vec())
+        }
+        _ => {
+            return Err(CommandError::Usage(
+                "a command runs in one environment: give at most one --version-set".into(),
+            ))
+        }
+    };
+    for requirement in with {
+        let name = requirement_name(requirement);
+        requirements.retain(|r| requirement_name(r) != name);
+        requirements.push(requirement.clone());
+    }
+    Ok(Some(EnvSpec {
+        style,
+        set,
+        requirements,
+    }))
+}
+
+/// A requirement's package name, normalized as PyPI compares names (PEP 503: lower
+/// case, each run of `-`, `_` and `.` one `-`).
+fn requirement_name(requirement: &str) -> String {
+    let name = requirement
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Every secret this run knows, for the one redaction pass over what it writes and
+/// prints: secret-looking environment variables, the key apps are given for the replica,
+/// and the live credential (a key, a token, or what the token command printed).
+fn run_redactor(matrix: &Matrix, target: &RunTarget) -> Redactor {
+    let mut redactor = Redactor::from_env();
+    redactor.add([matrix.api_key()]);
+    if let RunTarget::Live(live) | RunTarget::Recording { live, .. } = target {
+        redactor.add([live.credential.secret()]);
+    }
+    redactor
+}
+
+/// The longest one request to a live resource (or through the recorder) may take.
+const LIVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a run's calls go; what the matrix must be aimed at for that (the live or
+/// recorded resource's host and deployment names); and the recording proxy, if any.
+async fn prepare_target(
+    command: &RunCommand,
+    recording: Option<&ClaimedRecording>,
+    matrix: &Matrix,
+    cells: &[matrix::Cell],
+) -> Result<(RunTarget, Option<RecordedTarget>, Option<Recorder>), CommandError> {
+    if command.env_file.is_some() && command.target != Target::Live {
+        return Err(CommandError::Usage(
+            "--env-file is read for --target live (and by `record`) only".into(),
+        ));
+    }
+    match (command.target, &command.fixtures) {
+        (Target::Replay, None) => Err(CommandError::Usage(
+            "--target replay answers from recorded exchanges: give them with --fixtures DIR".into(),
+        )),
+        (Target::Live, Some(_)) => Err(CommandError::Usage(
+            "--fixtures replays recorded exchanges; it cannot be combined with --target live"
+                .into(),
+        )),
+        (_, Some(dir)) => {
+            let store = ReplayStore::load(dir).map_err(replica::ReplicaError::from)?;
+            let aim = store.meta().target.clone();
+            Ok((RunTarget::Replay(store), aim, None))
+        }
+        (Target::Live, None) => {
+            let env = EnvSource::load(command.env_file.as_deref())?;
+            let live = LiveSettings::resolve(matrix, cells, &env)?;
+            let aim = RecordedTarget {
+                host: live.host.clone(),
+                api_version: live.api_version.clone(),
+                deployments: live.deployments.clone(),
+            };
+            if recording.is_none() {
+                return Ok((RunTarget::Live(live), Some(aim), None));
+            }
+            let mut config = RecorderConfig::new(live.endpoint_origin.clone());
+            config.secrets = vec![live.credential.secret().to_string()];
+            config.timeout = LIVE_REQUEST_TIMEOUT;
+            let recorder = Recorder::start(config)
+                .await
+                .map_err(replica::ReplicaError::from)?;
+            let proxy = recorder.proxy_url();
+            Ok((
+                RunTarget::Recording { live, proxy },
+                Some(aim),
+                Some(recorder),
+            ))
+        }
+        (Target::Replica, None) => Ok((RunTarget::Replica, None, None)),
+    }
+}
+
+/// Writes what the recording proxy saw as cassettes, labelled and aimed at `aim`.
+async fn write_recording(
+    recorder: Recorder,
+    aim: RecordedTarget,
+    recording: &ClaimedRecording,
+    redactor: &Redactor,
+) -> Result<(), CommandError> {
+    let options = WriteOptions {
+        label: Some(
+            recording
+                .label
+                .clone()
+                .unwrap_or_else(|| format!("recorded live from {}", aim.host)),
+        ),
+        anonymize_host: recording.anonymize_host.then(|| aim.host.clone()),
+        matching: None,
+        claim: Some(recording.claim.clone()),
+        target: Some(aim),
+    };
+    let written = recorder.write(&recording.dir, &options, redactor);
+    recorder.shutdown().await;
+    let written = written.map_err(replica::ReplicaError::from)?;
+    console::err(&format!(
+        "recorded {} file(s) under {}",
+        written.len(),
+        recording.dir.display()
+    ));
+    Ok(())
+}
+
+/// `hh-compat record`: where the cassettes go and how they are labelled.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The cassette directory, e.g. `fixtures/my-repro`.
+    pub dir: PathBuf,
+    /// What the set is, written to `cassette.yaml` (default: "recorded live from HOST").
+    pub label: Option<String>,
+    /// Replace the resource's host (and name) by a placeholder in every file.
+    pub anonymize_host: bool,
+    /// Write into a directory that is neither empty nor a set `record` wrote.
+    pub force: bool,
+}
+
+/// A recording whose directory was claimed before the run (see [`crate::cassette::claim`]).
+struct ClaimedRecording {
+    dir: PathBuf,
+    label: Option<String>,
+    anonymize_host: bool,
+    claim: crate::cassette::Claim,
+}
+
+/// `hh-compat record`: runs the selected cells against the live target through a
+/// recording proxy and writes every exchange as cassettes under `recording.dir`.
+pub async fn record(
+    mut command: RunCommand,
+    recording: Recording,
+) -> Result<ExitStatus, CommandError> {
+    command.target = Target::Live;
+    // Decided before anything runs: a refused directory costs no live calls.
+    let claim = crate::cassette::claim(&recording.dir, recording.force)
+        .map_err(replica::ReplicaError::from)?;
+    let recording = ClaimedRecording {
+        dir: recording.dir,
+        label: recording.label,
+        anonymize_host: recording.anonymize_host,
+        claim,
+    };
+    execute(command, Some(recording)).await
+}
