@@ -1,4 +1,7 @@
-//! The markdown compatibility table: one table per provider, styles × features.
+//! The markdown compatibility table: one table per provider, styles × features. A cell
+//! that is not a plain pass says in a few words what is missing (`no server.address`)
+//! and points at numbered notes; a note is written once however many cells share it —
+//! one per known issue, one per distinct failure — and a cell cites it once.
 
 use super::result::{CellResult, CellStatus, FindingKind, RunResults};
 use crate::vocab::{DriverKind, Feature, Provider, Style};
@@ -143,44 +146,68 @@ fn render_provider(
     out.push('\n');
 }
 
-/// Adds a note for each finding worth a footnote and returns the markers for the cell.
+/// The most "what is missing" phrases shown in one cell; the notes hold the rest.
+const PHRASES_SHOWN: usize = 2;
+
+/// A few words for what a finding says is wrong: `no server.address`, `llm.model_name
+/// differs`; `None` for findings that are not about one attribute.
+fn phrase(finding: &super::result::Finding) -> Option<String> {
+    let subject = finding.subject.as_deref()?;
+    let key = subject.strip_prefix("attribute `")?.strip_suffix('`')?;
+    Some(match finding.actual.as_deref() {
+        Some("absent") => format!("no `{key}`"),
+        _ => format!("`{key}` differs"),
+    })
+}
+
+/// The text of a finding's note: a known issue by its reason and link (so every cell it
+/// covers shares one note), anything else by its assertion.
+fn note_text(finding: &super::result::Finding) -> String {
+    // Notes name the assertion, not the whole span dump (which carries ids that
+    // differ between runs); the JSON keeps the full message.
+    let summary = match (
+        &finding.check,
+        &finding.subject,
+        &finding.expected,
+        &finding.actual,
+    ) {
+        (Some(check), Some(subject), Some(expected), Some(actual)) => {
+            format!("[{check}] {subject}: expected {expected}, actual {actual}")
+        }
+        // The first line only: a driver error's traceback names local paths.
+        _ => finding
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let text = match (finding.kind, &finding.reason) {
+        (FindingKind::KnownIssue, Some(reason)) => {
+            let mut t = format!("Known issue: {reason}");
+            if let Some(link) = &finding.link {
+                let _ = write!(t, " ({link})");
+            }
+            t
+        }
+        (FindingKind::KnownIssue, None) => format!("Known issue: {summary}"),
+        _ => summary,
+    };
+    text.replace('\n', " ").replace('|', "\\|")
+}
+
+/// What a table cell shows after its symbol: a few words on what is missing, and the
+/// numbers of its notes (each once), adding notes not seen before.
 fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
-    let mut refs = Vec::new();
-    for finding in &cell.findings {
-        // Notes name the assertion, not the whole span dump (which carries ids that
-        // differ between runs); the JSON keeps the full message.
-        let summary = match (
-            &finding.check,
-            &finding.subject,
-            &finding.expected,
-            &finding.actual,
-        ) {
-            (Some(check), Some(subject), Some(expected), Some(actual)) => {
-                format!("[{check}] {subject}: expected {expected}, actual {actual}")
+    let mut refs: Vec<usize> = Vec::new();
+    let mut phrases: Vec<String> = Vec::new();
+    for finding in cell.findings.iter().filter(|f| f.kind != FindingKind::Note) {
+        if let Some(p) = phrase(finding) {
+            if !phrases.contains(&p) {
+                phrases.push(p);
             }
-            // The first line only: a driver error's traceback names local paths.
-            _ => finding
-                .message
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        };
-        let text = match finding.kind {
-            FindingKind::Note => continue,
-            FindingKind::KnownIssue => {
-                let mut t = format!("`{}`: known issue: {summary}", cell.id);
-                if let Some(reason) = &finding.reason {
-                    let _ = write!(t, " — {reason}");
-                }
-                if let Some(link) = &finding.link {
-                    let _ = write!(t, " ({link})");
-                }
-                t
-            }
-            _ => format!("`{}`: {summary}", cell.id),
-        };
-        let text = text.replace('\n', " ").replace('|', "\\|");
+        }
+        let text = note_text(finding);
         let index = match notes.iter().position(|n| *n == text) {
             Some(i) => i,
             None => {
@@ -188,11 +215,64 @@ fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
                 notes.len() - 1
             }
         };
-        refs.push(format!("{}", index + 1));
+        if !refs.contains(&(index + 1)) {
+            refs.push(index + 1);
+        }
     }
-    if refs.is_empty() {
-        String::new()
-    } else {
-        format!(" <sup>{}</sup>", refs.join(","))
+    let mut out = String::new();
+    if !phrases.is_empty() {
+        let more = phrases.len().saturating_sub(PHRASES_SHOWN);
+        phrases.truncate(PHRASES_SHOWN);
+        let _ = write!(out, " {}", phrases.join(", "));
+        if more > 0 {
+            let _ = write!(out, " +{more}");
+        }
+    }
+    if !refs.is_empty() {
+        refs.sort_unstable();
+        let refs: Vec<String> = refs.iter().map(ToString::to_string).collect();
+        let _ = write!(out, " <sup>{}</sup>", refs.join(","));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::result::sample_cell;
+    use crate::report::Finding;
+    use crate::vocab::Target;
+
+    fn known(subject: &str) -> Finding {
+        let mut f = Finding::new(FindingKind::KnownIssue, format!("{subject} absent"));
+        f.check = Some("llm".into());
+        f.subject = Some(format!("attribute `{subject}`"));
+        f.expected = Some("exists".into());
+        f.actual = Some("absent".into());
+        f.reason = Some("the package never sets it".into());
+        f.link = Some("https://example.org/issue".into());
+        f
+    }
+
+    #[test]
+    fn a_known_issue_is_one_note_cited_once_per_cell_and_cells_say_what_is_missing() {
+        let mut cells = Vec::new();
+        for (i, feature) in [Feature::Chat, Feature::Streaming].into_iter().enumerate() {
+            let mut c = sample_cell(&format!("c{i}"), CellStatus::Xfail);
+            c.feature = feature;
+            // Two assertions covered by the same known issue.
+            c.findings = vec![known("server.address"), known("server.port")];
+            cells.push(c);
+        }
+        let md = render(&RunResults::new("m.yaml", Target::Replica, cells));
+        assert_eq!(
+            md.matches("Known issue: the package never sets it").count(),
+            1,
+            "{md}"
+        );
+        assert!(
+            md.contains("| ⚠️ no `server.address`, no `server.port` <sup>1</sup> | ⚠️ no `server.address`, no `server.port` <sup>1</sup> |"),
+            "{md}"
+        );
     }
 }

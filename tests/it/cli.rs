@@ -120,7 +120,7 @@ fn report_rerenders_a_saved_run() {
     assert_eq!(md1.stdout, md2.stdout);
     let md = text(&md1.stdout);
     assert!(
-        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ <sup>1,2,3,4</sup> | ✅ | ✅ | ✅ |"),
+        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ no `llm.model_name` <sup>1</sup> | ✅ | ✅ | ✅ |"),
         "{md}"
     );
     let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);
