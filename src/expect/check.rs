@@ -302,6 +302,8 @@ pub fn values_equal(expected: &AttrValue, actual: &AttrValue) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrAssertion {
     Equals(Expected),
+    /// The value, when present, is not this (absent holds; add `exists` to require it).
+    NotEquals(Expected),
     Exists,
     Absent,
     Regex(TemplateRegex),
@@ -320,7 +322,9 @@ pub enum AttrAssertion {
 impl AttrAssertion {
     fn templates(&self) -> Vec<&Template> {
         match self {
-            AttrAssertion::Equals(Expected::Text(t)) | AttrAssertion::Contains(t) => vec![t],
+            AttrAssertion::Equals(Expected::Text(t))
+            | AttrAssertion::NotEquals(Expected::Text(t))
+            | AttrAssertion::Contains(t) => vec![t],
             AttrAssertion::Regex(r) => vec![r.template()],
             AttrAssertion::OneOf(items) => items
                 .iter()
@@ -337,6 +341,7 @@ impl AttrAssertion {
     pub fn describe_raw(&self) -> String {
         match self {
             AttrAssertion::Equals(e) => format!("equals {}", e.describe()),
+            AttrAssertion::NotEquals(e) => format!("not equal to {}", e.describe()),
             AttrAssertion::Exists => "exists".into(),
             AttrAssertion::Absent => "absent".into(),
             AttrAssertion::Regex(r) => format!("matches /{}/", r.template()),
@@ -367,6 +372,9 @@ impl AttrAssertion {
         };
         match self {
             AttrAssertion::Equals(Expected::Text(t)) => format!("equals {:?}", render(t)),
+            AttrAssertion::NotEquals(Expected::Text(t)) => {
+                format!("not equal to {:?}", render(t))
+            }
             AttrAssertion::Contains(t) => format!("contains {:?}", render(t)),
             AttrAssertion::Regex(r) => match r.template().render_regex(vars) {
                 Ok(src) => format!("matches /{src}/"),
@@ -401,6 +409,16 @@ impl AttrAssertion {
                 Some(_) => fail(),
             },
             AttrAssertion::Distinct => Ok(()),
+            AttrAssertion::NotEquals(e) => match actual {
+                None => Ok(()),
+                Some(value) => {
+                    if e.candidates(vars)?.iter().any(|c| values_equal(c, value)) {
+                        fail()
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
             _ => {
                 let Some(value) = actual else { return fail() };
                 let ok = match self {
@@ -429,7 +447,9 @@ impl AttrAssertion {
                             _ => false,
                         }
                     }
-                    AttrAssertion::Absent | AttrAssertion::Distinct => true,
+                    AttrAssertion::Absent
+                    | AttrAssertion::Distinct
+                    | AttrAssertion::NotEquals(_) => true,
                 };
                 if ok {
                     Ok(())

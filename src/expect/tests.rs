@@ -80,6 +80,24 @@ fn run(attr: &str, a: AttrAssertion) -> Vec<Finding> {
 }
 
 #[test]
+fn not_equals_holds_for_other_values_and_absence_and_fails_on_the_value() {
+    // The response carries the snapshot, not the deployment: `not_equals: {deployment}`.
+    assert!(run(
+        "gen_ai.response.model",
+        AttrAssertion::NotEquals(text("{deployment}"))
+    )
+    .is_empty());
+    assert!(run("no.such.attribute", AttrAssertion::NotEquals(text("x"))).is_empty());
+    let f = run(
+        "gen_ai.request.model",
+        AttrAssertion::NotEquals(text("{deployment}")),
+    );
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].expected, r#"not equal to "gpt-4o""#);
+    assert_eq!(f[0].actual, r#""gpt-4o""#);
+}
+
+#[test]
 fn equals_with_template_passes_and_fails() {
     assert!(run(
         "gen_ai.request.model",

@@ -678,9 +678,9 @@ fn check_templates<'a>(
 
 fn attr_templates(a: &AttrAssertion) -> Vec<&Template> {
     match a {
-        AttrAssertion::Equals(crate::expect::Expected::Text(t)) | AttrAssertion::Contains(t) => {
-            vec![t]
-        }
+        AttrAssertion::Equals(crate::expect::Expected::Text(t))
+        | AttrAssertion::NotEquals(crate::expect::Expected::Text(t))
+        | AttrAssertion::Contains(t) => vec![t],
         AttrAssertion::Regex(r) => vec![r.template()],
         AttrAssertion::OneOf(items) => items
             .iter()

@@ -477,7 +477,18 @@ impl<'de> Deserialize<'de> for RawRelation {
 pub struct RawAttr(pub Vec<AttrAssertion>);
 
 const OPERATORS: &[&str] = &[
-    "equals", "exists", "absent", "regex", "one_of", "gt", "ge", "lt", "le", "type", "contains",
+    "equals",
+    "not_equals",
+    "exists",
+    "absent",
+    "regex",
+    "one_of",
+    "gt",
+    "ge",
+    "lt",
+    "le",
+    "type",
+    "contains",
     "distinct",
 ];
 
@@ -651,6 +662,7 @@ impl<'de> Deserialize<'de> for RawAttr {
                 while let Some(op) = m.next_key::<String>()? {
                     let a = match op.as_str() {
                         "equals" => AttrAssertion::Equals(m.next_value::<RawValue>()?.0),
+                        "not_equals" => AttrAssertion::NotEquals(m.next_value::<RawValue>()?.0),
                         "exists" => {
                             if m.next_value::<bool>()? {
                                 AttrAssertion::Exists
