@@ -33,6 +33,7 @@ async fn execute(
     recording: Option<ClaimedRecording>,
 ) -> Result<ExitStatus, CommandError> {
     let mut selection = command.selection.clone();
+    let drivers_defaulted = selection.drivers.is_empty();
     // The default run stays offline and fast: real Python packages (which need an
     // interpreter and, the first time, PyPI) run only when asked for with --driver.
     // Naming a version set asks for the python cells that run under it.
@@ -161,8 +162,40 @@ async fn execute(
     }
     let results = redactor.scrub(&results).ok_or(CommandError::Unredactable)?;
     written &= write_output(&results, &command.output)?;
+    if drivers_defaulted && selection.drivers == [DriverKind::Rust] {
+        say_what_did_not_run(&matrix, &selection);
+    }
     let status = results.exit_status();
     Ok(if written { status } else { status.unwritten() })
+}
+
+/// The default run shows the project's reference emitters only; a reader must not take
+/// that for "the real instrumentors work": say which real-package cells did not run and
+/// the command that runs them.
+fn say_what_did_not_run(matrix: &Matrix, selection: &Selection) {
+    let python = filter(
+        matrix,
+        &Selection {
+            drivers: vec![DriverKind::Python],
+            ..selection.clone()
+        },
+    );
+    if python.is_empty() {
+        return;
+    }
+    let mut sets: Vec<&str> = Vec::new();
+    for set in python.iter().filter_map(|c| c.version_set_name()) {
+        if !sets.contains(&set) {
+            sets.push(set);
+        }
+    }
+    console::err(&format!(
+        "note: these rows are the reference emitters (rust). Not run: {} cells of the real \
+         instrumentor packages (version sets: {}); `hh-compat run --driver python` runs them \
+         (environments are built from PyPI on first use, or ahead with `hh-compat drivers setup`).",
+        python.len(),
+        sets.join(", ")
+    ));
 }
 
 /// The environment a command runs in: the `--version-set`'s pins for the command's style,

@@ -48,6 +48,14 @@ fn the_default_run_passes_and_prints_the_table() {
         }
     }
     assert!(stdout.contains("18 passed, 0 failed, 3 xfail"), "{stdout}");
+    // The reference rows are not taken for the real packages: what did not run is said.
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "Not run: 42 cells of the real instrumentor packages (version sets: latest, openai-v1)"
+        ) && stderr.contains("hh-compat run --driver python"),
+        "{stderr}"
+    );
     // Not a terminal: no colour codes, no progress bar.
     assert!(!stdout.contains('\u{1b}'), "escape codes in piped output");
 }
