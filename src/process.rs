@@ -334,7 +334,7 @@ mod tests {
         // `setsid` puts the sleeper in a new session: the group kill cannot reach it, and
         // it holds stderr open. What the program printed before must still be there.
         let out = run(
-            sh("echo VISIBLE >&2; setsid sleep 30 & exit 3"),
+            sh("echo VISIBLE >&2; setsid sleep 5 & exit 3"),
             None,
             limits(60),
         )
