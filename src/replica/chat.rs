@@ -172,6 +172,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
                     }
                 }
             }
+            check_tool_history(messages)?;
         }
         Some(v) => return Err(errors::invalid_type("messages", "an array", type_name(v))),
     }
@@ -247,6 +248,38 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
     })
 }
 
+/// A `tool` message must answer a call of the assistant message before it (directly, or
+/// after that message's other tool results), by its `tool_call_id`; anything else is
+/// refused as Azure (the OpenAI model service) refuses it.
+fn check_tool_history(messages: &[Value]) -> Result<(), Reply> {
+    let mut open_calls: Vec<&str> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        match m.get("role").and_then(Value::as_str) {
+            Some("assistant") => {
+                open_calls = m
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .map(|calls| calls.iter().filter_map(|c| c.get("id")?.as_str()).collect())
+                    .unwrap_or_default();
+            }
+            Some("tool") => {
+                let id = m.get("tool_call_id").and_then(Value::as_str);
+                if !id.is_some_and(|id| open_calls.contains(&id)) {
+                    return Err(errors::openai_shape(
+                        400,
+                        "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+                        Some("invalid_request_error"),
+                        Some(&format!("messages.[{i}].role")),
+                        None,
+                    ));
+                }
+            }
+            _ => open_calls.clear(),
+        }
+    }
+    Ok(())
+}
+
 fn message_text(content: Option<&Value>) -> usize {
     match content {
         Some(Value::String(s)) => s.len(),
@@ -273,13 +306,18 @@ fn prompt_tokens(req: &ChatRequest<'_>) -> u32 {
     u32::try_from(bytes_tokens).unwrap_or(u32::MAX)
 }
 
-/// The tool the request forces, if any, and whether it was forced by name: a named
-/// function, or the first tool for `required`.
-fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
+/// The tool the model calls, if any, and whether it was forced by name. A named function
+/// or `required` (the first tool) force one; under `auto` (or no `tool_choice`) the
+/// replica decides from the conversation, deterministically: it calls the first tool
+/// whose name or description shares a word stem with what the user asked (`Calculate
+/// 15 * 8` → `calculator`), unless the last message is already a tool's result, which
+/// it answers in text. `none` never calls.
+fn chosen_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
     let tools = field(req.body, "tools")?.as_array()?;
-    match field(req.body, "tool_choice")? {
-        Value::String(s) if s == "required" => tools.first().map(|t| (t, false)),
-        Value::Object(_) => {
+    match field(req.body, "tool_choice") {
+        Some(Value::String(s)) if s == "required" => tools.first().map(|t| (t, false)),
+        Some(Value::String(s)) if s == "none" => None,
+        Some(Value::Object(_)) => {
             let name = req
                 .body
                 .get("tool_choice")?
@@ -290,8 +328,48 @@ fn forced_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
                 .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(name))
                 .map(|t| (t, true))
         }
-        _ => None,
+        _ => auto_tool(req.body, tools).map(|t| (t, false)),
     }
+}
+
+/// Under `auto`: the first tool the user's words ask for (see [`chosen_tool`]).
+fn auto_tool<'a>(
+    body: &'a serde_json::Map<String, Value>,
+    tools: &'a [Value],
+) -> Option<&'a Value> {
+    let messages = body.get("messages")?.as_array()?;
+    if messages.last()?.get("role").and_then(Value::as_str) == Some("tool") {
+        return None;
+    }
+    let asked: Vec<String> = messages
+        .iter()
+        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .filter_map(|m| m.get("content").and_then(Value::as_str))
+        .flat_map(stems)
+        .collect();
+    tools.iter().find(|tool| {
+        let name = tool
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let description = tool
+            .pointer("/function/description")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        stems(&name.replace(['_', '-'], " "))
+            .into_iter()
+            .chain(stems(description))
+            .any(|stem| asked.contains(&stem))
+    })
+}
+
+/// The first six letters of each word of five letters or more, lower case: enough to
+/// match `calculate` with `calculator` and `weather` with `weather`, not `the` with `then`.
+fn stems(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 5)
+        .map(|w| w.to_lowercase().chars().take(6).collect())
+        .collect()
 }
 
 /// Deterministic arguments: every declared property gets a value of its declared type.
@@ -342,7 +420,7 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         .flatten()
         .or_else(|| positive_int(req.body, "max_tokens").ok().flatten())
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-    let tool = forced_tool(req);
+    let tool = chosen_tool(req);
     let answers = (0..n)
         .map(|i| {
             let choice_seed = seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -454,13 +532,13 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
             js(&a.text())
         };
         match flavor {
-            // As Azure sends them (recorded 2025): a tool call's choice has empty filter
-            // results and no annotations; a filtered answer has no content at all.
+            // As Azure sends them (recorded 2025-2026): a tool call's choice has empty filter
+            // results; a filtered answer has no content at all.
             Flavor::Azure => match (&a.tool_call, a.finish_reason) {
                 (Some(call), _) => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
+                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
                         a.finish_reason
                     );
                     write_tool_calls(&mut out, call);
@@ -620,6 +698,51 @@ mod tests {
             "tool_choice":"required"
         }));
         assert_eq!(required.answers[0].finish_reason, "tool_calls");
+    }
+
+    #[test]
+    fn auto_calls_the_tool_the_user_asks_for_and_answers_its_result() {
+        let tools = json!([
+            {"type":"function","function":{"name":"get_weather","description":"Current weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},
+            {"type":"function","function":{"name":"calculator","description":"Perform mathematical calculations","parameters":{"type":"object","properties":{"expression":{"type":"string"}}}}}
+        ]);
+        let ask = |content: &str, choice: Option<&str>| {
+            let mut body = json!({"messages":[{"role":"user","content":content}],"tools":tools});
+            if let Some(c) = choice {
+                body["tool_choice"] = json!(c);
+            }
+            plan_for(&body).answers[0].clone()
+        };
+        let calc = ask("Calculate what is 15 * 8", None);
+        assert_eq!(
+            calc.tool_call.as_ref().map(|c| c.name.as_str()),
+            Some("calculator")
+        );
+        assert_eq!(calc.finish_reason, "tool_calls");
+        let weather = ask("What's the weather in Paris?", Some("auto"));
+        assert_eq!(
+            weather.tool_call.map(|c| c.name),
+            Some("get_weather".to_string())
+        );
+        assert!(ask("Tell me a story", None).tool_call.is_none());
+        assert!(ask("Calculate 2 + 2", Some("none")).tool_call.is_none());
+        // After the tool's result, the answer is text.
+        let answered = plan_for(&json!({"tools":tools,"messages":[
+            {"role":"user","content":"Calculate 15 * 8"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"calculator","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"call_1","content":"120"}
+        ]}));
+        assert!(answered.answers[0].tool_call.is_none());
+        assert_eq!(answered.answers[0].finish_reason, "stop");
+        // A tool result that answers no call is refused.
+        let orphan = json!({"messages":[
+            {"role":"user","content":"Calculate 15 * 8"},
+            {"role":"tool","tool_call_id":"call_1","content":"120"}
+        ]});
+        let err = validate(&orphan, Some("2024-10-21")).expect_err("orphan tool message");
+        assert_eq!(err.status, 400);
+        let body: Value = serde_json::from_slice(&err.body).expect("json");
+        assert_eq!(body["error"]["param"], "messages.[1].role");
     }
 
     #[test]
