@@ -239,9 +239,14 @@ def run_feature(client, p: dict, tracer) -> list:
             client.chat.completions.create(**chat_args(missing, p["prompt"], {}))
         except openai.NotFoundError:
             notes.append(f"deployment `{missing}` answered 404 as expected")
+        except openai.BadRequestError as e:
+            # The v1 API answers an unknown model with 400 `unknown_model`.
+            if getattr(e, "code", None) != "unknown_model":
+                raise
+            notes.append(f"deployment `{missing}` answered 400 unknown_model as expected")
         else:
             raise Unexpected(
-                f"a chat call on the missing deployment `{missing}` succeeded; expected 404"
+                f"a chat call on the missing deployment `{missing}` succeeded; expected it to be refused"
             )
         client.chat.completions.create(**chat_args(p["flaky"]["name"], p["prompt"], {}))
     else:

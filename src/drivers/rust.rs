@@ -240,13 +240,21 @@ impl<'a> App<'a> {
                 let mut notes = Vec::new();
                 let request = chat_request(missing_deployment, prompt, None, None, None)?;
                 match self.chat(missing_deployment, request, no_retry).await {
-                    Err(OpenAIError::ApiError(e)) if e.status_code.as_u16() == 404 => {
-                        notes.push(format!("deployment `{missing_deployment}` answered 404 as expected"))
+                    // 404 on the deployment routes; the v1 API answers 400 `unknown_model`.
+                    Err(OpenAIError::ApiError(e))
+                        if e.status_code.as_u16() == 404
+                            || (e.status_code.as_u16() == 400
+                                && e.api_error.code.as_deref() == Some("unknown_model")) =>
+                    {
+                        notes.push(format!(
+                            "deployment `{missing_deployment}` answered {} as expected",
+                            e.status_code.as_u16()
+                        ))
                     }
                     Err(other) => return Err(DriverError::call(other)),
                     Ok(_) => {
                         return Err(DriverError::Unexpected(format!(
-                            "a chat call on the missing deployment `{missing_deployment}` succeeded; expected 404"
+                            "a chat call on the missing deployment `{missing_deployment}` succeeded; expected it to be refused"
                         )))
                     }
                 }

@@ -74,6 +74,17 @@ pub fn api_version_not_supported() -> Reply {
 
 pub fn deployment_not_found(api: Api, model: &str) -> Reply {
     match api {
+        // The v1 API names models in the body and answers an unknown one with a 400
+        // (recorded 2026-01), its own content type included.
+        Api::AzureV1 => {
+            let message = format!("Unknown model: {model}");
+            let mut r = reply(
+                400,
+                json!({"error": {"code": "unknown_model", "message": message, "details": message}}),
+            );
+            r.content_type = "application/json; charset=utf-8";
+            r
+        }
         Api::OpenAi => openai_shape(
             404,
             &format!("The model `{model}` does not exist or you do not have access to it."),

@@ -437,8 +437,10 @@ async fn v1_api_version_rules_and_missing_model() {
         r#"{"model":"nope","messages":[]}"#,
     )
     .await;
+    // The v1 API answers an unknown model with a 400, as Azure does (recorded 2026-01).
     assert_eq!(
         (s, json_of(&b)["error"]["code"].as_str()),
-        (404, Some("DeploymentNotFound"))
+        (400, Some("unknown_model"))
     );
+    assert_eq!(json_of(&b)["error"]["message"], "Unknown model: nope");
 }
