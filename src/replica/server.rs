@@ -393,6 +393,8 @@ impl Replica {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut t = Answer::new(reply.status).set_body_raw(reply.body, reply.content_type);
         let limited = reply.retry_after_ms.is_some();
+        // Azure's 401s and 404s carry no rate-limit headers.
+        let mut rate_headers = true;
         match api {
             Some(Api::OpenAi) => {
                 t = t
@@ -404,22 +406,32 @@ impl Replica {
                     .insert_header("openai-processing-ms", "12");
             }
             _ => {
+                // As Azure sends them (recorded 2024-2026): every answer has an
+                // `apim-request-id`; only a success also has an `x-request-id`, with a value
+                // of its own; a 401 has nothing else; a 404 adds only the region.
                 let id = super::content::request_uuid(n);
-                t = t
-                    .insert_header("apim-request-id", id.as_str())
-                    .insert_header("x-request-id", id.as_str())
-                    .insert_header("x-ms-region", self.config.region.as_str());
+                t = t.insert_header("apim-request-id", id.as_str());
+                if reply.status != 401 {
+                    t = t.insert_header("x-ms-region", self.config.region.as_str());
+                }
+                if (200..300).contains(&reply.status) {
+                    let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
+                    t = t.insert_header("x-request-id", other.as_str());
+                }
+                rate_headers = !matches!(reply.status, 401 | 404);
             }
         }
-        t = t
-            .insert_header(
-                "x-ratelimit-remaining-requests",
-                if limited { "0" } else { "99" },
-            )
-            .insert_header(
-                "x-ratelimit-remaining-tokens",
-                if limited { "0" } else { "99000" },
-            );
+        if rate_headers {
+            t = t
+                .insert_header(
+                    "x-ratelimit-remaining-requests",
+                    if limited { "0" } else { "99" },
+                )
+                .insert_header(
+                    "x-ratelimit-remaining-tokens",
+                    if limited { "0" } else { "99000" },
+                );
+        }
         if let Some(ms) = reply.retry_after_ms {
             t = t
                 .insert_header("retry-after", &ms.div_ceil(1000).max(1).to_string())

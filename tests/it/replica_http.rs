@@ -131,6 +131,28 @@ async fn azure_headers_and_body_annotations() {
         assert!(headers.contains_key(name), "missing {name}");
     }
     assert_eq!(headers["x-ms-region"], "East US");
+    assert_ne!(
+        headers["apim-request-id"], headers["x-request-id"],
+        "Azure's two ids differ"
+    );
+    // Errors as Azure sends them: a 401 has the apim id only; a 404 no x-request-id and
+    // no rate-limit headers.
+    let (status, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", "wrong")], HELLO).await;
+    assert_eq!(status, 401);
+    assert!(headers.contains_key("apim-request-id"));
+    for absent in [
+        "x-request-id",
+        "x-ms-region",
+        "x-ratelimit-remaining-requests",
+    ] {
+        assert!(!headers.contains_key(absent), "401 has {absent}");
+    }
+    let (status, headers, _) = post(&chat_url(&h, "nope"), &[("api-key", KEY)], HELLO).await;
+    assert_eq!(status, 404);
+    assert!(headers.contains_key("apim-request-id") && headers.contains_key("x-ms-region"));
+    for absent in ["x-request-id", "x-ratelimit-remaining-requests"] {
+        assert!(!headers.contains_key(absent), "404 has {absent}");
+    }
     let v = json_of(&text);
     assert_eq!(v["object"], "chat.completion");
     assert!(v["prompt_filter_results"].is_array());
