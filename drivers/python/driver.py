@@ -240,8 +240,9 @@ def run_feature(client, p: dict, tracer) -> list:
         except openai.NotFoundError:
             notes.append(f"deployment `{missing}` answered 404 as expected")
         except openai.BadRequestError as e:
-            # The v1 API answers an unknown model with 400 `unknown_model`.
-            if getattr(e, "code", None) != "unknown_model":
+            # The v1 API (a plain OpenAI client) answers an unknown model with 400
+            # `unknown_model`; on the deployment routes only a 404 is the expected refusal.
+            if isinstance(client, openai.AzureOpenAI) or getattr(e, "code", None) != "unknown_model":
                 raise
             notes.append(f"deployment `{missing}` answered 400 unknown_model as expected")
         else:

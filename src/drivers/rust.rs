@@ -243,7 +243,8 @@ impl<'a> App<'a> {
                     // 404 on the deployment routes; the v1 API answers 400 `unknown_model`.
                     Err(OpenAIError::ApiError(e))
                         if e.status_code.as_u16() == 404
-                            || (e.status_code.as_u16() == 400
+                            || (self.cell.provider == Provider::AzureOpenAiV1
+                                && e.status_code.as_u16() == 400
                                 && e.api_error.code.as_deref() == Some("unknown_model")) =>
                     {
                         notes.push(format!(

@@ -29,7 +29,8 @@ pub struct ToolCall {
 pub struct Answer {
     /// Text pieces as streamed; concatenated they are the message content.
     pub pieces: Vec<String>,
-    pub tool_call: Option<ToolCall>,
+    /// The tools called, in order (several when calls are parallel); empty for text.
+    pub tool_calls: Vec<ToolCall>,
     pub finish_reason: &'static str,
     pub completion_tokens: u32,
 }
@@ -224,15 +225,24 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
         }
     }
     match field(map, "tool_choice") {
-        None | Some(Value::String(_)) => {}
-        Some(v @ Value::Object(_)) => {
+        None => {}
+        Some(Value::String(s)) if matches!(s.as_str(), "auto" | "none" | "required") => {}
+        Some(Value::String(s)) => {
+            return Err(errors::invalid_value(
+                "tool_choice",
+                &format!(
+                    "Invalid value: '{s}'. Supported values are: 'none', 'auto', and 'required'."
+                ),
+            ))
+        }
+        Some(v @ Value::Object(_))
             if v.pointer("/function/name")
                 .and_then(Value::as_str)
-                .is_none()
-            {
-                return Err(errors::missing_param("tool_choice.function.name"));
-            }
+                .is_none() =>
+        {
+            return Err(errors::missing_param("tool_choice.function.name"));
         }
+        Some(Value::Object(_)) => {}
         Some(v) => {
             return Err(errors::invalid_type(
                 "tool_choice",
@@ -252,7 +262,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
 /// after that message's other tool results), by its `tool_call_id`; anything else is
 /// refused as Azure (the OpenAI model service) refuses it.
 fn check_tool_history(messages: &[Value]) -> Result<(), Reply> {
-    let mut open_calls: Vec<&str> = Vec::new();
+    let mut open_calls: std::collections::HashSet<&str> = Default::default();
     for (i, m) in messages.iter().enumerate() {
         match m.get("role").and_then(Value::as_str) {
             Some("assistant") => {
@@ -306,16 +316,17 @@ fn prompt_tokens(req: &ChatRequest<'_>) -> u32 {
     u32::try_from(bytes_tokens).unwrap_or(u32::MAX)
 }
 
-/// The tool the model calls, if any, and whether it was forced by name. A named function
+/// The tools the model calls, if any, and whether the call was forced by name. A named function
 /// or `required` (the first tool) force one; under `auto` (or no `tool_choice`) the
-/// replica decides from the conversation, deterministically: it calls the first tool
-/// whose name or description shares a word stem with what the user asked (`Calculate
-/// 15 * 8` → `calculator`), unless the last message is already a tool's result, which
-/// it answers in text. `none` never calls.
-fn chosen_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
+/// replica decides from the conversation, deterministically: it calls every tool whose
+/// name or description shares a word stem with what the user asked (`Calculate 15 * 8`
+/// → `calculator`), in parallel unless `parallel_tool_calls` is false (then the first),
+/// unless the last message is already a tool's result, which it answers in text. `none`
+/// never calls.
+fn chosen_tools<'a>(req: &ChatRequest<'a>) -> Option<(Vec<&'a Value>, bool)> {
     let tools = field(req.body, "tools")?.as_array()?;
     match field(req.body, "tool_choice") {
-        Some(Value::String(s)) if s == "required" => tools.first().map(|t| (t, false)),
+        Some(Value::String(s)) if s == "required" => tools.first().map(|t| (vec![t], false)),
         Some(Value::String(s)) if s == "none" => None,
         Some(Value::Object(_)) => {
             let name = req
@@ -326,49 +337,84 @@ fn chosen_tool<'a>(req: &ChatRequest<'a>) -> Option<(&'a Value, bool)> {
             tools
                 .iter()
                 .find(|t| t.pointer("/function/name").and_then(Value::as_str) == Some(name))
-                .map(|t| (t, true))
+                .map(|t| (vec![t], true))
         }
-        _ => auto_tool(req.body, tools).map(|t| (t, false)),
+        _ => {
+            let mut asked = auto_tools(req.body, tools);
+            // Several at once unless the request turns parallel calls off.
+            if field(req.body, "parallel_tool_calls") == Some(&Value::Bool(false)) {
+                asked.truncate(1);
+            }
+            (!asked.is_empty()).then_some((asked, false))
+        }
     }
 }
 
-/// Under `auto`: the first tool the user's words ask for (see [`chosen_tool`]).
-fn auto_tool<'a>(
-    body: &'a serde_json::Map<String, Value>,
-    tools: &'a [Value],
-) -> Option<&'a Value> {
-    let messages = body.get("messages")?.as_array()?;
-    if messages.last()?.get("role").and_then(Value::as_str) == Some("tool") {
-        return None;
+/// Under `auto`: the tools the user's words ask for, in the request's order (see
+/// [`chosen_tools`]).
+fn auto_tools<'a>(body: &'a serde_json::Map<String, Value>, tools: &'a [Value]) -> Vec<&'a Value> {
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let last_role = messages
+        .last()
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str);
+    if last_role == Some("tool") {
+        return Vec::new();
     }
-    let asked: Vec<String> = messages
+    // What the user asked last (string content or text parts): an earlier turn's request
+    // has had its answer.
+    let last_user = messages
         .iter()
-        .filter(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .filter_map(|m| m.get("content").and_then(Value::as_str))
-        .flat_map(stems)
-        .collect();
-    tools.iter().find(|tool| {
-        let name = tool
-            .pointer("/function/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let description = tool
-            .pointer("/function/description")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        stems(&name.replace(['_', '-'], " "))
-            .into_iter()
-            .chain(stems(description))
-            .any(|stem| asked.contains(&stem))
-    })
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"));
+    let asked: std::collections::HashSet<String> = match last_user.and_then(|m| m.get("content")) {
+        Some(Value::String(text)) => stems(text),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .flat_map(stems)
+            .collect(),
+        _ => return Vec::new(),
+    }
+    .into_iter()
+    .collect();
+    tools
+        .iter()
+        .filter(|tool| {
+            let name = tool
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let description = tool
+                .pointer("/function/description")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            stems(&name.replace(['_', '-'], " "))
+                .into_iter()
+                .chain(stems(description))
+                .any(|stem| asked.contains(&stem))
+        })
+        .collect()
 }
 
-/// The first six letters of each word of five letters or more, lower case: enough to
-/// match `calculate` with `calculator` and `weather` with `weather`, not `the` with `then`.
+/// Words too common to say which tool is wanted.
+const COMMON_WORDS: &[&str] = &[
+    "about", "after", "again", "before", "could", "curren", "given", "number", "other", "please",
+    "return", "should", "string", "their", "there", "these", "thing", "those", "using", "value",
+    "where", "which", "would",
+];
+
+/// The first six letters of each word of five letters or more, lower case, leaving out
+/// numbers and common words: enough to match `calculate` with `calculator` and
+/// `weather` with `weather`, not `the` with `then` or "current date" with
+/// `get_current_weather`. A heuristic, deterministic by design.
 fn stems(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 5)
-        .map(|w| w.to_lowercase().chars().take(6).collect())
+        .filter(|w| w.chars().count() >= 5 && !w.chars().all(|c| c.is_ascii_digit()))
+        .map(|w| w.to_lowercase().chars().take(6).collect::<String>())
+        .filter(|stem| !COMMON_WORDS.contains(&stem.as_str()))
         .collect()
 }
 
@@ -420,29 +466,38 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         .flatten()
         .or_else(|| positive_int(req.body, "max_tokens").ok().flatten())
         .map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-    let tool = chosen_tool(req);
+    let chosen = chosen_tools(req);
     let answers = (0..n)
         .map(|i| {
             let choice_seed = seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            if let Some((tool, by_name)) = tool {
-                let arguments = tool_arguments(tool);
-                let name = tool
-                    .pointer("/function/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let completion_tokens =
-                    content::text_tokens(&arguments) + content::text_tokens(&name) + 3;
+            if let Some((tools, by_name)) = &chosen {
+                let tool_calls: Vec<ToolCall> = tools
+                    .iter()
+                    .enumerate()
+                    .map(|(k, tool)| {
+                        let call_seed =
+                            content::hash(&[choice_seed, k as u64].map(u64::to_le_bytes).concat());
+                        ToolCall {
+                            id: format!("call_{}", &content::id_suffix(call_seed)[..24]),
+                            name: tool
+                                .pointer("/function/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string(),
+                            arguments: tool_arguments(tool),
+                        }
+                    })
+                    .collect();
+                let completion_tokens = tool_calls
+                    .iter()
+                    .map(|c| content::text_tokens(&c.arguments) + content::text_tokens(&c.name) + 3)
+                    .sum();
                 return Answer {
                     pieces: Vec::new(),
-                    tool_call: Some(ToolCall {
-                        id: format!("call_{}", &content::id_suffix(choice_seed)[..24]),
-                        name,
-                        arguments,
-                    }),
+                    tool_calls,
                     // Azure ends a call forced by name with `stop`; `tool_calls` is for
                     // `required` (and `auto`), as recorded 2024-12 and 2025-04.
-                    finish_reason: if by_name { "stop" } else { "tool_calls" },
+                    finish_reason: if *by_name { "stop" } else { "tool_calls" },
                     completion_tokens,
                 };
             }
@@ -457,7 +512,7 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
             Answer {
                 completion_tokens: u32::try_from(words.len()).unwrap_or(u32::MAX),
                 pieces,
-                tool_call: None,
+                tool_calls: Vec::new(),
                 finish_reason,
             }
         })
@@ -498,14 +553,21 @@ pub fn write_usage(out: &mut String, plan: &Plan) {
     );
 }
 
-fn write_tool_calls(out: &mut String, call: &ToolCall) {
-    let _ = write!(
-        out,
-        r#"[{{"function":{{"arguments":{},"name":{}}},"id":{},"type":"function"}}]"#,
-        js(&call.arguments),
-        js(&call.name),
-        js(&call.id)
-    );
+fn write_tool_calls(out: &mut String, calls: &[ToolCall]) {
+    out.push('[');
+    for (k, call) in calls.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            r#"{{"function":{{"arguments":{},"name":{}}},"id":{},"type":"function"}}"#,
+            js(&call.arguments),
+            js(&call.name),
+            js(&call.id)
+        );
+    }
+    out.push(']');
 }
 
 /// The non-streamed body. Azure writes keys in alphabetical order; OpenAI in its own order.
@@ -526,7 +588,7 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
         if i > 0 {
             out.push(',');
         }
-        let content = if a.tool_call.is_some() {
+        let content = if !a.tool_calls.is_empty() {
             "null".to_string()
         } else {
             js(&a.text())
@@ -534,23 +596,23 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
         match flavor {
             // As Azure sends them (recorded 2025-2026): a tool call's choice has empty filter
             // results; a filtered answer has no content at all.
-            Flavor::Azure => match (&a.tool_call, a.finish_reason) {
-                (Some(call), _) => {
+            Flavor::Azure => match (a.tool_calls.as_slice(), a.finish_reason) {
+                (calls @ [_, ..], _) => {
                     let _ = write!(
                         out,
                         r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
                         a.finish_reason
                     );
-                    write_tool_calls(&mut out, call);
+                    write_tool_calls(&mut out, calls);
                     out.push_str("}}");
                 }
-                (None, "content_filter") => {
+                ([], "content_filter") => {
                     let _ = write!(
                         out,
                         r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{"refusal":null,"role":"assistant"}}}}"#
                     );
                 }
-                (None, _) => {
+                ([], _) => {
                     let _ = write!(
                         out,
                         r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant"}}}}"#,
@@ -563,9 +625,9 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
                     out,
                     r#"{{"index":{i},"message":{{"role":"assistant","content":{content},"#
                 );
-                if let Some(call) = &a.tool_call {
+                if !a.tool_calls.is_empty() {
                     out.push_str(r#""tool_calls":"#);
-                    write_tool_calls(&mut out, call);
+                    write_tool_calls(&mut out, &a.tool_calls);
                     out.push(',');
                 }
                 let _ = write!(
@@ -686,7 +748,7 @@ mod tests {
             "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}}}}}],
             "tool_choice":{"type":"function","function":{"name":"get_weather"}}
         }));
-        let call = p.answers[0].tool_call.as_ref().expect("tool call");
+        let call = p.answers[0].tool_calls.first().expect("tool call");
         assert_eq!(call.name, "get_weather");
         assert_eq!(call.arguments, r#"{"city":"replica","days":1}"#);
         assert_eq!(p.answers[0].finish_reason, "stop", "forced by name");
@@ -715,24 +777,33 @@ mod tests {
         };
         let calc = ask("Calculate what is 15 * 8", None);
         assert_eq!(
-            calc.tool_call.as_ref().map(|c| c.name.as_str()),
+            calc.tool_calls.first().map(|c| c.name.as_str()),
             Some("calculator")
         );
         assert_eq!(calc.finish_reason, "tool_calls");
         let weather = ask("What's the weather in Paris?", Some("auto"));
         assert_eq!(
-            weather.tool_call.map(|c| c.name),
+            weather.tool_calls.first().map(|c| c.name.clone()),
             Some("get_weather".to_string())
         );
-        assert!(ask("Tell me a story", None).tool_call.is_none());
-        assert!(ask("Calculate 2 + 2", Some("none")).tool_call.is_none());
+        assert!(ask("Tell me a story", None).tool_calls.is_empty());
+        assert!(ask("Calculate 2 + 2", Some("none")).tool_calls.is_empty());
+        // Common words alone ask for nothing.
+        assert!(ask("Which value would you return about these?", None)
+            .tool_calls
+            .is_empty());
+        // Both asked for: two calls in parallel, distinct ids.
+        let both = ask("Calculate the weather", None);
+        let names: Vec<&str> = both.tool_calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["get_weather", "calculator"]);
+        assert_ne!(both.tool_calls[0].id, both.tool_calls[1].id);
         // After the tool's result, the answer is text.
         let answered = plan_for(&json!({"tools":tools,"messages":[
             {"role":"user","content":"Calculate 15 * 8"},
             {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"calculator","arguments":"{}"}}]},
             {"role":"tool","tool_call_id":"call_1","content":"120"}
         ]}));
-        assert!(answered.answers[0].tool_call.is_none());
+        assert!(answered.answers[0].tool_calls.is_empty());
         assert_eq!(answered.answers[0].finish_reason, "stop");
         // A tool result that answers no call is refused.
         let orphan = json!({"messages":[

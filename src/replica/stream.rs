@@ -118,21 +118,51 @@ impl Writer<'_> {
     fn answer(&mut self, index: usize, a: &Answer, faults: StreamFaults) -> bool {
         let azure = self.flavor == Flavor::Azure;
         let empty_filter = azure.then_some("{}");
-        let role_delta = match &a.tool_call {
-            Some(call) => format!(
-                r#"{{"role":"assistant","content":null,"refusal":null,"tool_calls":[{{"index":0,"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}]}}"#,
+        // A tool call opens with a header (index, id, name, empty arguments) — the first in
+        // the role chunk, each later one in its own chunk — then argument fragments.
+        let header = |k: usize, call: &super::chat::ToolCall| {
+            format!(
+                r#"{{"index":{k},"id":{},"type":"function","function":{{"name":{},"arguments":""}}}}"#,
                 js(&call.id),
                 js(&call.name)
+            )
+        };
+        let calls = &a.tool_calls;
+        let role_delta = match calls.first() {
+            Some(first) => format!(
+                r#"{{"role":"assistant","content":null,"refusal":null,"tool_calls":[{}]}}"#,
+                header(0, first)
             ),
             None => r#"{"role":"assistant","content":"","refusal":null}"#.to_string(),
         };
         let c = self.choice(index, &role_delta, None, empty_filter);
         self.chunk(&c, None);
 
-        let pieces: Vec<String> = match &a.tool_call {
-            // Arguments arrive in a few fragments, like the real service's token stream.
-            Some(call) => split_fragments(&call.arguments, 8),
-            None => a.pieces.clone(),
+        // Each piece is a delta: content, a tool call's header, or an argument fragment.
+        let pieces: Vec<(String, String)> = if calls.is_empty() {
+            a.pieces
+                .iter()
+                .map(|p| (format!(r#"{{"content":{}}}"#, js(p)), p.clone()))
+                .collect()
+        } else {
+            let mut out = Vec::new();
+            for (k, call) in calls.iter().enumerate() {
+                if k > 0 {
+                    out.push((
+                        format!(r#"{{"tool_calls":[{}]}}"#, header(k, call)),
+                        String::new(),
+                    ));
+                }
+                // Arguments arrive in a few fragments, like the real service's token stream.
+                for piece in split_fragments(&call.arguments, 8) {
+                    let delta = format!(
+                        r#"{{"tool_calls":[{{"index":{k},"function":{{"arguments":{}}}}}]}}"#,
+                        js(&piece)
+                    );
+                    out.push((delta, piece));
+                }
+            }
+            out
         };
         let stop_at = if faults.truncated {
             pieces.len().div_ceil(2)
@@ -140,26 +170,19 @@ impl Writer<'_> {
             pieces.len()
         };
         let mut sent = 0usize;
-        for (k, piece) in pieces.iter().enumerate().take(stop_at) {
+        for (k, (delta, piece)) in pieces.iter().enumerate().take(stop_at) {
             if faults.malformed && k == 1.min(pieces.len().saturating_sub(1)) {
                 self.event(r#"{"choices":[{"delta":{"content":"#);
                 continue;
             }
-            let delta = match &a.tool_call {
-                Some(_) => format!(
-                    r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":{}}}}}]}}"#,
-                    js(piece)
-                ),
-                None => format!(r#"{{"content":{}}}"#, js(piece)),
-            };
             // Azure sends empty filter results on tool-call argument fragments (recorded
             // 2024-12 and 2026-01) and under the asynchronous filter.
-            let filter = match (azure, faults.async_filter || a.tool_call.is_some()) {
+            let filter = match (azure, faults.async_filter || !calls.is_empty()) {
                 (true, false) => Some(FILTER_SAFE),
                 (true, true) => Some("{}"),
                 (false, _) => None,
             };
-            let c = self.choice(index, &delta, None, filter);
+            let c = self.choice(index, delta, None, filter);
             self.chunk(&c, None);
             sent += piece.len();
             // The asynchronous filter lags the content: its annotations arrive in
@@ -253,6 +276,50 @@ mod tests {
         };
         let req = validate(&body, Some("2024-10-21")).expect("valid");
         plan(&req, "gpt-4o-2024-08-06", false)
+    }
+
+    #[test]
+    fn parallel_tool_calls_stream_a_header_then_fragments_per_call() {
+        let body = json!({"stream":true,"messages":[{"role":"user","content":"Calculate the weather"}],"tools":[
+            {"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}},
+            {"type":"function","function":{"name":"calculator","parameters":{"type":"object","properties":{"expression":{"type":"string"}}}}}
+        ]});
+        let req = validate(&body, Some("2024-10-21")).expect("valid");
+        let p = plan(&req, "gpt-4o-2024-08-06", false);
+        let mut args: Vec<String> = vec![String::new(), String::new()];
+        let mut names: Vec<String> = vec![String::new(), String::new()];
+        for e in events(&body_of(&p)) {
+            let Ok(v) = serde_json::from_str::<Value>(&e) else {
+                continue;
+            };
+            let Some(choice) = v["choices"].get(0) else {
+                continue;
+            };
+            for call in choice["delta"]["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let k = call["index"].as_u64().expect("index") as usize;
+                if let Some(name) = call["function"]["name"].as_str() {
+                    names[k] = name.to_string();
+                    assert!(call["id"]
+                        .as_str()
+                        .is_some_and(|id| id.starts_with("call_")));
+                }
+                args[k].push_str(call["function"]["arguments"].as_str().unwrap_or_default());
+                assert_eq!(choice["content_filter_results"], json!({}));
+            }
+        }
+        assert_eq!(names, ["get_weather", "calculator"]);
+        assert_eq!(
+            args,
+            [r#"{"city":"replica"}"#, r#"{"expression":"replica"}"#]
+        );
+    }
+
+    fn body_of(p: &Plan) -> Vec<u8> {
+        body(p, Flavor::Azure, StreamFaults::default())
     }
 
     #[test]

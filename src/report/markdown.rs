@@ -154,10 +154,12 @@ const PHRASES_SHOWN: usize = 2;
 fn phrase(finding: &super::result::Finding) -> Option<String> {
     let subject = finding.subject.as_deref()?;
     let key = subject.strip_prefix("attribute `")?.strip_suffix('`')?;
-    Some(match finding.actual.as_deref() {
-        Some("absent") => format!("no `{key}`"),
+    let words = match (finding.expected.as_deref(), finding.actual.as_deref()) {
+        (_, Some("absent")) => format!("no `{key}`"),
+        (Some("absent"), _) => format!("unexpected `{key}`"),
         _ => format!("`{key}` differs"),
-    })
+    };
+    Some(words.replace('|', "\\|"))
 }
 
 /// The text of a finding's note: a known issue by its reason and link (so every cell it
