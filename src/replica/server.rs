@@ -416,13 +416,23 @@ impl Replica {
                 }
                 if (200..300).contains(&reply.status) {
                     let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
-                    t = t.insert_header("x-request-id", other.as_str());
+                    t = t
+                        .insert_header("x-request-id", other.as_str())
+                        .insert_header("azureml-model-session", "d20260101000000-replica")
+                        .insert_header("x-ms-rai-invoked", "true")
+                        .insert_header("x-accel-buffering", "no")
+                        .insert_header("x-ratelimit-renewalperiod-requests", "60")
+                        .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+                        .insert_header("x-ratelimit-reset-requests", "500")
+                        .insert_header("x-ratelimit-reset-tokens", "7");
                 }
                 rate_headers = !matches!(reply.status, 401 | 404);
             }
         }
         if rate_headers {
             t = t
+                .insert_header("x-ratelimit-limit-requests", "100")
+                .insert_header("x-ratelimit-limit-tokens", "100000")
                 .insert_header(
                     "x-ratelimit-remaining-requests",
                     if limited { "0" } else { "99" },

@@ -127,6 +127,10 @@ async fn azure_headers_and_body_annotations() {
         "x-ms-region",
         "x-ratelimit-remaining-requests",
         "x-ratelimit-remaining-tokens",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-reset-tokens",
+        "azureml-model-session",
+        "x-ms-rai-invoked",
     ] {
         assert!(headers.contains_key(name), "missing {name}");
     }
