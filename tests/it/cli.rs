@@ -537,3 +537,100 @@ fn diff_shows_a_planted_regression_and_exits_1() {
     let out = hh(&["report", dir.join("lying.json").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
+
+/// The keys docs/results.md lists in the table under `heading`.
+fn documented_keys(doc: &str, heading: &str) -> std::collections::BTreeSet<String> {
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("docs/results.md has no section `{heading}`"));
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn results_files_hold_exactly_the_documented_keys() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/results.md"))
+            .unwrap();
+    let dir = temp_dir("schema");
+    // A shard of a run with the python driver's real packages is not needed: the rust
+    // cells carry every field but the optional ones checked below.
+    assert_eq!(run_to(&dir, "r.json", &["--shard", "1/1"]), 0);
+    let r = json(&dir.join("r.json"));
+    let keys = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let top = documented_keys(&doc, "Top level");
+    assert!(
+        keys(&r).is_subset(&top),
+        "undocumented: {:?}",
+        keys(&r).difference(&top).collect::<Vec<_>>()
+    );
+    let (mut cells, mut findings, mut requests, mut spans) = Default::default();
+    let merge =
+        |acc: &mut std::collections::BTreeSet<String>, v: &serde_json::Value| acc.extend(keys(v));
+    for c in r["cells"].as_array().unwrap() {
+        merge(&mut cells, c);
+        c["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(|f| merge(&mut findings, f));
+        c["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(|q| merge(&mut requests, q));
+        c["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(|s| merge(&mut spans, s));
+    }
+    for (seen, heading) in [
+        (&cells, "A cell"),
+        (&findings, "A finding"),
+        (&requests, "A request"),
+        (&spans, "A span"),
+    ] {
+        let documented = documented_keys(&doc, heading);
+        let undocumented: Vec<_> = seen.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "{heading}: undocumented keys {undocumented:?}"
+        );
+        // Every documented key but the optional ones is in real output.
+        let optional = [
+            "version_set",
+            "ordinal",
+            "path",
+            "status_message",
+            "parent",
+            "events",
+            "reason",
+            "link",
+            "check",
+            "subject",
+            "expected",
+            "actual",
+            "versions",
+            "requests",
+            "deployment",
+            "shard",
+        ];
+        let missing: Vec<_> = documented
+            .iter()
+            .filter(|k| !seen.contains(*k) && !optional.contains(&k.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{heading}: documented but never written {missing:?}"
+        );
+    }
+    assert_eq!(r["schema"], "hh-compat/results/v1");
+    assert_eq!(r["shard"], "1/1");
+}
