@@ -169,7 +169,11 @@ pub async fn ensure(
         source,
     })?;
     remove_abandoned_staging(cache_dir);
-    let staging = cache_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    // Unique per build, not just per process: two cells (or tests) of one process may
+    // build the same environment at once; the first rename wins, the other reuses it.
+    static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let staging = cache_dir.join(format!(".{name}.tmp-{}-{build}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     crate::process::remove_on_interrupt(&staging);
     let _staging = StagingGuard(staging.clone());
@@ -296,8 +300,8 @@ impl Drop for StagingGuard {
     }
 }
 
-/// Removes staging directories (`.NAME.tmp-PID`) that a killed process left behind: any
-/// whose process is gone.
+/// Removes staging directories (`.NAME.tmp-PID-N`) that a killed process left behind:
+/// any whose process is gone.
 fn remove_abandoned_staging(cache_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(cache_dir) else {
         return;
@@ -307,7 +311,7 @@ fn remove_abandoned_staging(cache_dir: &Path) {
         let Some(pid) = name
             .strip_prefix('.')
             .and_then(|n| n.rsplit_once(".tmp-"))
-            .and_then(|(_, pid)| pid.parse::<i32>().ok())
+            .and_then(|(_, rest)| rest.split('-').next()?.parse::<i32>().ok())
         else {
             continue;
         };

@@ -109,19 +109,29 @@ pub fn live_env(azure: &FakeAzure) -> BTreeMap<&'static str, String> {
     ])
 }
 
-/// Runs the binary in `cwd` with exactly `env` (plus PATH/HOME), no inherited AZURE_*.
+/// Runs the binary in `cwd` with exactly `env`, no inherited AZURE_*: only what finding
+/// programs and reaching the package index need is kept (PATH, HOME, caches, and the
+/// machine's TLS and index settings, which uv reads from the environment rather than
+/// from pip's configuration files).
 pub fn hh(cwd: &Path, env: &BTreeMap<&str, String>, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args).current_dir(cwd).env_clear();
-    for keep in [
-        "PATH",
-        "HOME",
-        "TMPDIR",
-        "XDG_CACHE_HOME",
-        "HH_COMPAT_CACHE_DIR",
-    ] {
-        if let Ok(v) = std::env::var(keep) {
-            cmd.env(keep, v);
+    for (key, value) in std::env::vars_os() {
+        let Some(name) = key.to_str() else { continue };
+        let kept = matches!(
+            name,
+            "PATH"
+                | "HOME"
+                | "TMPDIR"
+                | "XDG_CACHE_HOME"
+                | "HH_COMPAT_CACHE_DIR"
+                | "SSL_CERT_FILE"
+                | "SSL_CERT_DIR"
+                | "REQUESTS_CA_BUNDLE"
+        ) || name.starts_with("PIP_")
+            || name.starts_with("UV_");
+        if kept {
+            cmd.env(key, value);
         }
     }
     for (k, v) in env {
