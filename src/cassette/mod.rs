@@ -1,6 +1,5 @@
 //! Cassettes: recorded Azure OpenAI traffic, written as readable YAML and replayed by the
-//! replica instead of generated answers (issue 5, items 3 and 4). The format is
-//! documented in docs/cassettes.md.
+//! replica instead of generated answers. The format is documented in docs/cassettes.md.
 //!
 //! - [`model`]: the file format as serde types; [`scope`]: scope → file name;
 //!   [`sse`]: event streams ↔ events; [`normalize`]: JSON normalization and diffs.

@@ -146,8 +146,13 @@ async fn execute(
                 ..selection.clone()
             },
         );
+        let place: std::collections::HashMap<&str, usize> = whole
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
         for result in &mut results.cells {
-            result.ordinal = whole.iter().position(|c| c.id == result.id);
+            result.ordinal = place.get(result.id.as_str()).copied();
         }
     }
     let mut written = true;
