@@ -1,7 +1,7 @@
 //! Command-line definitions only: each subcommand maps onto one library call in `main.rs`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use hh_compat::vocab::{DriverKind, Feature, Provider, Style, Target};
+use hh_compat::vocab::{DriverKind, Feature, Provider, Setup as TracingSetup, Style, Target};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -139,6 +139,8 @@ pub struct SelectArgs {
     /// on `run` when no --driver is given.
     #[arg(long = "version-set", value_name = "NAME")]
     pub version_sets: Vec<String>,
+    #[arg(long = "setup", value_name = "SETUP", value_parser = parse_name::<TracingSetup>, help = names_help("Only cells whose app wires tracing this way (repeatable); a setup other than instrumentor implies --driver python on `run`", &TracingSetup::names()))]
+    pub setups: Vec<TracingSetup>,
     /// Only cells whose id matches PATTERN (`*` is a wildcard; repeatable, any may match).
     #[arg(long = "filter", value_name = "PATTERN")]
     pub patterns: Vec<String>,
@@ -401,6 +403,7 @@ impl From<SelectArgs> for hh_compat::commands::Selection {
             styles: a.styles,
             features: a.features,
             drivers: a.drivers,
+            setups: a.setups,
             version_sets: a.version_sets,
             patterns: a.patterns,
             shard: a.shard,

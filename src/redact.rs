@@ -23,10 +23,14 @@ pub const MIN_SECRET_CHARS: usize = 8;
 /// as "Bearer of" intact.
 static BEARER: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\bBearer\s+[A-Za-z0-9\-._~+/]{12,}=*").expect("static regex"));
-/// JWTs (Entra ID tokens) and OpenAI-style `sk-` keys, wherever they appear.
+/// JWTs (Entra ID tokens), OpenAI-style `sk-` keys and the API keys the embedded
+/// backend hands each setup cell, wherever they appear.
 static TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*|\bsk-[A-Za-z0-9_-]{20,}")
-        .expect("static regex")
+    Regex::new(&format!(
+        r"\beyJ[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]{{4,}}\.[A-Za-z0-9_-]*|\bsk-[A-Za-z0-9_-]{{20,}}|\b{}[0-9a-f]+",
+        crate::capture::otlp::KEY_PREFIX
+    ))
+    .expect("static regex")
 });
 /// An environment-style assignment of a secret-looking name (`AZURE_OPENAI_API_KEY=…`,
 /// `export HH_API_KEY="…"`), as a `.env` file or an app's debug print has it. Upper-case
@@ -234,12 +238,13 @@ mod tests {
         );
         let s = r.text(
             "key canary-key-0123456789, Authorization: Bearer abc.def-ghi-jkl-mno, \
-             jwt eyJhbGciOi.eyJzdWIiOiIx.sig_part, short, https://contoso.openai.azure.com/x, contoso",
+             jwt eyJhbGciOi.eyJzdWIiOiIx.sig_part, short, https://contoso.openai.azure.com/x, contoso, \
+             backend hhc_backend_key_0123456789abcdef0123456789abcdef.",
         );
         assert_eq!(
             s,
             "key [REDACTED], Authorization: Bearer [REDACTED], jwt [REDACTED], short, \
-             https://anonymized-resource.openai.azure.com/x, anonymized-resource"
+             https://anonymized-resource.openai.azure.com/x, anonymized-resource, backend [REDACTED]."
         );
         let v = r.value(&json!({"canary-key-0123456789": ["contoso"], "n": 1}));
         assert_eq!(v, json!({"[REDACTED]": ["anonymized-resource"], "n": 1}));

@@ -92,6 +92,48 @@ named_enum! {
         MultiDeployment => "multi-deployment",
         /// An unknown deployment (404) and a rate-limited deployment that succeeds on retry.
         Errors => "errors",
+        /// HoneyHive's pattern: one chat call inside a `@trace()` function that calls
+        /// `enrich_span` (setups with the HoneyHive tracer only).
+        Enrichment => "enrichment",
+    }
+}
+
+named_enum! {
+    /// How the app under test wires tracing: what a customer's `main` does before the
+    /// first call. The instrumentor and the calls are the same in every setup; what the
+    /// backend receives is not.
+    Setup ("setup") {
+        /// The style's instrumentor on an explicit SDK `TracerProvider`
+        /// (`instrument(tracer_provider=…)`), exporting OTLP to the receiver.
+        Instrumentor => "instrumentor",
+        /// HoneyHive's guide: `HoneyHiveTracer.init` first, then the instrumentor on
+        /// `tracer.provider`; `force_flush` at the end.
+        Honeyhive => "honeyhive",
+        /// `HoneyHiveTracer.init(instrumentors=[Instrumentor()])`, never calling `instrument()`.
+        HoneyhiveInstrumentors => "honeyhive-instrumentors",
+        /// The pitfall the guide warns about: `instrument()` first, `HoneyHiveTracer.init` after.
+        HoneyhiveLate => "honeyhive-late",
+        /// Traceloop's one-line `Traceloop.init()` (package `traceloop-sdk`).
+        TraceloopSdk => "traceloop-sdk",
+        /// Arize Phoenix's `register(auto_instrument=True)` (package `arize-phoenix-otel`).
+        Phoenix => "phoenix",
+    }
+}
+
+impl Setup {
+    /// True for the setups that initialise HoneyHive's tracer (and so offer `@trace`
+    /// and `enrich_span`, and talk to HoneyHive's backend routes).
+    pub fn is_honeyhive(self) -> bool {
+        matches!(
+            self,
+            Setup::Honeyhive | Setup::HoneyhiveInstrumentors | Setup::HoneyhiveLate
+        )
+    }
+
+    /// Whether a cell of this setup can run `feature`: only HoneyHive's tracer has the
+    /// `enrich_span` the `enrichment` feature calls.
+    pub fn supports(self, feature: Feature) -> bool {
+        feature != Feature::Enrichment || self.is_honeyhive()
     }
 }
 

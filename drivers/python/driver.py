@@ -5,6 +5,10 @@ The harness runs one interpreter per (style, version set):
     python driver.py --style openinference < plan.json
 
 and reads exactly one JSON document from stdout (everything else goes to stderr).
+With `--setup S` (other than `instrumentor`) the driver wires tracing the way a
+customer's app does — HoneyHive's tracer, a vendor's one-line init — and runs one
+cell: the harness gives every such process its own API key, and the SDK's own
+exporter, not the driver, decides what reaches the backend.
 The plan (stdin, so the API key never shows in a process list) names the endpoint,
 the api-version, the key and, per cell, the feature and its parameters; the matrix
 stays the single source of truth.
@@ -52,6 +56,23 @@ INSTRUMENTORS = {
     ),
 }
 
+# How the app wires tracing (see SETUP_WIRING below); `instrumentor` is the router.
+SETUPS = (
+    "instrumentor",
+    "honeyhive",
+    "honeyhive-instrumentors",
+    "honeyhive-late",
+    "traceloop-sdk",
+    "phoenix",
+)
+
+# The guide's own values: HoneyHiveTracer.init(source=...), a vendor app name.
+HONEYHIVE_SOURCE = "production-azure-openai"
+APP_NAME = "hh-compat-app"
+
+# Packages a setup adds, reported with the versions that ran.
+SETUP_DISTRIBUTIONS = ("honeyhive", "traceloop-sdk", "arize-phoenix-otel")
+
 # Exception classes that mean the service (not the app) failed: infrastructure.
 UNAVAILABLE = {
     "RateLimitError",
@@ -80,6 +101,7 @@ def versions(style: str) -> dict:
         "instrumentor": dist,
         "instrumentor_version": version_of(dist),
         "opentelemetry-sdk": version_of("opentelemetry-sdk"),
+        **{d: version_of(d) for d in SETUP_DISTRIBUTIONS},
     }
 
 
@@ -157,11 +179,16 @@ class RefusedToInstrument(Exception):
     """The instrumentor loaded but declined to instrument (e.g. an unsupported openai)."""
 
 
-def instrument(style: str) -> None:
+def make_instrumentor(style: str):
     _, module, cls = INSTRUMENTORS[style]
     mod = __import__(module, fromlist=[cls])
-    instrumentor = getattr(mod, cls)()
-    instrumentor.instrument()
+    return getattr(mod, cls)()
+
+
+def instrument(style: str, **kwargs) -> None:
+    cls = INSTRUMENTORS[style][2]
+    instrumentor = make_instrumentor(style)
+    instrumentor.instrument(**kwargs)
     # BaseInstrumentor only logs a dependency conflict and returns; an app would run
     # uninstrumented. Say so with the package's own words instead of a silent no-op.
     if not getattr(instrumentor, "_is_instrumented_by_opentelemetry", True):
@@ -193,6 +220,64 @@ def client_for(plan: dict, cell: str):
             azure_endpoint=plan["endpoint"], api_version=plan["api_version"], **auth, **common
         )
     return openai.OpenAI(base_url=plan["endpoint"], api_key=plan.get("api_key") or plan.get("azure_ad_token"), **common)
+
+
+class Wiring:
+    """Tracing as a customer's app sets it up; `flush()` is what the app calls last."""
+
+    def __init__(self, setup: str, style: str):
+        self.setup = setup
+        self.tracer = None
+        if setup == "honeyhive":
+            # The guide, verbatim: the tracer first, then the instrumentor on its provider.
+            from honeyhive import HoneyHiveTracer
+
+            self.tracer = HoneyHiveTracer.init(
+                source=HONEYHIVE_SOURCE, project=os.getenv("HH_PROJECT")
+            )
+            instrument(style, tracer_provider=self.tracer.provider)
+        elif setup == "honeyhive-instrumentors":
+            # The older scripts' form: the instrumentor handed over, never instrumented here.
+            from honeyhive import HoneyHiveTracer
+
+            self.tracer = HoneyHiveTracer.init(
+                source=HONEYHIVE_SOURCE,
+                project=os.getenv("HH_PROJECT"),
+                instrumentors=[make_instrumentor(style)],
+            )
+        elif setup == "honeyhive-late":
+            # The pitfall: the instrumentor binds to whatever provider exists first.
+            instrument(style)
+            from honeyhive import HoneyHiveTracer
+
+            self.tracer = HoneyHiveTracer.init(
+                source=HONEYHIVE_SOURCE, project=os.getenv("HH_PROJECT")
+            )
+        elif setup == "traceloop-sdk":
+            from traceloop.sdk import Traceloop
+
+            Traceloop.init(app_name=APP_NAME, disable_batch=True)
+        elif setup == "phoenix":
+            from phoenix.otel import register
+
+            register(
+                project_name=APP_NAME,
+                auto_instrument=True,
+                batch=False,
+                protocol="http/protobuf",
+            )
+        else:
+            raise ValueError(f"unknown setup `{setup}`")
+
+    def flush(self):
+        if self.tracer is not None:
+            self.tracer.force_flush()
+            return
+        from opentelemetry import trace
+
+        flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+        if callable(flush):
+            flush()
 
 
 class Unexpected(Exception):
@@ -250,6 +335,22 @@ def run_feature(client, p: dict, tracer) -> list:
                 f"a chat call on the missing deployment `{missing}` succeeded; expected it to be refused"
             )
         client.chat.completions.create(**chat_args(p["flaky"]["name"], p["prompt"], {}))
+    elif feature == "enrichment":
+        # HoneyHive's guide, pattern 2: a traced function that enriches its span.
+        from honeyhive import enrich_span, trace
+
+        metadata = {k: v for k, v in p["metadata"]}
+        deployment = p["deployment"]["name"]
+
+        @trace()
+        def generate_response(prompt):
+            enrich_span(metadata)
+            answer = client.chat.completions.create(
+                model=deployment, messages=[{"role": "user", "content": prompt}]
+            )
+            return answer.choices[0].message.content
+
+        generate_response(p["prompt"])
     else:
         raise Unexpected(f"the python driver does not know feature `{feature}`")
     return notes
@@ -299,6 +400,8 @@ class RetryLog(logging.Handler):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--style", required=True, choices=sorted(INSTRUMENTORS))
+    parser.add_argument("--setup", default="instrumentor", choices=SETUPS,
+                        help="how the app wires tracing (default: the harness's router)")
     parser.add_argument("--plan", help="plan file (default: stdin)")
     parser.add_argument("--versions", action="store_true",
                         help="print the installed versions as JSON and exit")
@@ -309,9 +412,13 @@ def main() -> int:
     plan = json.load(open(args.plan) if args.plan else sys.stdin)
 
     out = {"versions": versions(args.style), "setup_error": None, "features": []}
+    router = wiring = None
     try:
-        router = Router(plan["otlp_endpoint"])
-        instrument(args.style)
+        if args.setup == "instrumentor":
+            router = Router(plan["otlp_endpoint"])
+            instrument(args.style)
+        else:
+            wiring = Wiring(args.setup, args.style)
         from opentelemetry import trace
 
         app_tracer = trace.get_tracer(APP_SCOPE)
@@ -335,7 +442,8 @@ def main() -> int:
         started = time.monotonic()
         result = {"feature": p["feature"], "cell": cell_id, "ok": True, "error": None,
                   "kind": None, "message": None, "notes": []}
-        router.enter(cell_id)
+        if router is not None:
+            router.enter(cell_id)
         retries.lines = []
         try:
             result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer)
@@ -343,12 +451,19 @@ def main() -> int:
             result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")
         finally:
-            router.leave()
+            if router is not None:
+                router.leave()
             result["notes"] = retries.lines + result["notes"]
         result["duration_ms"] = int((time.monotonic() - started) * 1000)
         out["features"].append(result)
 
-    router.shutdown()
+    if router is not None:
+        router.shutdown()
+    if wiring is not None:
+        try:
+            wiring.flush()
+        except Exception as e:  # noqa: BLE001 — a failed flush must not hide the results
+            log(f"flushing spans failed: {e!r}")
     print(json.dumps(out), flush=True)
     return 0
 

@@ -6,7 +6,7 @@ pub mod otlp;
 mod span;
 
 pub use memory::{normalize, CellTracing};
-pub use otlp::{OtlpReceiver, ReceiverConfig, ReceiverError, ReceiverStats};
+pub use otlp::{BackendRequest, OtlpReceiver, ReceiverConfig, ReceiverError, ReceiverStats};
 pub use span::{
     AttrType, AttrValue, Attributes, CapturedEvent, CapturedSpan, Scope, SpanKind, SpanStatus,
     StatusCode,

@@ -38,13 +38,20 @@ pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> 
         if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {
             continue;
         }
-        for (style, requirements) in &set.styles {
-            if command.styles.is_empty() || command.styles.contains(style) {
-                envs.push(EnvSpec {
-                    style: *style,
-                    set: set.name.clone(),
-                    requirements: requirements.clone(),
-                });
+        for (style, _) in &set.styles {
+            if !command.styles.is_empty() && !command.styles.contains(style) {
+                continue;
+            }
+            for spec in matrix.setups() {
+                let used = matrix
+                    .features()
+                    .iter()
+                    .any(|(f, _)| spec.applies(*style, *f));
+                if let Some(requirements) =
+                    set.requirements_for(*style, spec.setup).filter(|_| used)
+                {
+                    envs.push(EnvSpec::new(*style, &set.name, spec.setup, requirements));
+                }
             }
         }
     }

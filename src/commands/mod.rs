@@ -27,7 +27,7 @@ use crate::redact::Redactor;
 use crate::replica::{self, ServeOptions};
 use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
 use crate::runner::{self, RunError, RunOptions, RunTarget};
-use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+use crate::vocab::{DriverKind, Feature, Provider, Setup, Style, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub struct Selection {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    /// How the app wires tracing (python cells; every other cell is `instrumentor`).
+    pub setups: Vec<Setup>,
     /// Version set names (python cells); cells of other drivers are not narrowed.
     pub version_sets: Vec<String>,
     pub patterns: Vec<String>,
@@ -136,6 +138,7 @@ fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
         styles: selection.styles.clone(),
         features: selection.features.clone(),
         drivers: selection.drivers.clone(),
+        setups: selection.setups.clone(),
         version_sets: selection.version_sets.clone(),
         patterns: selection.patterns.clone(),
         shard: selection.shard,

@@ -40,7 +40,9 @@ async fn execute(
     if selection.drivers.is_empty() {
         selection.drivers = vec![if command.command.is_some() {
             DriverKind::Command
-        } else if !selection.version_sets.is_empty() {
+        } else if !selection.version_sets.is_empty()
+            || selection.setups.iter().any(|s| *s != Setup::Instrumentor)
+        {
             DriverKind::Python
         } else {
             DriverKind::Rust

@@ -7,7 +7,7 @@ pub mod retry;
 pub mod rust;
 pub mod venv;
 
-use crate::capture::CapturedSpan;
+use crate::capture::{BackendRequest, CapturedSpan};
 use crate::vocab::Provider;
 use async_openai::error::OpenAIError;
 use std::collections::BTreeMap;
@@ -219,6 +219,9 @@ pub struct DriverRun {
     /// Things worth reporting that are not problems.
     pub notes: Vec<String>,
     pub error: Option<DriverError>,
+    /// What the setup's backend received with the cell's key (setups other than
+    /// `instrumentor`).
+    pub backend: Vec<BackendRequest>,
 }
 
 impl DriverRun {

@@ -1,18 +1,25 @@
 //! The python driver: the real `openai` SDK instrumented by the real instrumentor
 //! package from PyPI, in a pinned virtual environment ([`super::venv`]).
 //!
-//! One interpreter runs every cell of one (style, version set): startup is paid once.
-//! It exports each cell's spans over OTLP/HTTP to the run's receiver with
-//! `hh_compat.cell` in the resource, reaches the replica through `HTTP_PROXY` (the
-//! Azure host name kept), and prints one JSON document with per-cell outcomes and the
-//! installed versions. The plan goes to its stdin so the API key never appears in a
-//! process list.
+//! In the `instrumentor` setup one interpreter runs every cell of one (style, version
+//! set): startup is paid once. It exports each cell's spans over OTLP/HTTP to the run's
+//! receiver with `hh_compat.cell` in the resource, reaches the replica through
+//! `HTTP_PROXY` (the Azure host name kept), and prints one JSON document with per-cell
+//! outcomes and the installed versions. The plan goes to its stdin so the API key never
+//! appears in a process list.
+//!
+//! Other setups (HoneyHive's tracer, a vendor's init) are a customer's script: one
+//! process per cell, tracing wired by the SDK, which is pointed at the receiver as its
+//! backend (`HH_API_URL`, `TRACELOOP_BASE_URL`, `PHOENIX_COLLECTOR_ENDPOINT`) with a key
+//! of the cell's own; the receiver attributes what arrives by that key and logs the
+//! requests, which the judge checks against the setup's `backend:` expectations.
 
 use super::venv::{self, EnvSpec, VenvError};
 use super::{redact, Credential, DriverContext, DriverError, DriverRun};
+use crate::capture::otlp::new_key;
 use crate::capture::OtlpReceiver;
 use crate::matrix::Cell;
-use crate::vocab::Style;
+use crate::vocab::{Setup, Style};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -115,11 +122,8 @@ pub async fn run_batch(
         Ok(b) => b,
         Err(e) => return all(&|| CellOutcome::Skipped(e.to_string())),
     };
-    let spec = EnvSpec {
-        style,
-        set: set.name.clone(),
-        requirements: set.requirements,
-    };
+    let setup = cells.first().map_or(Setup::Instrumentor, |c| c.setup);
+    let spec = EnvSpec::new(style, &set.name, setup, set.requirements);
     let env = venv::ensure(
         &base,
         &spec,
@@ -140,14 +144,53 @@ pub async fn run_batch(
         }
     };
 
-    let report = match run_process(ctx, receiver, options, style, &env.python, cells).await {
+    if setup != Setup::Instrumentor {
+        // A customer's script: one process, one session, one key per cell.
+        let mut out = Vec::with_capacity(cells.len());
+        for cell in cells {
+            let key = new_key();
+            let run = if receiver.admit_key(&key, &cell.id) {
+                let wired = Some((setup, key.as_str()));
+                let cell = std::slice::from_ref(cell);
+                let report =
+                    run_process(ctx, receiver, options, style, &env.python, cell, wired).await;
+                let mut runs = collect(receiver, options, style, cell, report).await;
+                runs.pop().unwrap_or_default()
+            } else {
+                DriverRun::failed(
+                    Vec::new(),
+                    DriverError::Setup("the receiver holds too many backend keys".to_string()),
+                )
+            };
+            receiver.revoke_key(&key);
+            out.push(CellOutcome::Ran(run));
+        }
+        return out;
+    }
+    let report = run_process(ctx, receiver, options, style, &env.python, cells, None).await;
+    let runs = collect(receiver, options, style, cells, report).await;
+    runs.into_iter().map(CellOutcome::Ran).collect()
+}
+
+/// Each cell's run from the driver's report (or its failure), with the spans and the
+/// backend requests the receiver holds for it.
+async fn collect(
+    receiver: &OtlpReceiver,
+    options: &PythonOptions,
+    style: Style,
+    cells: &[Cell],
+    report: Result<Report, DriverError>,
+) -> Vec<DriverRun> {
+    let report = match report {
         Ok(report) => report,
         Err(error) => {
             // Whatever the cells exported before the failure is still evidence.
             let mut out = Vec::with_capacity(cells.len());
             for cell in cells {
                 let spans = receiver.take_cell(&cell.id);
-                out.push(CellOutcome::Ran(DriverRun::failed(spans, error.clone())));
+                let mut run = DriverRun::failed(spans, error.clone());
+                run.backend = receiver.take_backend_requests(&cell.id);
+                out.push(run);
             }
             return out;
         }
@@ -165,11 +208,13 @@ pub async fn run_batch(
             .await;
         let mut run = DriverRun::new(spans);
         run.versions = versions.clone();
+        run.backend = receiver.take_backend_requests(&cell.id);
         if let Some(setup) = &report.setup_error {
             // The package is installed but does not load or refuses to instrument:
             // a real incompatibility, so the cell fails (never passes).
             run.error = Some(DriverError::Unexpected(format!(
-                "the {style} instrumentor could not be set up: {} ({}){}",
+                "the {style} instrumentor could not be set up ({}): {} ({}){}",
+                cell.setup,
                 setup.message,
                 setup.error,
                 if setup.traceback.is_empty() {
@@ -178,7 +223,7 @@ pub async fn run_batch(
                     format!("\n{}", venv::tail(&setup.traceback, venv::MAX_OUTPUT_KEPT))
                 }
             )));
-            out.push(CellOutcome::Ran(run));
+            out.push(run);
             continue;
         }
         match report.features.iter().find(|f| f.cell == cell.id) {
@@ -197,7 +242,7 @@ pub async fn run_batch(
                 }
             }
         }
-        out.push(CellOutcome::Ran(run));
+        out.push(run);
     }
     out
 }
@@ -266,6 +311,7 @@ async fn run_process(
     style: Style,
     python: &std::path::Path,
     cells: &[Cell],
+    wired: Option<(Setup, &str)>,
 ) -> Result<Report, DriverError> {
     let provider = match cells.first() {
         Some(c) => c.provider,
@@ -290,6 +336,9 @@ async fn run_process(
     let script = options.driver_dir.join("driver.py");
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(&script).args(["--style", style.as_str()]);
+    if let Some((setup, _)) = wired {
+        cmd.args(["--setup", setup.as_str()]);
+    }
     // Offline the replica is the only proxy; live, the environment's proxies apply.
     if ctx.proxy.is_some() {
         for var in [
@@ -314,11 +363,54 @@ async fn run_process(
     if let Some(proxy) = &ctx.proxy {
         cmd.env("HTTP_PROXY", proxy).env("http_proxy", proxy);
     }
+    for var in [
+        "HH_API_KEY",
+        "HH_API_URL",
+        "HH_PROJECT",
+        "HONEYHIVE_API_KEY",
+        "HONEYHIVE_SERVER_URL",
+        "HH_SERVER_URL",
+        "TRACELOOP_API_KEY",
+        "TRACELOOP_BASE_URL",
+        "PHOENIX_API_KEY",
+        "PHOENIX_COLLECTOR_ENDPOINT",
+        "PHOENIX_CLIENT_HEADERS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        cmd.env_remove(var);
+    }
     let no_proxy = super::no_proxy_with_loopback();
-    cmd.env("NO_PROXY", &no_proxy)
-        .env("no_proxy", &no_proxy)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    cmd.env("NO_PROXY", &no_proxy).env("no_proxy", &no_proxy);
+    match wired {
+        None => {
+            cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
+                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        }
+        // The SDK's own configuration, as its documentation tells customers to set it.
+        Some((setup, key)) => match setup {
+            Setup::TraceloopSdk => {
+                cmd.env("TRACELOOP_BASE_URL", receiver.http_endpoint())
+                    .env("TRACELOOP_API_KEY", key)
+                    .env("TRACELOOP_TELEMETRY", "false");
+            }
+            Setup::Phoenix => {
+                cmd.env("PHOENIX_COLLECTOR_ENDPOINT", receiver.http_endpoint())
+                    .env("PHOENIX_API_KEY", key);
+            }
+            Setup::Instrumentor
+            | Setup::Honeyhive
+            | Setup::HoneyhiveInstrumentors
+            | Setup::HoneyhiveLate => {
+                cmd.env("HH_API_URL", receiver.http_endpoint())
+                    .env("HH_API_KEY", key)
+                    .env("HH_PROJECT", "hh-compat");
+            }
+        },
+    }
+    cmd
         // Message content capture, switched on the way each package documents it.
         .env(
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
@@ -344,6 +436,7 @@ async fn run_process(
         .await
         .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
     let stderr = redact(output.stderr.text().trim(), ctx.credential.secret());
+    let stderr = redact(&stderr, wired.map_or("", |(_, key)| key));
     let Some(status) = output.status else {
         return Err(DriverError::Timeout(format!(
             "the python driver ({style}) did not finish its {} cell(s) within {}s \

@@ -265,6 +265,11 @@ impl<'a> App<'a> {
                     .map_err(DriverError::call)?;
                 Ok(notes)
             }
+            // The matrix expands `enrichment` only for setups with HoneyHive's tracer,
+            // which only the python driver has; reaching here is a harness bug.
+            FeaturePlan::Enrichment { .. } => Err(DriverError::Setup(
+                "the rust driver has no HoneyHive tracer for `enrichment`".to_string(),
+            )),
         }
     }
 

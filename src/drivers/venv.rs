@@ -8,7 +8,7 @@
 //! environment is built in a temporary directory and renamed into place only once
 //! every package installed, so an interrupted install never looks ready.
 
-use crate::vocab::Style;
+use crate::vocab::{Setup, Style};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -126,6 +126,21 @@ pub struct EnvSpec {
 }
 
 impl EnvSpec {
+    /// The environment of `style` in version set `set` under `setup`; setups other than
+    /// `instrumentor` get their own environment, named `<set>-<setup>`.
+    pub fn new(style: Style, set: &str, setup: Setup, requirements: Vec<String>) -> Self {
+        let set = if setup == Setup::Instrumentor {
+            set.to_string()
+        } else {
+            format!("{set}-{setup}")
+        };
+        Self {
+            style,
+            set,
+            requirements,
+        }
+    }
+
     /// What the cache key hashes and `requirements.txt` holds.
     fn content(&self) -> Vec<u8> {
         let mut text = format!(

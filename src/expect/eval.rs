@@ -18,6 +18,8 @@ pub enum Subject {
     Attribute(String),
     Event(String),
     Relation(String),
+    /// Requests a backend received on one route (`METHOD /path`).
+    Route(String),
 }
 
 impl fmt::Display for Subject {
@@ -28,6 +30,7 @@ impl fmt::Display for Subject {
             Subject::Attribute(k) => write!(f, "attribute `{k}`"),
             Subject::Event(n) => write!(f, "event `{n}`"),
             Subject::Relation(r) => write!(f, "relation {r}"),
+            Subject::Route(r) => write!(f, "requests to `{r}`"),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! stop reproducing.
 
 use super::eval::{Finding, Subject};
-use crate::vocab::{DriverKind, Feature, Style};
+use crate::vocab::{DriverKind, Feature, Setup, Style};
 use serde::Serialize;
 
 /// The kind of subject a known issue covers, when it covers one kind only.
@@ -14,11 +14,12 @@ pub enum SubjectKind {
     Attribute,
     Event,
     Relation,
+    Route,
 }
 
 impl SubjectKind {
     pub const NAMES: &'static [&'static str] =
-        &["count", "status", "attribute", "event", "relation"];
+        &["count", "status", "attribute", "event", "relation", "route"];
 
     fn of(subject: &Subject) -> Self {
         match subject {
@@ -27,6 +28,7 @@ impl SubjectKind {
             Subject::Attribute(_) => SubjectKind::Attribute,
             Subject::Event(_) => SubjectKind::Event,
             Subject::Relation(_) => SubjectKind::Relation,
+            Subject::Route(_) => SubjectKind::Route,
         }
     }
 }
@@ -40,6 +42,8 @@ pub struct KnownIssue {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    /// How the app wired tracing (empty = every setup).
+    pub setups: Vec<Setup>,
     /// Only python cells of these version sets (empty = any cell, with or without a set).
     pub version_sets: Vec<String>,
     /// Covers the driver's own error (e.g. an instrumentor that fails to import) when
@@ -62,6 +66,11 @@ impl KnownIssue {
         (self.styles.is_empty() || self.styles.contains(&style))
             && (self.features.is_empty() || self.features.contains(&feature))
             && (self.drivers.is_empty() || self.drivers.contains(&driver))
+    }
+
+    /// Whether the issue applies to a cell whose app wires tracing with `setup`.
+    pub fn applies_to_setup(&self, setup: Setup) -> bool {
+        self.setups.is_empty() || self.setups.contains(&setup)
     }
 
     /// Whether the issue applies to a cell run under `version_set` (None: no set, e.g.

@@ -4,11 +4,13 @@
 //! [`evaluate`] turns checks plus captured spans into [`Finding`]s; [`judge`] applies
 //! known issues and decides pass / fail / xfail / xpass.
 
+mod backend;
 mod check;
 mod eval;
 mod known;
 mod template;
 
+pub use backend::{evaluate_backend, RouteCheck, BACKEND_CHECK};
 pub use check::{
     kind_name, show_value, status_name, type_name, values_equal, AttrAssertion, Count,
     EventAssertion, Expected, NameMatch, Relation, Selector, SpanCheck, StatusExpect,

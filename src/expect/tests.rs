@@ -425,6 +425,7 @@ fn long_values_are_clipped_in_display() {
 
 fn issue(id: &str) -> KnownIssue {
     KnownIssue {
+        setups: vec![],
         id: id.into(),
         summary: String::new(),
         styles: vec![],

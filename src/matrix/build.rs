@@ -4,6 +4,7 @@
 use super::cell::{DeploymentRef, FeaturePlan};
 use super::error::{MatrixError, Pos};
 use super::raw::*;
+use super::setups;
 use super::versions;
 use super::yaml::pos_of;
 use super::{LiveSpec, Matrix, TargetSpec};
@@ -12,7 +13,7 @@ use crate::expect::{
     StatusExpect, Template, TemplateVars,
 };
 use crate::replica::{Deployment, DeploymentKind, FaultKind};
-use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Style};
+use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Setup, Style};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
@@ -101,6 +102,48 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         ));
     }
 
+    let feature_names: Vec<Feature> = features.iter().map(|(f, _)| *f).collect();
+    let setups_pos = raw.setups.as_ref().and_then(pos_of);
+    let (setups, setup_layers) = setups::build(origin, raw.setups, &styles, &feature_names)?;
+    for set in &version_sets {
+        for (setup, _) in set.setups.iter().flatten() {
+            if !setups.iter().any(|s| s.setup == *setup) {
+                return Err(cx.err(
+                    setups_pos.or(Some(Pos::START)),
+                    format!(
+                        "version set `{}` pins packages for setup `{setup}`, which `setups` does not list",
+                        set.name
+                    ),
+                ));
+            }
+        }
+    }
+    for spec in &setups {
+        if spec.setup != Setup::Instrumentor && !version_sets.iter().any(|v| v.runs(spec.setup)) {
+            return Err(cx.err(
+                setups_pos.or(Some(Pos::START)),
+                format!(
+                    "setup `{}` is run by no version set; pin its packages under \
+                     `version_sets.<set>.setups.{}`",
+                    spec.setup, spec.setup
+                ),
+            ));
+        }
+    }
+    if let Some((f, _)) = features.iter().find(|(f, _)| {
+        !setups
+            .iter()
+            .any(|s| styles.iter().any(|st| s.applies(*st, *f)))
+    }) {
+        return Err(cx.err(
+            setups_pos.or(Some(Pos::START)),
+            format!(
+                "feature `{f}` has no setup to run in; `enrichment` needs a setup with \
+                 HoneyHive's tracer (honeyhive, honeyhive-instrumentors, honeyhive-late)"
+            ),
+        ));
+    }
+
     if let Some(overlay) = &raw.overlay_expect {
         for (s, _) in &overlay.styles.0 {
             if !styles.contains(&s.value.0) {
@@ -116,33 +159,56 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     }
     let mut checks = BTreeMap::new();
     let mut all_labels: Vec<String> = Vec::new();
+    all_labels.push(crate::expect::BACKEND_CHECK.to_string());
     for (si, style) in styles.iter().enumerate() {
         for (feature, plan) in &features {
-            // The file's own layers, then those of a matrix extending it.
-            let mut layers: Vec<&RawChecks> = Vec::new();
-            for expect in std::iter::once(&raw.expect).chain(raw.overlay_expect.as_ref()) {
-                layers.extend(expect_layers(expect, *style, *feature));
+            // Rust and command cells are always `instrumentor` cells.
+            let mut in_setups: Vec<Setup> = Vec::new();
+            if Setup::Instrumentor.supports(*feature) {
+                in_setups.push(Setup::Instrumentor);
             }
-            let merged = merge(&layers);
-            if merged.is_empty() {
-                return Err(cx.err(
-                    pos_of(&raw.styles[si]),
-                    format!(
-                        "style `{style}` has no expectations for feature `{feature}`: a cell without checks would pass \
-                         without proving anything; add checks under `expect.all`, `expect.styles.{style}.all` or \
-                         `expect.styles.{style}.{feature}`"
-                    ),
-                ));
-            }
-            let vars = cell_vars(provider, &target, *style, *feature, DriverKind::Rust, plan);
-            let mut resolved = Vec::new();
-            for m in merged {
-                if !all_labels.contains(&m.label) {
-                    all_labels.push(m.label.clone());
+            for spec in &setups {
+                if spec.applies(*style, *feature) && !in_setups.contains(&spec.setup) {
+                    in_setups.push(spec.setup);
                 }
-                resolved.push(to_check(&cx, m, &vars, *style, *feature)?);
             }
-            checks.insert((*style, *feature), resolved);
+            for setup in in_setups {
+                // The file's own layers, then those of a matrix extending it, then the
+                // setup's.
+                let mut layers: Vec<&RawChecks> = Vec::new();
+                for expect in std::iter::once(&raw.expect).chain(raw.overlay_expect.as_ref()) {
+                    layers.extend(expect_layers(expect, *style, *feature));
+                }
+                for (_, sl) in setup_layers.iter().filter(|(s, _)| *s == setup) {
+                    layers.push(&sl.all);
+                    layers.extend(
+                        sl.features
+                            .iter()
+                            .filter(|(f, _)| f == feature)
+                            .map(|(_, c)| c),
+                    );
+                }
+                let merged = merge(&layers);
+                if merged.is_empty() {
+                    return Err(cx.err(
+                        pos_of(&raw.styles[si]),
+                        format!(
+                            "style `{style}` has no expectations for feature `{feature}` (setup `{setup}`): a cell \
+                             without checks would pass without proving anything; add checks under `expect.all`, \
+                             `expect.styles.{style}.all`, `expect.styles.{style}.{feature}` or the setup's `expect`"
+                        ),
+                    ));
+                }
+                let vars = cell_vars(provider, &target, *style, *feature, DriverKind::Rust, plan);
+                let mut resolved = Vec::new();
+                for m in merged {
+                    if !all_labels.contains(&m.label) {
+                        all_labels.push(m.label.clone());
+                    }
+                    resolved.push(to_check(&cx, m, &vars, *style, *feature)?);
+                }
+                checks.insert((*style, *feature, setup), resolved);
+            }
         }
     }
 
@@ -182,6 +248,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
             styles: k.styles.into_iter().map(|s| s.0).collect(),
             features: k.features.into_iter().map(|s| s.0).collect(),
             drivers: k.drivers.into_iter().map(|s| s.0).collect(),
+            setups: k.setups.into_iter().map(|s| s.0).collect(),
             version_sets: issue_sets,
             error: k.error.filter(|e| !e.trim().is_empty()),
             check: k.check.map(|c| c.value),
@@ -202,6 +269,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         styles,
         drivers,
         version_sets,
+        setups,
         features,
         checks,
         known_issues,
@@ -500,6 +568,23 @@ fn plan(
                 prompt: prompt(&p.prompt),
             }
         }
+        RawFeatureParams::Enrichment(p) => {
+            let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
+            let metadata = match p.metadata {
+                Some(m) => m.0,
+                // The guide's own call: enrich_span({provider, deployment, region}).
+                None => vec![
+                    ("provider".to_string(), "azure_openai".to_string()),
+                    ("deployment".to_string(), deployment.name.clone()),
+                    ("region".to_string(), "eastus".to_string()),
+                ],
+            };
+            FeaturePlan::Enrichment {
+                deployment,
+                prompt: prompt(&p.prompt),
+                metadata,
+            }
+        }
     })
 }
 
@@ -527,7 +612,8 @@ pub fn cell_vars(
     match plan {
         FeaturePlan::Chat { deployment, .. }
         | FeaturePlan::Streaming { deployment, .. }
-        | FeaturePlan::Embeddings { deployment, .. } => {
+        | FeaturePlan::Embeddings { deployment, .. }
+        | FeaturePlan::Enrichment { deployment, .. } => {
             v.set("deployment", deployment.name.as_str())
                 .set("model", deployment.model.as_str());
         }

@@ -1,8 +1,8 @@
 //! Cells (provider × style × feature × driver), what each one does, and filtering.
 
 use super::versions::CellVersionSet;
-use crate::expect::{KnownIssue, SpanCheck, TemplateVars};
-use crate::vocab::{DriverKind, Feature, Provider, Style};
+use crate::expect::{KnownIssue, RouteCheck, SpanCheck, TemplateVars};
+use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use serde::Serialize;
 
 /// A deployment as a cell calls it: the name the client sends and the snapshot that answers.
@@ -47,20 +47,34 @@ pub enum FeaturePlan {
         flaky: DeploymentRef,
         prompt: String,
     },
+    /// One chat call inside a function traced by the setup's `@trace()` that first
+    /// calls `enrich_span(metadata)`: HoneyHive's guide, pattern 2.
+    Enrichment {
+        deployment: DeploymentRef,
+        prompt: String,
+        /// What `enrich_span` is given, in file order.
+        metadata: Vec<(String, String)>,
+    },
 }
 
 /// One unit that passes or fails.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     /// `provider/style/feature/driver`, e.g. `azure-openai/openinference/chat/rust`;
-    /// python cells add `@<version set>`: `azure-openai/openinference/chat/python@latest`.
+    /// python cells add `@<version set>`: `azure-openai/openinference/chat/python@latest`,
+    /// and `/<setup>` for setups other than `instrumentor`:
+    /// `azure-openai/traceloop/chat/python@latest/honeyhive`.
     pub id: String,
     pub provider: Provider,
     pub style: Style,
     pub feature: Feature,
     pub driver: DriverKind,
+    /// How the app wires tracing.
+    pub setup: Setup,
     pub plan: FeaturePlan,
     pub checks: Vec<SpanCheck>,
+    /// What the setup's backend must receive from this cell (empty: not checked).
+    pub backend: Vec<RouteCheck>,
     /// Only the issues that apply to this cell's style, feature and driver.
     pub known_issues: Vec<KnownIssue>,
     pub vars: TemplateVars,
@@ -81,6 +95,7 @@ pub struct CellFilter {
     pub styles: Vec<Style>,
     pub features: Vec<Feature>,
     pub drivers: Vec<DriverKind>,
+    pub setups: Vec<Setup>,
     /// Version set names. Cells without a set (every driver but python) are not
     /// narrowed by this: it selects which environments run, not which drivers.
     pub version_sets: Vec<String>,
@@ -159,6 +174,7 @@ impl CellFilter {
         self.styles.is_empty()
             && self.features.is_empty()
             && self.drivers.is_empty()
+            && self.setups.is_empty()
             && self.version_sets.is_empty()
             && self.patterns.is_empty()
             && self.shard.is_none()
@@ -168,6 +184,7 @@ impl CellFilter {
         (self.styles.is_empty() || self.styles.contains(&cell.style))
             && (self.features.is_empty() || self.features.contains(&cell.feature))
             && (self.drivers.is_empty() || self.drivers.contains(&cell.driver))
+            && (self.setups.is_empty() || self.setups.contains(&cell.setup))
             && (self.version_sets.is_empty()
                 || cell
                     .version_set_name()

@@ -29,7 +29,8 @@ impl FeaturePlan {
         match self {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
-            | FeaturePlan::Embeddings { deployment, .. } => vec![deployment],
+            | FeaturePlan::Embeddings { deployment, .. }
+            | FeaturePlan::Enrichment { deployment, .. } => vec![deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }
@@ -39,7 +40,8 @@ impl FeaturePlan {
         match self {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
-            | FeaturePlan::Embeddings { deployment, .. } => vec![deployment],
+            | FeaturePlan::Embeddings { deployment, .. }
+            | FeaturePlan::Enrichment { deployment, .. } => vec![deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter_mut().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }

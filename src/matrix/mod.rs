@@ -12,6 +12,7 @@ mod error;
 mod live;
 mod overlay;
 mod raw;
+mod setups;
 mod versions;
 mod yaml;
 
@@ -19,12 +20,13 @@ pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
 pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan, Shard};
 pub use error::{MatrixError, Pos};
 pub use live::LiveSpec;
+pub use setups::SetupSpec;
 pub use versions::{parse_pin, CellVersionSet, VersionSet};
 pub use yaml::MAX_MATRIX_BYTES;
 
 use crate::expect::{KnownIssue, SpanCheck};
 use crate::replica::Deployment;
-use crate::vocab::{DriverKind, Feature, Provider, Style};
+use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 pub(crate) use build::check_deployment_name;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,8 +72,9 @@ pub struct Matrix {
     styles: Vec<Style>,
     drivers: Vec<DriverKind>,
     version_sets: Vec<VersionSet>,
+    setups: Vec<SetupSpec>,
     features: Vec<(Feature, FeaturePlan)>,
-    checks: BTreeMap<(Style, Feature), Vec<SpanCheck>>,
+    checks: BTreeMap<(Style, Feature, Setup), Vec<SpanCheck>>,
     known_issues: Vec<KnownIssue>,
     live: LiveSpec,
 }
@@ -108,6 +111,11 @@ impl Matrix {
     pub fn version_set(&self, name: &str) -> Result<&VersionSet, String> {
         versions::lookup(&self.version_sets, name)
     }
+    /// How apps wire tracing, in file order (`instrumentor` alone when the file says
+    /// nothing).
+    pub fn setups(&self) -> &[SetupSpec] {
+        &self.setups
+    }
     pub fn features(&self) -> &[(Feature, FeaturePlan)] {
         &self.features
     }
@@ -124,37 +132,64 @@ impl Matrix {
     pub fn live(&self) -> &LiveSpec {
         &self.live
     }
-    /// The merged checks of one style × feature (None when the pair is not in the matrix).
+    /// The merged checks of one style × feature in the `instrumentor` setup (None when
+    /// the pair is not in the matrix).
     pub fn checks(&self, style: Style, feature: Feature) -> Option<&[SpanCheck]> {
-        self.checks.get(&(style, feature)).map(Vec::as_slice)
+        self.setup_checks(style, feature, Setup::Instrumentor)
+    }
+
+    /// The merged checks of one style × feature × setup: the style's layers, then the
+    /// setup's.
+    pub fn setup_checks(
+        &self,
+        style: Style,
+        feature: Feature,
+        setup: Setup,
+    ) -> Option<&[SpanCheck]> {
+        self.checks.get(&(style, feature, setup)).map(Vec::as_slice)
     }
 
     /// Every cell, in a stable order: style (file order), feature (file order), driver,
-    /// then version set (file order). Python cells exist once per version set that
-    /// covers their style, with ids `provider/style/feature/python@set`; other drivers
-    /// have no version set and ids `provider/style/feature/driver`.
+    /// version set (file order), then setup (file order). Python cells exist once per
+    /// version set and setup that cover their style and feature, with ids
+    /// `provider/style/feature/python@set` (setup `instrumentor`) or
+    /// `provider/style/feature/python@set/setup`; other drivers are `instrumentor` cells
+    /// without a version set, ids `provider/style/feature/driver`.
     pub fn cells(&self) -> Vec<Cell> {
         let mut out = Vec::new();
         for style in &self.styles {
             for (feature, plan) in &self.features {
                 for driver in &self.drivers {
-                    let sets: Vec<Option<CellVersionSet>> = if *driver == DriverKind::Python {
-                        self.version_sets
-                            .iter()
-                            .filter_map(|set| {
-                                set.requirements(*style).map(|r| {
-                                    Some(CellVersionSet {
-                                        name: set.name.clone(),
-                                        requirements: r.to_vec(),
-                                    })
-                                })
-                            })
-                            .collect()
-                    } else {
-                        vec![None]
-                    };
-                    for version_set in sets {
-                        out.push(self.cell(*style, *feature, plan, *driver, version_set));
+                    if *driver != DriverKind::Python {
+                        if Setup::Instrumentor.supports(*feature) {
+                            out.push(self.cell(
+                                *style,
+                                *feature,
+                                plan,
+                                *driver,
+                                None,
+                                Setup::Instrumentor,
+                            ));
+                        }
+                        continue;
+                    }
+                    for set in &self.version_sets {
+                        for spec in self.setups.iter().filter(|s| s.applies(*style, *feature)) {
+                            if let Some(requirements) = set.requirements_for(*style, spec.setup) {
+                                let version_set = CellVersionSet {
+                                    name: set.name.clone(),
+                                    requirements,
+                                };
+                                out.push(self.cell(
+                                    *style,
+                                    *feature,
+                                    plan,
+                                    *driver,
+                                    Some(version_set),
+                                    spec.setup,
+                                ));
+                            }
+                        }
                     }
                 }
             }
@@ -169,29 +204,43 @@ impl Matrix {
         plan: &FeaturePlan,
         driver: DriverKind,
         version_set: Option<CellVersionSet>,
+        setup: Setup,
     ) -> Cell {
         let set_name = version_set.as_ref().map(|v| v.name.as_str());
-        let id = match set_name {
+        let mut id = match set_name {
             Some(set) => format!("{}/{style}/{feature}/{driver}@{set}", self.provider),
             None => format!("{}/{style}/{feature}/{driver}", self.provider),
         };
+        if setup != Setup::Instrumentor {
+            id = format!("{id}/{setup}");
+        }
+        let backend = self
+            .setups
+            .iter()
+            .find(|s| s.setup == setup)
+            .map(|s| s.backend.clone())
+            .unwrap_or_default();
         Cell {
             id,
             provider: self.provider,
             style,
             feature,
             driver,
+            setup,
             plan: plan.clone(),
             checks: self
                 .checks
-                .get(&(style, feature))
+                .get(&(style, feature, setup))
                 .cloned()
                 .unwrap_or_default(),
+            backend,
             known_issues: self
                 .known_issues
                 .iter()
                 .filter(|k| {
-                    k.applies_to(style, feature, driver) && k.applies_to_version_set(set_name)
+                    k.applies_to(style, feature, driver)
+                        && k.applies_to_setup(setup)
+                        && k.applies_to_version_set(set_name)
                 })
                 .cloned()
                 .collect(),

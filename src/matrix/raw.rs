@@ -7,7 +7,7 @@ use crate::capture::{AttrType, AttrValue, SpanKind, StatusCode};
 use crate::expect::SubjectKind;
 use crate::expect::{AttrAssertion, Count, Expected, StatusExpect, Template, TemplateRegex};
 use crate::replica::{DeploymentKind, Fault};
-use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Style};
+use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Setup, Style};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 use std::fmt;
@@ -24,6 +24,9 @@ pub struct RawMatrix {
     /// Named sets of pinned Python packages for the python driver.
     #[serde(default)]
     pub version_sets: OMap<Spanned<String>, Spanned<RawVersionSet>>,
+    /// How the app wires tracing; absent = `instrumentor` only.
+    #[serde(default)]
+    pub setups: Option<RawSetups>,
     pub features: RawFeatures,
     pub expect: RawExpect,
     #[serde(default)]
@@ -67,6 +70,33 @@ pub struct RawVersionSet {
     #[serde(default)]
     pub common: Vec<Spanned<String>>,
     pub styles: OMap<Spanned<Named<Style>>, Vec<Spanned<String>>>,
+    /// The setups this set runs, each with the packages it adds (a pin here replaces
+    /// the same package's pin in `common`). Absent = `instrumentor` only.
+    #[serde(default)]
+    pub setups: Option<RawSetupPins>,
+}
+
+/// `setups:` — setup name → where it applies (`null`: everywhere).
+pub type RawSetups = Spanned<OMap<Spanned<Named<Setup>>, Option<RawSetup>>>;
+/// A version set's `setups:` — setup name → the pins it adds.
+pub type RawSetupPins = OMap<Spanned<Named<Setup>>, Vec<Spanned<String>>>;
+
+/// One setup: the styles and features it applies to (empty = all), what HoneyHive's
+/// backend (or the vendor's collector) must have received from each of its cells, and
+/// the checks its cells add to the style's.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSetup {
+    #[serde(default)]
+    pub styles: Vec<Spanned<Named<Style>>>,
+    #[serde(default)]
+    pub features: Vec<Spanned<Named<Feature>>>,
+    /// `METHOD /path` → how many requests with the cell's key arrived there.
+    #[serde(default)]
+    pub backend: OMap<Spanned<String>, RawCount>,
+    /// `all` and per-feature layers, on top of the style's.
+    #[serde(default)]
+    pub expect: Option<RawStyleExpect>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -112,6 +142,18 @@ pub struct MultiParams {
     pub prompt: Option<String>,
 }
 
+/// `enrichment`: one chat call in a traced function that enriches its span.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichmentParams {
+    pub deployment: Spanned<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// `enrich_span`'s metadata; default: the guide's provider, deployment and region.
+    #[serde(default)]
+    pub metadata: Option<OMap<String, String>>,
+}
+
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorsParams {
@@ -127,6 +169,7 @@ pub enum RawFeatureParams {
     Embeddings(EmbeddingsParams),
     Multi(MultiParams),
     Errors(ErrorsParams),
+    Enrichment(EnrichmentParams),
 }
 
 /// `features:` — feature name → parameters; the name decides which parameters exist.
@@ -153,6 +196,7 @@ impl<'de> Deserialize<'de> for RawFeatures {
                         Feature::Embeddings => RawFeatureParams::Embeddings(m.next_value()?),
                         Feature::MultiDeployment => RawFeatureParams::Multi(m.next_value()?),
                         Feature::Errors => RawFeatureParams::Errors(m.next_value()?),
+                        Feature::Enrichment => RawFeatureParams::Enrichment(m.next_value()?),
                     };
                     out.push((Spanned::new(feature, key.referenced, key.defined), params));
                 }
@@ -745,6 +789,8 @@ pub struct RawKnownIssue {
     pub features: Vec<Named<Feature>>,
     #[serde(default)]
     pub drivers: Vec<Named<DriverKind>>,
+    #[serde(default)]
+    pub setups: Vec<Named<Setup>>,
     /// Limits the issue to python cells of these version sets (empty = any cell).
     #[serde(default)]
     pub version_sets: Vec<Spanned<String>>,

@@ -5,7 +5,7 @@
 use super::error::MatrixError;
 use super::raw::RawVersionSet;
 use super::yaml::{pos_of, OMap};
-use crate::vocab::{did_you_mean, Style};
+use crate::vocab::{did_you_mean, Setup, Style};
 use serde_saphyr::Spanned;
 
 /// A validated version set.
@@ -15,6 +15,8 @@ pub struct VersionSet {
     pub description: Option<String>,
     /// Per style (file order): the requirement lines, `common` first, then the style's.
     pub styles: Vec<(Style, Vec<String>)>,
+    /// The setups this set runs and the pins each adds; `None` = `instrumentor` only.
+    pub setups: Option<Vec<(Setup, Vec<String>)>>,
 }
 
 impl VersionSet {
@@ -24,6 +26,37 @@ impl VersionSet {
             .iter()
             .find(|(s, _)| *s == style)
             .map(|(_, r)| r.as_slice())
+    }
+
+    /// The requirement lines of `style` under `setup` (None when this set does not run
+    /// that pair): the style's, with the setup's pins added; a setup pin replaces the
+    /// same package's pin (a vendor SDK may need other OpenTelemetry releases).
+    pub fn requirements_for(&self, style: Style, setup: Setup) -> Option<Vec<String>> {
+        let base = self.requirements(style)?;
+        let extra: &[String] = match &self.setups {
+            None if setup == Setup::Instrumentor => &[],
+            None => return None,
+            Some(list) => list
+                .iter()
+                .find(|(s, _)| *s == setup)
+                .map(|(_, p)| p.as_slice())?,
+        };
+        let replaced: Vec<String> = extra.iter().filter_map(|l| parse_pin(l).ok()).collect();
+        let mut out: Vec<String> = base
+            .iter()
+            .filter(|l| parse_pin(l).map_or(true, |p| !replaced.contains(&p)))
+            .cloned()
+            .collect();
+        out.extend(extra.iter().cloned());
+        Some(out)
+    }
+
+    /// Whether this set runs `setup` for any style.
+    pub fn runs(&self, setup: Setup) -> bool {
+        match &self.setups {
+            None => setup == Setup::Instrumentor,
+            Some(list) => list.iter().any(|(s, _)| *s == setup),
+        }
     }
 }
 
@@ -145,10 +178,35 @@ pub fn build(
             }
             per_style.push((s, lines.into_iter().map(|(_, l)| l).collect()));
         }
+        let setups = match set.setups {
+            None => None,
+            Some(raw) => {
+                let mut list: Vec<(Setup, Vec<String>)> = Vec::new();
+                for (setup, pins) in raw.0 {
+                    let mut seen: Vec<String> = Vec::new();
+                    for pin in &pins {
+                        let package = parse_pin(&pin.value).map_err(|m| err(pos_of(pin), m))?;
+                        if seen.contains(&package) {
+                            return Err(err(
+                                pos_of(pin),
+                                format!(
+                                    "`{package}` is pinned twice for setup `{}` in version set `{}`",
+                                    setup.value.0, name.value
+                                ),
+                            ));
+                        }
+                        seen.push(package);
+                    }
+                    list.push((setup.value.0, pins.into_iter().map(|p| p.value).collect()));
+                }
+                Some(list)
+            }
+        };
         out.push(VersionSet {
             name: name.value,
             description: set.description,
             styles: per_style,
+            setups,
         });
     }
     Ok(out)

@@ -4,7 +4,7 @@
 //! one per known issue, one per distinct failure — and a cell cites it once.
 
 use super::result::{CellResult, CellStatus, FindingKind, RunResults};
-use crate::vocab::{DriverKind, Feature, Provider, Style};
+use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -20,7 +20,11 @@ fn symbol(status: CellStatus) -> &'static str {
     }
 }
 
-/// A row of the table: one style as seen through one driver (and its versions).
+/// The packages a setup adds, as the python driver reports their versions.
+const SETUP_PACKAGES: &[&str] = &["honeyhive", "traceloop-sdk", "arize-phoenix-otel"];
+
+/// A row of the table: one style as seen through one driver (and its versions), in
+/// one setup.
 fn row_label(cell: &CellResult) -> String {
     match cell.driver {
         DriverKind::Rust => format!("{} (rust reference)", cell.style),
@@ -39,7 +43,17 @@ fn row_label(cell: &CellResult) -> String {
                     .as_deref()
                     .map(|s| format!(", set `{s}`"))
                     .unwrap_or_default();
-                format!("{} ({name} {version}{openai}{set})", cell.style)
+                let setup = if cell.setup == Setup::Instrumentor {
+                    String::new()
+                } else {
+                    // The SDK that wired tracing, with the version that ran.
+                    let sdk = SETUP_PACKAGES
+                        .iter()
+                        .find_map(|p| cell.versions.get(*p).map(|v| format!(" ({p} {v})")))
+                        .unwrap_or_default();
+                    format!("; setup `{}`{sdk}", cell.setup)
+                };
+                format!("{} ({name} {version}{openai}{set}{setup})", cell.style)
             }
             _ => format!("{} ({})", cell.style, cell.driver),
         },
@@ -109,14 +123,14 @@ fn render_provider(
             set_order.push(cell.version_set.as_deref());
         }
     }
-    type RowKey = (Style, DriverKind, usize, String);
+    type RowKey = (Style, DriverKind, usize, Setup, String);
     let mut rows: BTreeMap<RowKey, BTreeMap<Feature, &CellResult>> = BTreeMap::new();
     for cell in cells {
         let set = set_order
             .iter()
             .position(|s| *s == cell.version_set.as_deref())
             .unwrap_or(usize::MAX);
-        rows.entry((cell.style, cell.driver, set, row_label(cell)))
+        rows.entry((cell.style, cell.driver, set, cell.setup, row_label(cell)))
             .or_default()
             .insert(cell.feature, cell);
     }
@@ -130,7 +144,7 @@ fn render_provider(
         let _ = write!(out, ":---:|");
     }
     out.push('\n');
-    for ((_, _, _, label), by_feature) in &rows {
+    for ((_, _, _, _, label), by_feature) in &rows {
         let _ = write!(out, "| {label} |");
         for f in &features {
             match by_feature.get(f) {

@@ -1,7 +1,7 @@
 //! The results of a run: what every reporter renders and what `--format json` saves.
 
-use crate::capture::{AttrValue, CapturedSpan, SpanKind, StatusCode};
-use crate::vocab::{DriverKind, Feature, Provider, Style};
+use crate::capture::{AttrValue, BackendRequest, CapturedSpan, SpanKind, StatusCode};
+use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -208,6 +208,9 @@ pub struct CellResult {
     /// The python driver's version set (absent for other drivers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_set: Option<String>,
+    /// How the app wired tracing (absent: `instrumentor`).
+    #[serde(default = "instrumentor", skip_serializing_if = "is_instrumentor")]
+    pub setup: Setup,
     pub status: CellStatus,
     pub findings: Vec<Finding>,
     /// Versions of what produced the spans (crate, SDK, instrumentor), by name.
@@ -215,12 +218,24 @@ pub struct CellResult {
     pub versions: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<RequestRecord>,
+    /// What the setup's backend received with the cell's API key (setups other than
+    /// `instrumentor`), in arrival order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend: Vec<BackendRequest>,
     pub spans: Vec<ReportSpan>,
     pub duration_ms: u64,
     /// In a sharded run: the cell's place in the whole (unsharded) selection, so merged
     /// shards come back in the order one run would have given. Absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordinal: Option<usize>,
+}
+
+fn instrumentor() -> Setup {
+    Setup::Instrumentor
+}
+
+fn is_instrumentor(setup: &Setup) -> bool {
+    *setup == Setup::Instrumentor
 }
 
 /// A traceloop chat cell with `status` and nothing else, for the reporters' tests.
@@ -233,10 +248,12 @@ pub(crate) fn sample_cell(id: &str, status: CellStatus) -> CellResult {
         feature: Feature::Chat,
         driver: DriverKind::Rust,
         version_set: None,
+        setup: Setup::Instrumentor,
         status,
         findings: Vec::new(),
         versions: BTreeMap::new(),
         requests: Vec::new(),
+        backend: Vec::new(),
         spans: Vec::new(),
         duration_ms: 1,
         ordinal: None,

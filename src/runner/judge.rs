@@ -2,7 +2,7 @@
 //! issues become one cell's status and findings.
 
 use crate::drivers::DriverRun;
-use crate::expect::{self, Verdict};
+use crate::expect::{self, SubjectKind, Verdict};
 use crate::matrix::Cell;
 use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord};
 use std::time::{Duration, Instant};
@@ -44,7 +44,10 @@ pub(super) fn judge(
         );
         return result(cell, CellStatus::Error, findings, run, requests, elapsed);
     }
-    let evaluated = expect::evaluate(&cell.checks, &run.spans, &cell.vars);
+    // What the backend received comes first: "nothing reached it" explains every span
+    // check that follows.
+    let mut evaluated = expect::evaluate_backend(&cell.backend, &run.backend);
+    evaluated.extend(expect::evaluate(&cell.checks, &run.spans, &cell.vars));
     // An issue that names a driver error reproduces only when that error happens, and
     // then also covers the assertion failures it causes (e.g. no spans).
     let error_text = run.error.as_ref().map(ToString::to_string);
@@ -64,8 +67,25 @@ pub(super) fn judge(
             .collect(),
     };
     let mut judgement = expect::judge(evaluated, &issues);
+    // A known issue about a span's attributes, events or status cannot be judged when a
+    // known issue explains that the span never existed: neither reproduced nor fixed.
+    let span_missing = judgement
+        .expected_failures
+        .iter()
+        .any(|(f, _)| f.subject == expect::Subject::Count);
+    if span_missing {
+        judgement.unreproduced.retain(|k| {
+            k.attribute.is_none()
+                && k.event.is_none()
+                && !matches!(
+                    k.subject,
+                    Some(SubjectKind::Attribute | SubjectKind::Event | SubjectKind::Status)
+                )
+        });
+    }
     match error_issue {
-        Some(issue) => judgement.unreproduced.retain(|k| k.id != issue.id),
+        // The app failed before it could produce what the other issues are about.
+        Some(_) => judgement.unreproduced.clear(),
         None => (judgement.unreproduced).extend(
             cell.known_issues
                 .iter()
@@ -77,8 +97,10 @@ pub(super) fn judge(
         judgement.verdict = Verdict::Fail;
     } else if !judgement.unreproduced.is_empty() {
         judgement.verdict = Verdict::XPass;
-    } else if error_issue.is_some() {
+    } else if error_issue.is_some() || !judgement.expected_failures.is_empty() {
         judgement.verdict = Verdict::XFail;
+    } else {
+        judgement.verdict = Verdict::Pass;
     }
     let mut findings: Vec<Finding> = Vec::new();
     for f in &judgement.failures {
@@ -174,10 +196,12 @@ fn result(
         feature: cell.feature,
         driver: cell.driver,
         version_set: cell.version_set_name().map(str::to_string),
+        setup: cell.setup,
         status,
         findings,
         versions: run.versions,
         requests,
+        backend: run.backend,
         spans: ReportSpan::from_captured(&run.spans),
         duration_ms: elapsed.as_millis() as u64,
         ordinal: None,

@@ -130,12 +130,16 @@ pub async fn run(
     // Python cells run in one interpreter per (style, version set), so they go in
     // batches; command cells run one after another (their unscoped requests are told
     // apart by time); the receiver they export to is started only when there are any.
-    type BatchKey = (Style, Option<String>);
+    type BatchKey = (Style, Option<String>, crate::vocab::Setup);
     let mut python_batches: Vec<(BatchKey, Vec<(usize, Cell)>)> = Vec::new();
     let mut commands: Vec<(usize, Cell)> = Vec::new();
     let mut single: Vec<(usize, Cell)> = Vec::new();
     for (index, cell) in cells.into_iter().enumerate() {
-        let key = (cell.style, cell.version_set_name().map(str::to_string));
+        let key = (
+            cell.style,
+            cell.version_set_name().map(str::to_string),
+            cell.setup,
+        );
         match cell.driver {
             DriverKind::Rust => single.push((index, cell)),
             DriverKind::Command => commands.push((index, cell)),
@@ -152,11 +156,13 @@ pub async fn run(
             OtlpReceiver::start(ReceiverConfig::default()).await?,
         ))
     };
-    for ((style, _), batch) in python_batches {
+    for ((style, _, _), batch) in python_batches {
         let (ctx, replica, on_done) = (ctx.clone(), replica.clone(), on_done.clone());
-        let receiver = receiver.clone();
+        let (receiver, permits) = (receiver.clone(), permits.clone());
         let python = options.python.clone();
         tasks.spawn(async move {
+            // At most --jobs interpreters at once: each one is a whole app starting up.
+            let _permit = permits.acquire_owned().await.ok();
             let started = Instant::now();
             let (indices, cells): (Vec<usize>, Vec<Cell>) = batch.into_iter().unzip();
             let outcomes = match &receiver {

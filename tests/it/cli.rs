@@ -52,7 +52,7 @@ fn the_default_run_passes_and_prints_the_table() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "Not run: 42 cells of the real instrumentor packages (version sets: latest, openai-v1)"
+            "Not run: 96 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
         ) && stderr.contains("hh-compat run --driver python"),
         "{stderr}"
     );
@@ -147,12 +147,21 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
         "chat",
         "--feature",
         "errors",
+        "--setup",
+        "instrumentor",
     ]);
     assert_eq!(
         text(&out.stdout),
         "azure-openai/traceloop/chat/rust\nazure-openai/traceloop/chat/python@latest\n\
          azure-openai/traceloop/chat/python@openai-v1\nazure-openai/traceloop/errors/rust\n\
          azure-openai/traceloop/errors/python@latest\nazure-openai/traceloop/errors/python@openai-v1\n"
+    );
+    let out = hh(&["list", "--feature", "chat", "--setup", "honeyhive"]);
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        6,
+        "3 styles x 2 HoneyHive releases:\n{}",
+        text(&out.stdout)
     );
     let out = hh(&["list", "--feature", "chat", "--version-set", "openai-v1"]);
     let listed = text(&out.stdout);
@@ -619,6 +628,8 @@ fn results_files_hold_exactly_the_documented_keys() {
             "actual",
             "versions",
             "requests",
+            "setup",
+            "backend",
             "deployment",
             "shard",
         ];

@@ -5,14 +5,23 @@ use hh_compat::expect::{AttrAssertion, Count, StatusExpect};
 use hh_compat::matrix::{
     default_matrix_path, load_file, parse_bytes, parse_str, CellFilter, FeaturePlan, MatrixError,
 };
-use hh_compat::vocab::{DriverKind, Feature, Provider, Style};
+use hh_compat::vocab::{DriverKind, Feature, Provider, Setup, Style};
 
 fn azure() -> hh_compat::matrix::Matrix {
     load_file(&default_matrix_path(Provider::AzureOpenAi)).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The shipped matrix's cells in the lab's wiring (`instrumentor`), as every driver has them.
+fn instrumentor_cells(m: &hh_compat::matrix::Matrix) -> Vec<hh_compat::matrix::Cell> {
+    let f = CellFilter {
+        setups: vec![Setup::Instrumentor],
+        ..Default::default()
+    };
+    f.apply(m.cells())
+}
+
 #[test]
-fn shipped_azure_matrix_expands_to_63_cells_in_file_order() {
+fn shipped_azure_matrix_expands_to_63_instrumentor_cells_in_file_order() {
     let m = azure();
     assert_eq!(m.provider(), Provider::AzureOpenAi);
     assert_eq!(m.target().host, "contoso.openai.azure.com");
@@ -25,7 +34,7 @@ fn shipped_azure_matrix_expands_to_63_cells_in_file_order() {
         .expect("flaky");
     assert_eq!(flaky.faults[0].times, Some(1));
     assert_eq!(flaky.faults[0].retry_after_ms, Some(20));
-    let cells = m.cells();
+    let cells = instrumentor_cells(&m);
     // 3 styles x 7 features x (rust + python@latest + python@openai-v1)
     assert_eq!(cells.len(), 3 * 7 * 3);
     assert_eq!(cells[0].id, "azure-openai/openinference/chat/rust");
@@ -80,7 +89,7 @@ fn shipped_azure_matrix_expands_to_63_cells_in_file_order() {
         m.known_issues()
             .iter()
             .find(|k| k.id == id)
-            .is_some_and(|k| k.version_sets == ["latest"])
+            .is_some_and(|k| k.version_sets == ["latest", "honeyhive-1.6"])
     };
     assert!(latest_only("openinference-no-server-address"));
     for c in cells
@@ -197,7 +206,7 @@ fn shipped_openai_matrix_loads() {
 
 #[test]
 fn filters_select_by_style_feature_driver_and_pattern() {
-    let cells = azure().cells();
+    let cells = instrumentor_cells(&azure());
     let f = CellFilter {
         styles: vec![Style::Traceloop],
         ..Default::default()
@@ -844,4 +853,134 @@ fn overlay_mistakes_name_the_right_file_and_line() {
     let e = load_file(&dir.join("style.yaml")).expect_err("unknown style");
     assert!(e.to_string().contains("no such style"), "{e}");
     assert!(e.location().ends_with("style.yaml:4:5"), "{}", e.location());
+}
+
+#[test]
+fn shipped_setups_expand_after_the_instrumentor_cells_of_their_set() {
+    let m = azure();
+    let cells = m.cells();
+    // honeyhive: 3 styles x 4 features x 2 sets; honeyhive-instrumentors and -late:
+    // 3 x 2 x 2 each; traceloop-sdk and phoenix: 1 style x 3 features x latest.
+    assert_eq!(cells.len(), 63 + 24 + 12 + 12 + 3 + 3);
+    let ids: Vec<&str> = cells
+        .iter()
+        .filter(|c| c.style == Style::OpenInference && c.feature == Feature::Chat)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "azure-openai/openinference/chat/rust",
+            "azure-openai/openinference/chat/python@latest",
+            "azure-openai/openinference/chat/python@latest/honeyhive",
+            "azure-openai/openinference/chat/python@latest/honeyhive-instrumentors",
+            "azure-openai/openinference/chat/python@latest/honeyhive-late",
+            "azure-openai/openinference/chat/python@latest/phoenix",
+            "azure-openai/openinference/chat/python@honeyhive-1.6/honeyhive",
+            "azure-openai/openinference/chat/python@honeyhive-1.6/honeyhive-instrumentors",
+            "azure-openai/openinference/chat/python@honeyhive-1.6/honeyhive-late",
+            "azure-openai/openinference/chat/python@openai-v1",
+        ]
+    );
+    // `enrichment` exists only where HoneyHive's tracer does, with the backend checks.
+    let enrichment: Vec<_> = cells
+        .iter()
+        .filter(|c| c.feature == Feature::Enrichment)
+        .collect();
+    assert_eq!(enrichment.len(), 3 * 3 * 2);
+    assert!(enrichment
+        .iter()
+        .all(|c| c.setup.is_honeyhive() && c.backend.len() == 2));
+    let guide = enrichment[0];
+    assert!(
+        guide.checks.iter().any(|c| c.label == "trace"),
+        "{:?}",
+        guide.checks
+    );
+    assert!(guide.checks.iter().any(|c| c.label == "session"));
+    // A setup's pins replace the common ones of the same package.
+    let sdk = cells
+        .iter()
+        .find(|c| c.setup == Setup::TraceloopSdk)
+        .and_then(|c| c.version_set.as_ref())
+        .expect("traceloop-sdk cell");
+    assert!(sdk
+        .requirements
+        .contains(&"opentelemetry-sdk==1.45.1".to_string()));
+    assert!(!sdk
+        .requirements
+        .contains(&"opentelemetry-sdk==1.45.2".to_string()));
+    // Known issues scoped to a setup apply only there.
+    let late = cells
+        .iter()
+        .find(|c| c.setup == Setup::HoneyhiveLate)
+        .expect("late cell");
+    assert!(late
+        .known_issues
+        .iter()
+        .all(|k| k.id != "honeyhive-instrumentors-kwarg-ignored"));
+}
+
+#[test]
+fn bad_setups_are_located_errors() {
+    let base = |setups: &str, sets: &str| {
+        format!(
+            r#"provider: azure-openai
+target: {{resource: contoso, api_version: "2024-10-21"}}
+deployments: {{gpt-4o: {{model: gpt-4o-2024-08-06}}}}
+styles: [traceloop]
+drivers: [python]
+version_sets:
+  latest:
+    styles: {{traceloop: [opentelemetry-instrumentation-openai==0.62.4]}}
+{sets}features: {{chat: {{deployment: gpt-4o}}}}
+{setups}expect: {{all: {{llm: {{name: openai.chat}}}}}}
+"#
+        )
+    };
+    let err = |setups: &str, sets: &str| {
+        parse_str(&base(setups, sets), "m.yaml")
+            .expect_err("must be refused")
+            .to_string()
+    };
+    let e = err(
+        "setups:
+  honeyhiv:
+",
+        "",
+    );
+    assert!(e.contains("did you mean `honeyhive`"), "{e}");
+    let e = err(
+        "setups:
+  honeyhive:
+",
+        "",
+    );
+    assert!(e.contains("run by no version set"), "{e}");
+    let e = err(
+        "setups:
+  instrumentor:
+",
+        "    setups: {honeyhive: [honeyhive==1.7.0]}
+",
+    );
+    assert!(e.contains("which `setups` does not list"), "{e}");
+    let e = err(
+        "setups:
+  phoenix:
+    features: [chat]
+    backend: {post /v1/traces: 1}
+",
+        "    setups: {phoenix: [arize-phoenix-otel==0.17.2]}
+",
+    );
+    assert!(e.starts_with("m.yaml:") && e.contains("not a route"), "{e}");
+    let e = err(
+        "setups:
+  instrumentor:
+",
+        "    setups: {instrumentor: [], phoenix: [arize-phoenix-otel>=0.17]}
+",
+    );
+    assert!(e.contains("not an exact pin"), "{e}");
 }

@@ -398,18 +398,59 @@ async fn protobuf_body_is_accepted_with_an_empty_protobuf_response() {
 }
 
 #[tokio::test]
-async fn honeyhive_trace_route_accepts_the_same_payloads() {
+async fn honeyhive_trace_route_needs_a_known_key_and_files_spans_under_its_cell() {
     let r = receiver().await;
-    let body = request(Some("hh"), 2).encode_to_vec();
-    let resp = post(
-        format!("{}/opentelemetry/v1/traces", r.http_endpoint()),
-        Some("application/x-protobuf"),
-        None,
-        body,
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    assert_eq!(r.take_cell("hh").len(), 2);
+    let url = format!("{}/opentelemetry/v1/traces", r.http_endpoint());
+    let send = |auth: Option<String>, cell: Option<&str>| {
+        let mut req = client()
+            .post(url.clone())
+            .header("content-type", "application/x-protobuf")
+            .body(request(cell, 2).encode_to_vec());
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let key = hh_compat::capture::otlp::new_key();
+    let refused = send(None, Some("hh")).await.expect("answered");
+    assert_eq!(refused.status(), 401, "no key, no export");
+    let text = refused.text().await.expect("body");
+    assert!(text.contains("API key"), "{text}");
+    let unknown = send(Some(format!("Bearer {key}")), None)
+        .await
+        .expect("answered");
+    assert_eq!(unknown.status(), 401, "a key the receiver never admitted");
+    assert!(r.take_cell("hh").is_empty() && r.unattributed().is_empty());
+
+    assert!(r.admit_key(&key, "cell-of-the-key"));
+    let ok = send(Some(format!("Bearer {key}")), None)
+        .await
+        .expect("answered");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(
+        r.take_cell("cell-of-the-key").len(),
+        2,
+        "attributed by the key"
+    );
+    let named = send(Some(format!("Bearer {key}")), Some("hh"))
+        .await
+        .expect("answered");
+    assert_eq!(named.status(), 200);
+    assert_eq!(
+        r.take_cell("hh").len(),
+        2,
+        "a resource's cell attribute still wins"
+    );
+    let log = r.take_backend_requests("cell-of-the-key");
+    assert_eq!(log.len(), 2);
+    assert!(log
+        .iter()
+        .all(|q| q.route() == "POST /opentelemetry/v1/traces" && q.status == 200));
+    r.revoke_key(&key);
+    let revoked = send(Some(format!("Bearer {key}")), None)
+        .await
+        .expect("answered");
+    assert_eq!(revoked.status(), 401);
 }
 
 #[tokio::test]
@@ -650,6 +691,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 #[tokio::test]
 async fn honeyhive_session_start_returns_the_ids_the_sdk_reads() {
     let r = receiver().await;
+    assert!(r.admit_key("hh-secret-key-123", "c"));
     let mut ids = Vec::new();
     for _ in 0..2 {
         let resp = client()

@@ -11,7 +11,7 @@ use hh_compat::commands::{select, Selection};
 use hh_compat::drivers::python::PythonOptions;
 use hh_compat::report::{CellResult, CellStatus, FindingKind, RunResults};
 use hh_compat::runner::{run, RunOptions};
-use hh_compat::vocab::{DriverKind, Feature, Provider, Style};
+use hh_compat::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use std::path::PathBuf;
 
 fn matrix_path() -> PathBuf {
@@ -28,6 +28,7 @@ async fn run_matrix(path: PathBuf, features: Vec<Feature>, python: PythonOptions
         matrix: Some(path),
         features,
         drivers: vec![DriverKind::Python],
+        setups: vec![Setup::Instrumentor],
         version_sets: vec!["latest".to_string()],
         ..Selection::default()
     };
@@ -279,4 +280,102 @@ async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
         Some("1.109.1")
     );
     assert_eq!(c.versions["instrumentor_version"], "0.1.41");
+}
+
+/// The customer's setups, judged on what the embedded backend received: the guide's
+/// HoneyHive wiring delivers a session and enriched, parented spans; handing the
+/// instrumentor to `HoneyHiveTracer.init(instrumentors=…)` delivers no LLM span, and the
+/// verdict says the backend never got one. No per-cell API key appears in the results.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honeyhive_setups_are_judged_on_what_the_backend_received() {
+    let selection = Selection {
+        provider: Some(Provider::AzureOpenAi),
+        matrix: Some(matrix_path()),
+        styles: vec![Style::Traceloop],
+        features: vec![Feature::Chat, Feature::Enrichment],
+        drivers: vec![DriverKind::Python],
+        setups: vec![Setup::Honeyhive, Setup::HoneyhiveInstrumentors],
+        version_sets: vec!["latest".to_string()],
+        ..Selection::default()
+    };
+    let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
+    assert_eq!(cells.len(), 4, "chat and enrichment in two setups");
+    let results = run(&matrix, &label, cells, &RunOptions::default(), |_| {})
+        .await
+        .expect("the run starts");
+    let find = |feature: Feature, setup: Setup| {
+        results
+            .cells
+            .iter()
+            .find(|c| c.feature == feature && c.setup == setup)
+            .unwrap_or_else(|| panic!("no {feature} cell in {setup}"))
+    };
+
+    let guide = find(Feature::Enrichment, Setup::Honeyhive);
+    assert_eq!(guide.status, CellStatus::Xfail, "{}", describe(guide));
+    assert!(
+        guide.versions.contains_key("honeyhive"),
+        "{:?}",
+        guide.versions
+    );
+    let routes: Vec<String> = guide.backend.iter().map(|r| r.route()).collect();
+    assert_eq!(
+        routes
+            .iter()
+            .filter(|r| *r == "POST /session/start")
+            .count(),
+        1,
+        "one session: {routes:?}"
+    );
+    assert!(
+        guide.backend.iter().all(|r| r.status == 200),
+        "{:?}",
+        guide.backend
+    );
+    let traced = guide
+        .spans
+        .iter()
+        .find(|s| s.name == "__main__.generate_response")
+        .unwrap_or_else(|| panic!("the @trace span arrived: {}", describe(guide)));
+    assert_eq!(
+        traced.attributes.get("honeyhive_metadata.region"),
+        Some(&AttrValue::String("eastus".into()))
+    );
+    let llm = guide
+        .spans
+        .iter()
+        .find(|s| s.name == "openai.chat")
+        .expect("LLM span");
+    assert_eq!(llm.parent.as_deref(), Some(traced.id.as_str()));
+    assert!(
+        guide
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::Failure),
+        "only the instrumentor's own known issues: {}",
+        describe(guide)
+    );
+
+    let handed_over = find(Feature::Chat, Setup::HoneyhiveInstrumentors);
+    assert_eq!(
+        handed_over.status,
+        CellStatus::Xfail,
+        "{}",
+        describe(handed_over)
+    );
+    assert!(
+        handed_over.spans.is_empty(),
+        "no span at all reached the backend"
+    );
+    let first = &handed_over.findings[0].message;
+    assert!(
+        first.contains("POST /opentelemetry/v1/traces") && first.contains("0 accepted"),
+        "the backend finding comes first and says it plainly: {first}"
+    );
+
+    let text = serde_json::to_string(&results).expect("serializes");
+    assert!(
+        !text.contains(hh_compat::capture::otlp::KEY_PREFIX),
+        "a backend key leaked into the results"
+    );
 }

@@ -116,6 +116,9 @@ fn the_shipped_recorded_set_replays_every_cell() {
         "python",
         "--version-set",
         "latest",
+        // The recorded set holds the lab's wiring; setups run the same calls.
+        "--setup",
+        "instrumentor",
     ];
     let (_, r) = run_json(&dir, &offline(), &args, 0);
     let cells = r["cells"].as_array().expect("cells");

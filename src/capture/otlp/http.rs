@@ -5,6 +5,8 @@
 //! `ExportTraceServiceResponse` in the request's encoding; 400 with a
 //! `google.rpc.Status` body for undecodable payloads; 413 for bodies over the limit
 //! (compressed or decompressed); 415 for content types or encodings we cannot read.
+//! HoneyHive's two routes also want a known API key as `Authorization: Bearer` (401
+//! without one); with one, spans and requests are attributed to the key's cell.
 
 use std::convert::Infallible;
 use std::io::Read as _;
@@ -17,6 +19,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
+use super::backend::{Backend, BackendRequest};
 use super::convert::convert;
 use super::store::SpanStore;
 use crate::accept::{declared_length, read_limited, ReadError, TimedBody};
@@ -31,6 +34,7 @@ pub(crate) type HttpResponse = Response<Full<Bytes>>;
 #[derive(Debug)]
 pub(crate) struct HttpState {
     pub(crate) store: Arc<SpanStore>,
+    pub(crate) backend: Arc<Backend>,
     pub(crate) max_body_bytes: usize,
 }
 
@@ -85,6 +89,7 @@ struct RpcStatus {
 // gRPC status codes used in error bodies.
 const GRPC_INVALID_ARGUMENT: i32 = 3;
 const GRPC_NOT_FOUND: i32 = 5;
+const GRPC_UNAUTHENTICATED: i32 = 16;
 const GRPC_RESOURCE_EXHAUSTED: i32 = 8;
 const GRPC_UNIMPLEMENTED: i32 = 12;
 
@@ -92,22 +97,25 @@ pub(crate) async fn handle(
     req: Request<TimedBody>,
     state: Arc<HttpState>,
 ) -> Result<HttpResponse, Infallible> {
-    let path = req.uri().path();
-    let response = match path {
-        "/v1/traces" | "/opentelemetry/v1/traces" => {
-            if req.method() == Method::POST {
-                export(req, &state).await
-            } else {
-                method_not_allowed()
-            }
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let cell = state.backend.cell_for(req.headers());
+    let honeyhive_route = matches!(path.as_str(), "/opentelemetry/v1/traces" | "/session/start");
+    let response = match path.as_str() {
+        _ if method != Method::POST && (honeyhive_route || path == "/v1/traces") => {
+            method_not_allowed()
         }
-        "/session/start" => {
-            if req.method() == Method::POST {
-                session_start(req, &state).await
-            } else {
-                method_not_allowed()
-            }
+        _ if honeyhive_route && cell.is_none() => {
+            state.store.count_rejected();
+            error(
+                StatusCode::UNAUTHORIZED,
+                GRPC_UNAUTHENTICATED,
+                "missing or unknown API key; send `Authorization: Bearer <key>`",
+                Encoding::Json,
+            )
         }
+        "/v1/traces" | "/opentelemetry/v1/traces" => export(req, &state, cell.as_ref()).await,
+        "/session/start" => session_start(req, &state).await,
         _ => error(
             StatusCode::NOT_FOUND,
             GRPC_NOT_FOUND,
@@ -115,15 +123,29 @@ pub(crate) async fn handle(
             Encoding::Json,
         ),
     };
+    if let Some(cell) = &cell {
+        state.backend.record(
+            cell,
+            BackendRequest {
+                method: method.to_string(),
+                path,
+                status: response.status().as_u16(),
+            },
+        );
+    }
     Ok(response)
 }
 
-async fn export(req: Request<TimedBody>, state: &HttpState) -> HttpResponse {
+async fn export(
+    req: Request<TimedBody>,
+    state: &HttpState,
+    cell: Option<&Arc<str>>,
+) -> HttpResponse {
     state.store.count_request();
     let encoding = Encoding::from_content_type(req.headers().get(CONTENT_TYPE));
     match decode_export(req, encoding, state.max_body_bytes).await {
         Ok(request) => {
-            state.store.insert(convert(request));
+            state.store.insert_for(convert(request), cell);
             ok(encoding.unwrap_or(Encoding::Protobuf))
         }
         Err(rejection) => {
@@ -214,43 +236,82 @@ fn too_large(max: usize) -> Rejection {
     Rejection::TooLarge(format!("request body exceeds the {max}-byte limit"))
 }
 
-/// OTLP/JSON via the proto types' serde support. Some exporters (Python's among them)
-/// write an empty array as `{"arrayValue": {}}`, which those types reject for want of
-/// `values`; such bodies are retried once with the missing lists filled in.
+/// OTLP/JSON via the proto types' serde support. Some exporters write what the
+/// protobuf JSON mapping allows but those types reject: an empty array as
+/// `{"arrayValue": {}}` (Python's), enum names for span kinds and status codes
+/// (`"SPAN_KIND_CLIENT"`, `"STATUS_CODE_OK"`) and `null` for absent fields (HoneyHive's
+/// SDK: `"parentSpanId": null` on a root span). Such bodies are retried
+/// once with the lists filled in and the names turned into their numbers.
 fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, Rejection> {
     match serde_json::from_slice::<ExportTraceServiceRequest>(body) {
         Ok(request) => Ok(request),
         Err(first) => {
             let mut value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| Rejection::BadRequest(format!("invalid JSON: {e}")))?;
-            fill_missing_values(&mut value);
-            serde_json::from_value(value)
-                .map_err(|_| Rejection::BadRequest(format!("invalid OTLP/JSON: {first}")))
+            normalize_json(&mut value);
+            serde_json::from_value(value).map_err(|second| {
+                Rejection::BadRequest(format!(
+                    "invalid OTLP/JSON: {first} (and after normalizing: {second})"
+                ))
+            })
         }
     }
 }
 
-fn fill_missing_values(value: &mut serde_json::Value) {
+fn normalize_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
     match value {
-        serde_json::Value::Object(map) => {
+        Value::Object(map) => {
+            // `null` is the field's default in the protobuf JSON mapping.
+            map.retain(|_, v| !v.is_null());
             for (key, child) in map.iter_mut() {
-                if key == "arrayValue" || key == "kvlistValue" {
-                    if let serde_json::Value::Object(inner) = child {
+                match (key.as_str(), &mut *child) {
+                    ("arrayValue" | "kvlistValue", Value::Object(inner)) => {
                         inner
                             .entry("values")
-                            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+                            .or_insert_with(|| Value::Array(Vec::new()));
                     }
+                    ("kind", Value::String(name)) => {
+                        if let Some(n) = enum_number(name, "SPAN_KIND_", SPAN_KINDS) {
+                            *child = Value::from(n);
+                        }
+                    }
+                    ("status", Value::Object(status)) => {
+                        if let Some(Value::String(name)) = status.get("code") {
+                            if let Some(n) = enum_number(name, "STATUS_CODE_", STATUS_CODES) {
+                                status.insert("code".into(), Value::from(n));
+                            }
+                        }
+                    }
+                    _ => {}
                 }
-                fill_missing_values(child);
+                normalize_json(child);
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(fill_missing_values),
+        Value::Array(items) => items.iter_mut().for_each(normalize_json),
         _ => {}
     }
 }
 
-/// HoneyHive's session start: the SDK only needs well-formed ids back. No request
-/// content (which carries the caller's key in headers) is echoed.
+/// The protobuf enum names OTLP/JSON may carry instead of numbers, in number order.
+const SPAN_KINDS: &[&str] = &[
+    "UNSPECIFIED",
+    "INTERNAL",
+    "SERVER",
+    "CLIENT",
+    "PRODUCER",
+    "CONSUMER",
+];
+const STATUS_CODES: &[&str] = &["UNSET", "OK", "ERROR"];
+
+fn enum_number(name: &str, prefix: &str, names: &[&str]) -> Option<usize> {
+    let short = name.strip_prefix(prefix)?;
+    names.iter().position(|n| *n == short)
+}
+
+/// HoneyHive's session start, answered with every id a recent SDK validates
+/// (`session_id`, `event_id`, `org_id`, `workspace_id`, `project_id`; without them it
+/// logs a validation error and falls back to a local id). No request content is echoed.
 async fn session_start(req: Request<TimedBody>, state: &HttpState) -> HttpResponse {
     // The content is not needed, but reading it keeps keep-alive connections usable;
     // an oversized one is refused, with a status rather than a dropped connection.
@@ -375,6 +436,14 @@ mod tests {
         assert_eq!(spans[0].attributes.len(), 2);
         assert_eq!(spans[0].start_unix_nanos, 5);
         assert_eq!(spans[0].end_unix_nanos, 6);
+        let named = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{
+            "traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708",
+            "name":"openai.chat","kind":"SPAN_KIND_CLIENT","status":{"code":"STATUS_CODE_ERROR"},
+            "parentSpanId":null,
+            "startTimeUnixNano":"5","endTimeUnixNano":"6"}]}]}]}"#;
+        let spans = convert(decode_json(named).expect("enum names decode"));
+        assert_eq!(spans[0].kind, crate::capture::SpanKind::Client);
+        assert_eq!(spans[0].status.code, crate::capture::StatusCode::Error);
         assert!(matches!(
             decode_json(b"{nope"),
             Err(Rejection::BadRequest(_))

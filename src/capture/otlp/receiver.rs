@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::backend::{Backend, BackendRequest};
 use super::grpc;
 use super::http::{handle, HttpState};
 use super::store::{ReceiverStats, SpanStore};
@@ -67,6 +68,7 @@ pub enum ReceiverError {
 #[derive(Debug)]
 pub struct OtlpReceiver {
     store: Arc<SpanStore>,
+    backend: Arc<Backend>,
     http_addr: SocketAddr,
     grpc_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
@@ -101,8 +103,10 @@ impl OtlpReceiver {
             config.max_spans_buffered,
             config.cell_attribute.clone(),
         ));
+        let backend = Arc::new(Backend::default());
         let http_state = Arc::new(HttpState {
             store: store.clone(),
+            backend: backend.clone(),
             max_body_bytes: config.max_body_bytes,
         });
         let http_task = tokio::spawn(crate::accept::serve(
@@ -126,6 +130,7 @@ impl OtlpReceiver {
 
         Ok(OtlpReceiver {
             store,
+            backend,
             http_addr,
             grpc_addr,
             tasks: vec![http_task, grpc_task],
@@ -172,6 +177,23 @@ impl OtlpReceiver {
     ) -> Vec<CapturedSpan> {
         self.store.wait_for(cell, at_least, timeout).await;
         self.store.take_cell(cell)
+    }
+
+    /// Accepts `key` (see [`super::new_key`]) as HoneyHive's backend would a project's
+    /// API key, attributing whatever arrives with it to `cell`. False when the receiver
+    /// already holds its limit of keys.
+    pub fn admit_key(&self, key: &str, cell: &str) -> bool {
+        self.backend.admit(key, cell)
+    }
+
+    /// Stops accepting `key` (HoneyHive's routes answer 401 to it from now on).
+    pub fn revoke_key(&self, key: &str) {
+        self.backend.revoke(key)
+    }
+
+    /// Removes and returns the requests `cell`'s key made, in arrival order.
+    pub fn take_backend_requests(&self, cell: &str) -> Vec<BackendRequest> {
+        self.backend.take(cell)
     }
 
     /// Removes and returns the spans that carried no cell attribute.

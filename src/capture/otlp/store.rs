@@ -152,6 +152,12 @@ impl SpanStore {
 
     /// Files each span under its cell and wakes anyone waiting for spans.
     pub(crate) fn insert(&self, spans: Vec<CapturedSpan>) {
+        self.insert_for(spans, None);
+    }
+
+    /// As [`SpanStore::insert`]; spans whose resource names no cell go to `fallback`
+    /// (the cell whose API key the request carried) when there is one.
+    pub(crate) fn insert_for(&self, spans: Vec<CapturedSpan>, fallback: Option<&Arc<str>>) {
         if spans.is_empty() {
             return;
         }
@@ -166,12 +172,14 @@ impl SpanStore {
                 let seq = b.next_seq;
                 b.next_seq += 1;
                 b.total += 1;
-                match cell_of(&span, &self.cell_attribute) {
-                    Some(cell) => {
-                        let key: Arc<str> = match b.by_cell.get_key_value(cell) {
-                            Some((k, _)) => k.clone(),
-                            None => Arc::from(cell),
-                        };
+                let named = cell_of(&span, &self.cell_attribute)
+                    .map(|cell| match b.by_cell.get_key_value(cell) {
+                        Some((k, _)) => k.clone(),
+                        None => Arc::from(cell),
+                    })
+                    .or_else(|| fallback.cloned());
+                match named {
+                    Some(key) => {
                         b.arrivals.push_back((seq, Some(key.clone())));
                         b.by_cell.entry(key).or_default().push_back((seq, span));
                     }

@@ -388,8 +388,10 @@ async fn an_oversized_session_start_gets_413() {
     let r = OtlpReceiver::start(ReceiverConfig::default())
         .await
         .expect("receiver");
+    assert!(r.admit_key("hh-adversarial-key", "c"));
     let resp = reqwest::Client::new()
         .post(format!("{}/session/start", r.http_endpoint()))
+        .header("authorization", "Bearer hh-adversarial-key")
         .header("content-type", "application/json")
         .body(vec![b' '; 2 * 1024 * 1024])
         .timeout(PATIENCE)
@@ -399,6 +401,7 @@ async fn an_oversized_session_start_gets_413() {
     assert_eq!(resp.status().as_u16(), 413);
     let ok = reqwest::Client::new()
         .post(format!("{}/session/start", r.http_endpoint()))
+        .header("authorization", "Bearer hh-adversarial-key")
         .header("content-type", "application/json")
         .body("{}")
         .timeout(PATIENCE)
