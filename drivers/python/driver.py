@@ -13,12 +13,14 @@ The plan (stdin, so the API key never shows in a process list) names the endpoin
 the api-version, the key and, per cell, the feature and its parameters; the matrix
 stays the single source of truth.
 
-Spans must be attributed to the cell that produced them although one process runs
-many cells. Instrumentors fetch their tracer from the global provider once, at
-`instrument()` time, so the global provider installed here is a router: each tracer
-it hands out starts its spans on the *current cell's* SDK TracerProvider, whose
-Resource carries `hh_compat.cell` and whose exporter sends OTLP/HTTP protobuf to the
-harness's receiver. Cells run one after another, so "current" is a plain variable.
+In the `instrumentor` setup the app wires tracing as a customer writes it: one SDK
+`TracerProvider`, and `OpenAIInstrumentor().instrument(tracer_provider=provider)`;
+no global provider is installed. Spans must still be attributed to the cell that
+produced them although one process runs many cells: the provider's one span
+processor hands each ended span to the *current cell's* OTLP/HTTP exporter, which
+sends it with that cell's API key (`Authorization: Bearer`, from the plan), and the
+harness's receiver files it under the key's cell. Cells run one after another, so
+"current" is a plain variable.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ INSTRUMENTORS = {
     ),
 }
 
-# How the app wires tracing (see SETUP_WIRING below); `instrumentor` is the router.
+# How the app wires tracing (see `Wiring`; `instrumentor` is `CellExport`).
 SETUPS = (
     "instrumentor",
     "honeyhive",
@@ -105,74 +107,57 @@ def versions(style: str) -> dict:
     }
 
 
-class Router:
-    """Builds the global provider that sends each span to the current cell's provider."""
+class CellExport:
+    """One explicit SDK TracerProvider whose spans go to the current cell's exporter."""
 
     def __init__(self, otlp_endpoint: str):
-        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-        self.trace = trace
         self.endpoint = otlp_endpoint.rstrip("/") + "/v1/traces"
         self.current = None
-        self.providers = []
-        router = self
+        cells = self
 
-        class RoutingTracer(trace.Tracer):
-            def __init__(self, args, kwargs):
-                self._args, self._kwargs = args, kwargs
+        class ToCurrentCell(SpanProcessor):
+            def on_end(self, span):
+                if cells.current is not None:
+                    cells.current.on_end(span)
 
-            def _target(self):
-                if router.current is None:
-                    return trace.NoOpTracer()
-                return router.current.get_tracer(*self._args, **self._kwargs)
+        self.provider = TracerProvider(
+            resource=Resource.create({"service.name": "hh-compat-python-app"})
+        )
+        self.provider.add_span_processor(ToCurrentCell())
 
-            def start_span(self, *args, **kwargs):
-                return self._target().start_span(*args, **kwargs)
-
-            def start_as_current_span(self, *args, **kwargs):
-                return self._target().start_as_current_span(*args, **kwargs)
-
-        class RoutingTracerProvider(trace.TracerProvider):
-            def get_tracer(self, *args, **kwargs):
-                return RoutingTracer(args, kwargs)
-
-        trace.set_tracer_provider(RoutingTracerProvider())
-
-    def enter(self, cell: str):
+    def enter(self, key: str):
         import requests
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
             OTLPSpanExporter,
         )
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
         # The receiver is on loopback: never route the export through the replica proxy.
         session = requests.Session()
         session.trust_env = False
-        exporter = OTLPSpanExporter(endpoint=self.endpoint, session=session, timeout=10)
-        provider = TracerProvider(
-            resource=Resource.create(
-                {"service.name": "hh-compat-python-app", CELL_ATTRIBUTE: cell}
-            )
+        exporter = OTLPSpanExporter(
+            endpoint=self.endpoint,
+            session=session,
+            timeout=10,
+            headers={"authorization": f"Bearer {key}"},
         )
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
-        self.providers.append(provider)
-        self.current = provider
-        return provider
+        self.current = SimpleSpanProcessor(exporter)
 
     def leave(self):
         if self.current is not None:
             self.current.force_flush()
+            self.current.shutdown()
         self.current = None
 
     def shutdown(self):
-        for p in self.providers:
-            try:
-                p.force_flush()
-                p.shutdown()
-            except Exception as e:  # a failed flush must not hide the results
-                log(f"flushing spans failed: {e!r}")
+        self.leave()
+        try:
+            self.provider.shutdown()
+        except Exception as e:  # a failed shutdown must not hide the results
+            log(f"shutting the tracer provider down failed: {e!r}")
 
 
 class RefusedToInstrument(Exception):
@@ -401,7 +386,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--style", required=True, choices=sorted(INSTRUMENTORS))
     parser.add_argument("--setup", default="instrumentor", choices=SETUPS,
-                        help="how the app wires tracing (default: the harness's router)")
+                        help="how the app wires tracing (default: the instrumentor on "
+                        "an explicit provider)")
     parser.add_argument("--plan", help="plan file (default: stdin)")
     parser.add_argument("--versions", action="store_true",
                         help="print the installed versions as JSON and exit")
@@ -412,16 +398,17 @@ def main() -> int:
     plan = json.load(open(args.plan) if args.plan else sys.stdin)
 
     out = {"versions": versions(args.style), "setup_error": None, "features": []}
-    router = wiring = None
+    cells = wiring = None
     try:
         if args.setup == "instrumentor":
-            router = Router(plan["otlp_endpoint"])
-            instrument(args.style)
+            cells = CellExport(plan["otlp_endpoint"])
+            instrument(args.style, tracer_provider=cells.provider)
+            app_tracer = cells.provider.get_tracer(APP_SCOPE)
         else:
             wiring = Wiring(args.setup, args.style)
-        from opentelemetry import trace
+            from opentelemetry import trace
 
-        app_tracer = trace.get_tracer(APP_SCOPE)
+            app_tracer = trace.get_tracer(APP_SCOPE)
     except BaseException as e:  # noqa: BLE001 — any import/instrument failure is the finding
         out["setup_error"] = {
             "error": type(e).__name__,
@@ -442,8 +429,8 @@ def main() -> int:
         started = time.monotonic()
         result = {"feature": p["feature"], "cell": cell_id, "ok": True, "error": None,
                   "kind": None, "message": None, "notes": []}
-        if router is not None:
-            router.enter(cell_id)
+        if cells is not None:
+            cells.enter(cell["key"])
         retries.lines = []
         try:
             result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer)
@@ -451,14 +438,14 @@ def main() -> int:
             result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")
         finally:
-            if router is not None:
-                router.leave()
+            if cells is not None:
+                cells.leave()
             result["notes"] = retries.lines + result["notes"]
         result["duration_ms"] = int((time.monotonic() - started) * 1000)
         out["features"].append(result)
 
-    if router is not None:
-        router.shutdown()
+    if cells is not None:
+        cells.shutdown()
     if wiring is not None:
         try:
             wiring.flush()

@@ -2,11 +2,12 @@
 //! package from PyPI, in a pinned virtual environment ([`super::venv`]).
 //!
 //! In the `instrumentor` setup one interpreter runs every cell of one (style, version
-//! set): startup is paid once. It exports each cell's spans over OTLP/HTTP to the run's
-//! receiver with `hh_compat.cell` in the resource, reaches the replica through
+//! set): startup is paid once. The app instruments an explicit provider, as customers
+//! do; each cell's spans go over OTLP/HTTP to the run's receiver with that cell's own
+//! API key, which the receiver files them under. It reaches the replica through
 //! `HTTP_PROXY` (the Azure host name kept), and prints one JSON document with per-cell
-//! outcomes and the installed versions. The plan goes to its stdin so the API key never
-//! appears in a process list.
+//! outcomes and the installed versions. The plan (keys included) goes to its stdin so
+//! no secret appears in a process list.
 //!
 //! Other setups (HoneyHive's tracer, a vendor's init) are a customer's script: one
 //! process per cell, tracing wired by the SDK, which is pointed at the receiver as its
@@ -144,32 +145,35 @@ pub async fn run_batch(
         }
     };
 
-    if setup != Setup::Instrumentor {
-        // A customer's script: one process, one session, one key per cell.
-        let mut out = Vec::with_capacity(cells.len());
-        for cell in cells {
-            let key = new_key();
-            let run = if receiver.admit_key(&key, &cell.id) {
-                let wired = Some((setup, key.as_str()));
-                let cell = std::slice::from_ref(cell);
-                let report =
-                    run_process(ctx, receiver, options, style, &env.python, cell, wired).await;
-                let mut runs = collect(receiver, options, style, cell, report).await;
-                runs.pop().unwrap_or_default()
-            } else {
-                DriverRun::failed(
-                    Vec::new(),
-                    DriverError::Setup("the receiver holds too many backend keys".to_string()),
-                )
-            };
-            receiver.revoke_key(&key);
-            out.push(CellOutcome::Ran(run));
+    // A customer's script is one process, one session and one key per cell; the
+    // instrumentor setup runs the whole batch in one interpreter, still one key per cell.
+    let processes: Vec<&[Cell]> = if setup == Setup::Instrumentor {
+        vec![cells]
+    } else {
+        cells.chunks(1).collect()
+    };
+    let mut out = Vec::with_capacity(cells.len());
+    for cells in processes {
+        let keys: Vec<String> = cells.iter().map(|_| new_key()).collect();
+        let admitted = cells
+            .iter()
+            .zip(&keys)
+            .all(|(cell, key)| receiver.admit_key(key, &cell.id));
+        let report = if admitted {
+            let wired = (setup, keys.as_slice());
+            run_process(ctx, receiver, options, style, &env.python, cells, wired).await
+        } else {
+            Err(DriverError::Setup(
+                "the receiver holds too many API keys".to_string(),
+            ))
+        };
+        let runs = collect(receiver, options, style, cells, report).await;
+        for key in &keys {
+            receiver.revoke_key(key);
         }
-        return out;
+        out.extend(runs.into_iter().map(CellOutcome::Ran));
     }
-    let report = run_process(ctx, receiver, options, style, &env.python, cells, None).await;
-    let runs = collect(receiver, options, style, cells, report).await;
-    runs.into_iter().map(CellOutcome::Ran).collect()
+    out
 }
 
 /// Each cell's run from the driver's report (or its failure), with the spans and the
@@ -189,7 +193,7 @@ async fn collect(
             for cell in cells {
                 let spans = receiver.take_cell(&cell.id);
                 let mut run = DriverRun::failed(spans, error.clone());
-                run.backend = receiver.take_backend_requests(&cell.id);
+                run.backend = backend_of(receiver, cell);
                 out.push(run);
             }
             return out;
@@ -208,7 +212,7 @@ async fn collect(
             .await;
         let mut run = DriverRun::new(spans);
         run.versions = versions.clone();
-        run.backend = receiver.take_backend_requests(&cell.id);
+        run.backend = backend_of(receiver, cell);
         if let Some(setup) = &report.setup_error {
             // The package is installed but does not load or refuses to instrument:
             // a real incompatibility, so the cell fails (never passes).
@@ -245,6 +249,17 @@ async fn collect(
         out.push(run);
     }
     out
+}
+
+/// What the cell's key delivered, for a setup whose backend is judged (the harness's
+/// own export in the `instrumentor` setup is not the app's backend).
+fn backend_of(receiver: &OtlpReceiver, cell: &Cell) -> Vec<crate::capture::BackendRequest> {
+    let log = receiver.take_backend_requests(&cell.id);
+    if cell.setup == Setup::Instrumentor {
+        Vec::new()
+    } else {
+        log
+    }
 }
 
 /// The versions installed in an environment, as the driver reports them (`openai`,
@@ -311,7 +326,7 @@ async fn run_process(
     style: Style,
     python: &std::path::Path,
     cells: &[Cell],
-    wired: Option<(Setup, &str)>,
+    (setup, keys): (Setup, &[String]),
 ) -> Result<Report, DriverError> {
     let provider = match cells.first() {
         Some(c) => c.provider,
@@ -331,12 +346,16 @@ async fn run_process(
         "max_retries": ctx.retries.max_retries.max(2),
         "request_timeout_s": ctx.request_timeout.as_secs_f64(),
         "otlp_endpoint": receiver.http_endpoint(),
-        "cells": cells.iter().map(|c| json!({"cell": c.id, "plan": c.plan})).collect::<Vec<_>>(),
+        "cells": cells
+            .iter()
+            .zip(keys)
+            .map(|(c, key)| json!({"cell": c.id, "key": key, "plan": c.plan}))
+            .collect::<Vec<_>>(),
     });
     let script = options.driver_dir.join("driver.py");
     let mut cmd = tokio::process::Command::new(python);
     cmd.arg(&script).args(["--style", style.as_str()]);
-    if let Some((setup, _)) = wired {
+    if setup != Setup::Instrumentor {
         cmd.args(["--setup", setup.as_str()]);
     }
     // Offline the replica is the only proxy; live, the environment's proxies apply.
@@ -384,31 +403,25 @@ async fn run_process(
     }
     let no_proxy = super::no_proxy_with_loopback();
     cmd.env("NO_PROXY", &no_proxy).env("no_proxy", &no_proxy);
-    match wired {
-        None => {
-            cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint())
-                .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+    // The SDK's own configuration, as its documentation tells customers to set it; a
+    // setup process runs one cell, so one key.
+    let key = keys.first().map_or("", String::as_str);
+    match setup {
+        Setup::Instrumentor => {}
+        Setup::TraceloopSdk => {
+            cmd.env("TRACELOOP_BASE_URL", receiver.http_endpoint())
+                .env("TRACELOOP_API_KEY", key)
+                .env("TRACELOOP_TELEMETRY", "false");
         }
-        // The SDK's own configuration, as its documentation tells customers to set it.
-        Some((setup, key)) => match setup {
-            Setup::TraceloopSdk => {
-                cmd.env("TRACELOOP_BASE_URL", receiver.http_endpoint())
-                    .env("TRACELOOP_API_KEY", key)
-                    .env("TRACELOOP_TELEMETRY", "false");
-            }
-            Setup::Phoenix => {
-                cmd.env("PHOENIX_COLLECTOR_ENDPOINT", receiver.http_endpoint())
-                    .env("PHOENIX_API_KEY", key);
-            }
-            Setup::Instrumentor
-            | Setup::Honeyhive
-            | Setup::HoneyhiveInstrumentors
-            | Setup::HoneyhiveLate => {
-                cmd.env("HH_API_URL", receiver.http_endpoint())
-                    .env("HH_API_KEY", key)
-                    .env("HH_PROJECT", "hh-compat");
-            }
-        },
+        Setup::Phoenix => {
+            cmd.env("PHOENIX_COLLECTOR_ENDPOINT", receiver.http_endpoint())
+                .env("PHOENIX_API_KEY", key);
+        }
+        Setup::Honeyhive | Setup::HoneyhiveInstrumentors | Setup::HoneyhiveLate => {
+            cmd.env("HH_API_URL", receiver.http_endpoint())
+                .env("HH_API_KEY", key)
+                .env("HH_PROJECT", "hh-compat");
+        }
     }
     cmd
         // Message content capture, switched on the way each package documents it.
@@ -436,7 +449,7 @@ async fn run_process(
         .await
         .map_err(|e| DriverError::Setup(format!("could not start {}: {e}", python.display())))?;
     let stderr = redact(output.stderr.text().trim(), ctx.credential.secret());
-    let stderr = redact(&stderr, wired.map_or("", |(_, key)| key));
+    let stderr = keys.iter().fold(stderr, |text, key| redact(&text, key));
     let Some(status) = output.status else {
         return Err(DriverError::Timeout(format!(
             "the python driver ({style}) did not finish its {} cell(s) within {}s \

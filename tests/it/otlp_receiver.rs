@@ -861,3 +861,91 @@ fn convert_is_usable_without_a_server() {
     assert_eq!(spans.len(), 2);
     assert_eq!(spans[0].trace_id, "07".repeat(16));
 }
+
+/// HoneyHive's export contract from Rust: the `opentelemetry-otlp` exporter, in both
+/// OTLP/HTTP encodings, posting to `/opentelemetry/v1/traces` with the project key as
+/// `Authorization: Bearer` and no cell in its resource (as HoneyHive's SDK sends it).
+/// The key alone attributes the spans; without it the receiver answers 401 and keeps
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honeyhive_contract_from_the_rust_exporter_in_both_encodings() {
+    let r = receiver().await;
+    for protocol in [
+        opentelemetry_otlp::Protocol::HttpBinary,
+        opentelemetry_otlp::Protocol::HttpJson,
+    ] {
+        let key = hh_compat::capture::otlp::new_key();
+        let cell = format!("rust-honeyhive-{protocol:?}");
+        assert!(r.admit_key(&key, &cell));
+        let honeyhive = |key: Option<&str>| {
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("reqwest client");
+            let mut headers = std::collections::HashMap::new();
+            if let Some(key) = key {
+                headers.insert("authorization".to_string(), format!("Bearer {key}"));
+            }
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_http_client(client)
+                .with_protocol(protocol)
+                .with_headers(headers)
+                .with_endpoint(format!("{}/opentelemetry/v1/traces", r.http_endpoint()))
+                .with_timeout(Duration::from_secs(10))
+                .build()
+                .expect("http exporter")
+        };
+        let export = |exporter: opentelemetry_otlp::SpanExporter| async move {
+            tokio::task::spawn_blocking(move || {
+                let provider = SdkTracerProvider::builder()
+                    .with_simple_exporter(exporter)
+                    .with_resource(
+                        Resource::builder_empty()
+                            .with_attributes([KeyValue::new("service.name", "rust-app")])
+                            .build(),
+                    )
+                    .build();
+                let tracer = provider.tracer("honeyhive-contract");
+                parent_and_child(&tracer);
+                let _ = provider.shutdown();
+            })
+            .await
+            .expect("export thread");
+        };
+        export(honeyhive(None)).await;
+        assert!(
+            r.unattributed().is_empty(),
+            "{protocol:?}: refused without a key"
+        );
+        assert!(r.take_backend_requests(&cell).is_empty());
+
+        export(honeyhive(Some(&key))).await;
+        let spans = r.wait_for_spans(&cell, 2, WAIT).await;
+        let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["chat gpt-4o", "parent"], "{protocol:?}");
+        let child = spans
+            .iter()
+            .find(|s| s.name == "chat gpt-4o")
+            .expect("child");
+        assert_eq!(
+            child.kind,
+            SpanKind::Client,
+            "{protocol:?}: kind survives either encoding"
+        );
+        assert_eq!(
+            child.attributes["gen_ai.usage.input_tokens"],
+            AttrValue::Int(12)
+        );
+        let log = r.take_backend_requests(&cell);
+        assert!(
+            !log.is_empty()
+                && log
+                    .iter()
+                    .all(|q| q.route() == "POST /opentelemetry/v1/traces" && q.status == 200),
+            "{protocol:?}: {log:?}"
+        );
+        r.revoke_key(&key);
+    }
+}
