@@ -339,6 +339,10 @@ pub struct ServeArgs {
     /// Answer from the cassettes in DIR (e.g. fixtures/azure-quirks) instead of generating.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["deployments", "faults"])]
     pub fixtures: Option<PathBuf>,
+    /// Microseconds between two chunks of a streamed answer, 0-60000000 (0: no pause).
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = hh_compat::replica::DEFAULT_STREAM_INTERVAL_US,
+        value_parser = clap::value_parser!(u64).range(0..=60_000_000))]
+    pub stream_interval_us: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -452,6 +456,7 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             deployments: a.deployments,
             faults: a.faults,
             fixtures: a.fixtures,
+            stream_interval_us: a.stream_interval_us,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct ServeOptions {
     /// Answer from the cassettes in this directory instead of generating (deployments,
     /// faults and the key are then unused).
     pub fixtures: Option<std::path::PathBuf>,
+    /// Microseconds between two chunks of a streamed answer.
+    pub stream_interval_us: u64,
 }
 
 impl ServeOptions {
@@ -29,12 +31,14 @@ impl ServeOptions {
             deployments: Vec::new(),
             faults: Vec::new(),
             fixtures: None,
+            stream_interval_us: super::config::DEFAULT_STREAM_INTERVAL_US,
         }
     }
 
     /// The replica configuration these options describe.
     pub fn to_config(&self) -> Result<ReplicaConfig, ReplicaError> {
         let mut config = ReplicaConfig::with_builtin_deployments(self.api_key.clone());
+        config.stream_interval_us = self.stream_interval_us;
         if !self.deployments.is_empty() {
             config.deployments = self.deployments.clone();
         }

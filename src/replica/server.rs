@@ -137,6 +137,13 @@ fn validate(config: &ReplicaConfig) -> Result<(), ReplicaError> {
     if config.api_key.is_empty() {
         return Err(ReplicaError::Config("the api key must not be empty".into()));
     }
+    if config.stream_interval_us > super::config::MAX_STREAM_INTERVAL_US {
+        return Err(ReplicaError::Config(format!(
+            "stream_interval_us {} is over the limit of {}",
+            config.stream_interval_us,
+            super::config::MAX_STREAM_INTERVAL_US
+        )));
+    }
     for (i, d) in config.deployments.iter().enumerate() {
         if d.name.is_empty() || d.name.contains('/') {
             return Err(ReplicaError::Config(format!(
@@ -391,7 +398,11 @@ impl Replica {
 
     fn template(&self, reply: Reply, api: Option<Api>) -> Answer {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let streamed = reply.content_type.starts_with("text/event-stream");
         let mut t = Answer::new(reply.status).set_body_raw(reply.body, reply.content_type);
+        if streamed {
+            t = t.paced(Duration::from_micros(self.config.stream_interval_us));
+        }
         let limited = reply.retry_after_ms.is_some();
         // Azure's 401s and 404s carry no rate-limit headers.
         let mut rate_headers = true;

@@ -470,3 +470,68 @@ async fn v1_api_version_rules_and_missing_model() {
     );
     assert_eq!(json_of(&b)["error"]["message"], "Unknown model: nope");
 }
+
+/// Azure writes a stream chunk by chunk (`Transfer-Encoding: chunked`) as tokens come; the
+/// replica does too, with a configurable pause, so the first chunk reaches the client
+/// before the last is written. Non-streamed answers keep a `Content-Length`.
+#[tokio::test]
+async fn streams_arrive_chunk_by_chunk_over_time() {
+    use futures::StreamExt as _;
+    let interval = 25_000u64;
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = interval;
+    let h = replica::start(config).await.expect("replica starts");
+    let body = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
+    let started = std::time::Instant::now();
+    let resp = reqwest::Client::new()
+        .post(chat_url(&h, "gpt-4o"))
+        .header("api-key", KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(resp.headers()["transfer-encoding"], "chunked");
+    assert!(resp.headers().get("content-length").is_none());
+    let mut arrivals = Vec::new();
+    let mut text = Vec::new();
+    let mut chunks = resp.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        text.extend_from_slice(&chunk.expect("chunk"));
+        arrivals.push(started.elapsed());
+    }
+    let text = String::from_utf8(text).expect("utf-8");
+    let events = sse_events(&text).len();
+    assert!(events >= 5, "{text}");
+    let (first, last) = (arrivals[0], arrivals[arrivals.len() - 1]);
+    // Event k is due k intervals after the first is written; the first read may come a
+    // little after that, so the spread is at least (events - 2) intervals.
+    let spread = Duration::from_micros(interval * (events as u64 - 2));
+    assert!(
+        last - first >= spread,
+        "first {first:?}, last {last:?}, {events} events"
+    );
+    assert!(
+        arrivals.len() >= events / 2,
+        "{} reads for {events} events",
+        arrivals.len()
+    );
+
+    // Zero pause still streams (chunked) but does not wait.
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = 0;
+    let fast = replica::start(config).await.expect("replica starts");
+    let (status, headers, text) = post(&chat_url(&fast, "gpt-4o"), &[("api-key", KEY)], body).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["transfer-encoding"], "chunked");
+    assert_eq!(sse_events(&text).last(), Some(&"[DONE]"));
+    let (_, headers, _) = post(&chat_url(&fast, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert!(headers.get("content-length").is_some());
+    assert!(headers.get("transfer-encoding").is_none());
+
+    // Out-of-range pauses are refused when the replica starts.
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = replica::MAX_STREAM_INTERVAL_US + 1;
+    let e = replica::start(config).await.expect_err("too slow");
+    assert!(e.to_string().contains("stream_interval_us"), "{e}");
+}
