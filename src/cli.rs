@@ -343,6 +343,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MICROSECONDS", default_value_t = hh_compat::replica::DEFAULT_STREAM_INTERVAL_US,
         value_parser = clap::value_parser!(u64).range(0..=60_000_000))]
     pub stream_interval_us: u64,
+    /// Answer in the shapes Azure sent in this month, YYYY-MM (e.g. 2024-12) [default: the newest].
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_shapes)]
+    pub shapes: Option<hh_compat::replica::Shapes>,
+}
+
+fn parse_shapes(value: &str) -> Result<hh_compat::replica::Shapes, String> {
+    hh_compat::replica::Shapes::parse(value)
+        .ok_or_else(|| "expected a month YYYY-MM from 2023-01 on, e.g. 2024-12".to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -457,6 +465,7 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             faults: a.faults,
             fixtures: a.fixtures,
             stream_interval_us: a.stream_interval_us,
+            shapes: a.shapes,
         }
     }
 }

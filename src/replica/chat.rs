@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::content::{self, reply_words};
 use super::errors;
 use super::reply::Reply;
+use super::shapes::Shapes;
 use super::versions::supports_stream_options;
 
 /// Which API family's body shape to write: Azure's adds content-filter annotations.
@@ -53,6 +54,10 @@ pub struct Plan {
     pub answers: Vec<Answer>,
     pub stream: bool,
     pub include_usage: bool,
+    /// `stream_options.include_obfuscation` (default true).
+    pub include_obfuscation: bool,
+    /// Which month's Azure the body looks like.
+    pub shapes: Shapes,
 }
 
 impl Plan {
@@ -88,6 +93,7 @@ pub struct ChatRequest<'a> {
     pub body: &'a serde_json::Map<String, Value>,
     pub stream: bool,
     pub include_usage: bool,
+    pub include_obfuscation: bool,
 }
 
 pub fn type_name(v: &Value) -> &'static str {
@@ -179,6 +185,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
     }
     let stream = bool_field(map, "stream")?.unwrap_or(false);
     let mut include_usage = false;
+    let mut include_obfuscation = true;
     if let Some(opts) = field(map, "stream_options") {
         if api_version.is_some_and(|v| !supports_stream_options(v)) {
             return Err(errors::unrecognized_argument("stream_options"));
@@ -200,6 +207,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
             ));
         }
         include_usage = bool_field(opts, "include_usage")?.unwrap_or(false);
+        include_obfuscation = bool_field(opts, "include_obfuscation")?.unwrap_or(true);
     }
     if let Some(n) = positive_int(map, "n")? {
         if n > 128 {
@@ -255,6 +263,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
         body: map,
         stream,
         include_usage,
+        include_obfuscation,
     })
 }
 
@@ -531,6 +540,8 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         answers,
         stream: req.stream,
         include_usage: req.include_usage,
+        include_obfuscation: req.include_obfuscation,
+        shapes: Shapes::CURRENT,
     }
 }
 
@@ -545,6 +556,15 @@ pub fn js(s: &str) -> String {
 
 pub fn write_usage(out: &mut String, plan: &Plan) {
     let completion = plan.completion_tokens();
+    if !plan.shapes.refusal_and_usage_details() {
+        let _ = write!(
+            out,
+            r#"{{"completion_tokens":{completion},"prompt_tokens":{},"total_tokens":{}}}"#,
+            plan.prompt_tokens,
+            plan.prompt_tokens.saturating_add(completion)
+        );
+        return;
+    }
     let _ = write!(
         out,
         r#"{{"completion_tokens":{completion},"completion_tokens_details":{{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0}},"prompt_tokens":{},"prompt_tokens_details":{{"audio_tokens":0,"cached_tokens":0}},"total_tokens":{}}}"#,
@@ -574,6 +594,17 @@ fn write_tool_calls(out: &mut String, calls: &[ToolCall]) {
 pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
     let model = js(&plan.model);
+    // The message's keys of the era (see `shapes`), written in alphabetical order.
+    let annotations = if plan.shapes.annotations() {
+        r#""annotations":[],"#
+    } else {
+        ""
+    };
+    let refusal = if plan.shapes.refusal_and_usage_details() {
+        r#""refusal":null,"#
+    } else {
+        ""
+    };
     match flavor {
         Flavor::Azure => out.push_str(r#"{"choices":["#),
         Flavor::OpenAi => {
@@ -600,7 +631,7 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
                 (calls @ [_, ..], _) => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
+                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{{annotations}"content":null,{refusal}"role":"assistant","tool_calls":"#,
                         a.finish_reason
                     );
                     write_tool_calls(&mut out, calls);
@@ -609,13 +640,13 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
                 ([], "content_filter") => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{"refusal":null,"role":"assistant"}}}}"#
+                        r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{{refusal}"role":"assistant"}}}}"#
                     );
                 }
                 ([], _) => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant"}}}}"#,
+                        r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{{annotations}"content":{content},{refusal}"role":"assistant"}}}}"#,
                         a.finish_reason
                     );
                 }
@@ -671,6 +702,39 @@ mod tests {
     fn plan_for(body: &Value) -> Plan {
         let req = validate(body, Some("2024-10-21")).expect("valid");
         plan(&req, "gpt-4o-2024-08-06", false)
+    }
+
+    fn sorted_keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort_unstable();
+        k
+    }
+
+    /// The message and usage keys of each era, as recorded: 2024-12 (gpt-4o) has neither
+    /// `refusal`, `annotations` nor usage details; 2025-04 has `refusal` and the details
+    /// but no `annotations`; 2026-01 on has all three.
+    #[test]
+    fn message_and_usage_keys_follow_the_shapes_month() {
+        let mut p = plan_for(&json!({"messages":[{"role":"user","content":"hi"}]}));
+        let mut keys_at = |month: &str| {
+            p.shapes = Shapes::parse(month).expect("month");
+            let v: Value = serde_json::from_slice(&body(&p, Flavor::Azure)).expect("json");
+            (
+                sorted_keys(&v["choices"][0]["message"]),
+                sorted_keys(&v["usage"]),
+            )
+        };
+        let (message, usage) = keys_at("2024-12");
+        assert_eq!(message, ["content", "role"]);
+        assert_eq!(
+            usage,
+            ["completion_tokens", "prompt_tokens", "total_tokens"]
+        );
+        let (message, usage) = keys_at("2025-04");
+        assert_eq!(message, ["content", "refusal", "role"]);
+        assert!(usage.contains(&"completion_tokens_details".to_string()));
+        let (message, _) = keys_at("2026-01");
+        assert_eq!(message, ["annotations", "content", "refusal", "role"]);
     }
 
     #[test]

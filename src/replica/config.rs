@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::shapes::Shapes;
+
 /// The configuration one replica is started with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaConfig {
@@ -23,6 +25,9 @@ pub struct ReplicaConfig {
     /// written chunk by chunk, as Azure's are.
     #[serde(default = "default_stream_interval_us")]
     pub stream_interval_us: u64,
+    /// Answer in the shapes Azure sent in this month (`YYYY-MM`); absent: the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<Shapes>,
 }
 
 /// The default pause between stream chunks: a stream of the replica's usual 20-30 chunks

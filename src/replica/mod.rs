@@ -24,13 +24,14 @@ mod reply;
 mod routes;
 mod serve;
 mod server;
+mod shapes;
 mod stream;
 mod versions;
 
 pub use auth::AuthKind;
 pub use config::{
-    Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig, DEFAULT_STREAM_INTERVAL_US,
-    MAX_STREAM_INTERVAL_US,
+    Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig, Shapes,
+    DEFAULT_STREAM_INTERVAL_US, MAX_STREAM_INTERVAL_US,
 };
 pub use journal::{Journal, JournalEntry};
 pub use replay::{start_replay, start_replay_on, MISSES_PATH};

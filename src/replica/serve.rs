@@ -21,6 +21,8 @@ pub struct ServeOptions {
     pub fixtures: Option<std::path::PathBuf>,
     /// Microseconds between two chunks of a streamed answer.
     pub stream_interval_us: u64,
+    /// The month whose shapes the replica answers in; `None`: the newest.
+    pub shapes: Option<super::Shapes>,
 }
 
 impl ServeOptions {
@@ -32,6 +34,7 @@ impl ServeOptions {
             faults: Vec::new(),
             fixtures: None,
             stream_interval_us: super::config::DEFAULT_STREAM_INTERVAL_US,
+            shapes: None,
         }
     }
 
@@ -39,6 +42,7 @@ impl ServeOptions {
     pub fn to_config(&self) -> Result<ReplicaConfig, ReplicaError> {
         let mut config = ReplicaConfig::with_builtin_deployments(self.api_key.clone());
         config.stream_interval_us = self.stream_interval_us;
+        config.shapes = self.shapes;
         if !self.deployments.is_empty() {
             config.deployments = self.deployments.clone();
         }

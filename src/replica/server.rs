@@ -377,7 +377,10 @@ impl Replica {
                 if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
                     return reply.with_delay(active.latency);
                 }
-                let plan = chat::plan(&req, &deployment.model, active.output_filter);
+                let mut plan = chat::plan(&req, &deployment.model, active.output_filter);
+                if flavor == Flavor::Azure {
+                    plan.shapes = self.config.shapes.unwrap_or_default();
+                }
                 let reply = if req.stream {
                     Reply::event_stream(stream::body(&plan, flavor, StreamFaults::from(&active)))
                 } else {

@@ -40,6 +40,8 @@ struct Writer<'a> {
     plan: &'a Plan,
     flavor: Flavor,
     model: String,
+    /// Chunks written so far (seeds each chunk's `obfuscation`).
+    written: u64,
 }
 
 impl Writer<'_> {
@@ -53,11 +55,21 @@ impl Writer<'_> {
     fn chunk(&mut self, choices: &str, usage: Option<&str>) {
         let mut s = String::with_capacity(choices.len() + 200);
         let p = self.plan;
+        self.written += 1;
         match self.flavor {
             Flavor::Azure => {
+                // Since 2025-08 every chunk after the prompt annotation pads itself with
+                // an `obfuscation` string (recorded 2026-01 to 2026-04), unless the request
+                // turned it off.
+                let obfuscation = if p.shapes.obfuscation() && p.include_obfuscation {
+                    let seed = super::content::hash(p.id.as_bytes()) ^ self.written;
+                    format!(r#","obfuscation":"{}""#, super::shapes::obfuscation(seed))
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     s,
-                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{},"object":"chat.completion.chunk","system_fingerprint":{}"#,
+                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{}{obfuscation},"object":"chat.completion.chunk","system_fingerprint":{}"#,
                     p.created,
                     p.id,
                     self.model,
@@ -132,12 +144,18 @@ impl Writer<'_> {
             )
         };
         let calls = &a.tool_calls;
+        // The role delta gained `refusal` with the message (see `shapes`).
+        let refusal = if self.plan.shapes.refusal_and_usage_details() || !azure {
+            r#","refusal":null"#
+        } else {
+            ""
+        };
         let role_delta = match calls.first() {
             Some(first) => format!(
-                r#"{{"role":"assistant","content":null,"refusal":null,"tool_calls":[{}]}}"#,
+                r#"{{"role":"assistant","content":null{refusal},"tool_calls":[{}]}}"#,
                 header(0, first)
             ),
-            None => r#"{"role":"assistant","content":"","refusal":null}"#.to_string(),
+            None => format!(r#"{{"role":"assistant","content":""{refusal}}}"#),
         };
         let c = self.choice(index, &role_delta, None, empty_filter);
         self.chunk(&c, None);
@@ -240,6 +258,7 @@ pub fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
         plan,
         flavor,
         model: js(&plan.model),
+        written: 0,
     };
     if flavor == Flavor::Azure {
         let first = format!(
@@ -473,5 +492,72 @@ mod tests {
         );
         assert_eq!(usage["choices"], json!([]));
         assert!(usage["usage"]["total_tokens"].is_u64());
+    }
+    /// From 2025-08 every chunk after the prompt annotation carries `obfuscation` (recorded
+    /// 2026-01 to 2026-04 on role, content, finish and usage chunks, never on the prompt
+    /// annotation); `include_obfuscation: false` and older months have none; before
+    /// 2025-01 the role delta has no `refusal` either.
+    #[test]
+    fn obfuscation_and_role_refusal_follow_the_shapes_month() {
+        use crate::replica::shapes::Shapes;
+        let chunks_of = |p: &Plan| -> Vec<Value> {
+            let ev = events(&body(p, Flavor::Azure, StreamFaults::default()));
+            ev[..ev.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str(e).expect("json"))
+                .collect()
+        };
+        let current = make(true);
+        let chunks = chunks_of(&current);
+        assert!(chunks[0].get("obfuscation").is_none());
+        let pads: Vec<&str> = chunks[1..]
+            .iter()
+            .map(|c| {
+                c["obfuscation"]
+                    .as_str()
+                    .expect("obfuscation on every later chunk")
+            })
+            .collect();
+        assert!(pads
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric())));
+        assert!(pads.windows(2).any(|w| w[0] != w[1]), "{pads:?}");
+        assert_eq!(
+            keys(&chunks[1]["choices"][0]["delta"]),
+            ["content", "refusal", "role"]
+        );
+
+        let mut off = current.clone();
+        off.include_obfuscation = false;
+        assert!(chunks_of(&off)
+            .iter()
+            .all(|c| c.get("obfuscation").is_none()));
+
+        let mut april = current.clone();
+        april.shapes = Shapes::parse("2025-04").expect("month");
+        assert!(chunks_of(&april)
+            .iter()
+            .all(|c| c.get("obfuscation").is_none()));
+
+        let mut old = current.clone();
+        old.shapes = Shapes::parse("2024-04").expect("month");
+        let chunks = chunks_of(&old);
+        assert_eq!(keys(&chunks[1]["choices"][0]["delta"]), ["content", "role"]);
+        assert_eq!(
+            keys(&chunks[chunks.len() - 1]["usage"]),
+            ["completion_tokens", "prompt_tokens", "total_tokens"]
+        );
+    }
+
+    #[test]
+    fn include_obfuscation_is_read_from_stream_options() {
+        let body = json!({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_obfuscation":false}});
+        let req = validate(&body, Some("2024-10-21")).expect("valid");
+        assert!(!plan(&req, "gpt-4o-2024-08-06", false).include_obfuscation);
+        let bad = json!({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_obfuscation":"no"}});
+        assert_eq!(
+            validate(&bad, Some("2024-10-21")).expect_err("type").status,
+            400
+        );
     }
 }

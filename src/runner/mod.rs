@@ -102,6 +102,7 @@ pub async fn run(
             let replica = replica::start(ReplicaConfig {
                 deployments: matrix.deployments().to_vec(),
                 journal_capacity: 100_000,
+                shapes: matrix.target().shapes,
                 ..ReplicaConfig::with_builtin_deployments(matrix.api_key())
             })
             .await?;

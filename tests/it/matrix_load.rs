@@ -845,3 +845,20 @@ fn overlay_mistakes_name_the_right_file_and_line() {
     assert!(e.to_string().contains("no such style"), "{e}");
     assert!(e.location().ends_with("style.yaml:4:5"), "{}", e.location());
 }
+
+/// `target.shapes` picks the month whose Azure shapes the replica answers in; a value that
+/// is not a month is refused at load, with its position.
+#[test]
+fn target_shapes_is_a_month() {
+    let m = parse_str(BASE, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.target().shapes, None);
+    let text = BASE.replace("  api_key: k\n", "  api_key: k\n  shapes: \"2024-12\"\n");
+    let m = parse_str(&text, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.target().shapes.map(|s| s.to_string()).as_deref(),
+        Some("2024-12")
+    );
+    let bad = BASE.replace("  api_key: k\n", "  api_key: k\n  shapes: December\n");
+    let e = err(&bad).to_string();
+    assert!(e.starts_with("m.yaml:") && e.contains("YYYY-MM"), "{e}");
+}

@@ -535,3 +535,28 @@ async fn streams_arrive_chunk_by_chunk_over_time() {
     let e = replica::start(config).await.expect_err("too slow");
     assert!(e.to_string().contains("stream_interval_us"), "{e}");
 }
+
+/// A replica configured with an older month answers in that month's shapes (as recorded
+/// in December 2024: no `refusal`, `annotations` or usage details); the default is the
+/// newest, with `obfuscation` on stream chunks.
+#[tokio::test]
+async fn shapes_month_changes_the_bodies() {
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.shapes = replica::Shapes::parse("2024-12");
+    let old = replica::start(config).await.expect("replica starts");
+    let (status, _, text) = post(&chat_url(&old, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert_eq!(status, 200);
+    let v = json_of(&text);
+    let message = v["choices"][0]["message"].as_object().expect("message");
+    assert_eq!(message.keys().collect::<Vec<_>>(), ["content", "role"]);
+    assert!(v["usage"].get("prompt_tokens_details").is_none());
+
+    let new = replica_with(vec![]).await;
+    let streamed = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
+    let (_, _, text) = post(&chat_url(&new, "gpt-4o"), &[("api-key", KEY)], streamed).await;
+    let events = sse_events(&text);
+    assert!(!events[0].contains("obfuscation"));
+    assert!(events[1..events.len() - 1]
+        .iter()
+        .all(|e| json_of(e)["obfuscation"].is_string()));
+}
