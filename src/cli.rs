@@ -330,8 +330,9 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_key: String,
-    /// A deployment, NAME=MODEL (repeatable). Default: a built-in set, printed at start.
-    #[arg(long = "deployment", value_name = "NAME=MODEL")]
+    /// A deployment, NAME=MODEL[,kind=chat|embedding] (repeatable; the kind is inferred from
+    /// the model when absent: text-embedding* embeds). Default: a built-in set, printed at start.
+    #[arg(long = "deployment", value_name = "NAME=MODEL[,kind=KIND]")]
     pub deployments: Vec<String>,
     /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]

@@ -171,6 +171,8 @@ struct Replica {
 /// Facts about a request gathered while handling it, for the journal.
 struct Facts {
     deployment: Option<String>,
+    /// The deployment that answered (found, and of the right kind).
+    served: Option<String>,
     auth: AuthKind,
     stream: bool,
     fault: Option<FaultKind>,
@@ -205,7 +207,7 @@ impl Responder for Replica {
             stream: false,
             fault: None,
         });
-        self.template(reply, route.kind.api())
+        self.template(reply, route.kind.api(), &Echo::default())
     }
 
     fn answer(&self, request: &Request) -> Answer {
@@ -220,11 +222,18 @@ impl Responder for Replica {
         }
         let mut facts = Facts {
             deployment: route.deployment.clone(),
+            served: None,
             auth: AuthKind::None,
             stream: false,
             fault: None,
         };
         let reply = self.handle(request, &route, scope.as_deref(), &mut facts);
+        let echo = Echo {
+            deployment: facts.served.take(),
+            client_request_id: header(request, CLIENT_REQUEST_ID),
+            prompt_filtered: facts.fault == Some(FaultKind::PromptFilter),
+            v1: route.kind.api() == Some(Api::AzureV1),
+        };
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
             route: route.kind,
@@ -238,8 +247,24 @@ impl Responder for Replica {
             stream: facts.stream,
             fault: facts.fault,
         });
-        self.template(reply, route.kind.api())
+        self.template(reply, route.kind.api(), &echo)
     }
+}
+
+/// The request header Azure echoes on successes.
+const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
+
+/// What of the request an answer's headers repeat.
+#[derive(Debug, Default)]
+struct Echo {
+    /// The deployment that answered, for `x-ms-deployment-name`.
+    deployment: Option<String>,
+    /// The request's `x-ms-client-request-id`.
+    client_request_id: Option<String>,
+    /// The answer is a prompt-filter 400 (Azure names the deployment on those too).
+    prompt_filtered: bool,
+    /// The request came on the v1 route.
+    v1: bool,
 }
 
 pub(super) fn header(request: &Request, name: &str) -> Option<String> {
@@ -355,6 +380,7 @@ impl Replica {
                 Err(reply) => return reply,
             },
         };
+        facts.served = Some(deployment.name.clone());
         let flavor = if api == Api::OpenAi {
             Flavor::OpenAi
         } else {
@@ -394,12 +420,13 @@ impl Replica {
                 if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
                     return reply.with_delay(active.latency);
                 }
-                embeddings::respond(&body, deployment).with_delay(active.latency)
+                embeddings::respond_for(&body, deployment, flavor == Flavor::Azure)
+                    .with_delay(active.latency)
             }
         }
     }
 
-    fn template(&self, reply: Reply, api: Option<Api>) -> Answer {
+    fn template(&self, reply: Reply, api: Option<Api>, echo: &Echo) -> Answer {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let streamed = reply.content_type.starts_with("text/event-stream");
         let mut t = Answer::new(reply.status).set_body_raw(reply.body, reply.content_type);
@@ -428,7 +455,28 @@ impl Replica {
                 if reply.status != 401 {
                     t = t.insert_header("x-ms-region", self.config.region.as_str());
                 }
-                if (200..300).contains(&reply.status) {
+                let success = (200..300).contains(&reply.status);
+                let shapes = self.config.shapes.unwrap_or_default();
+                // Since 2025 a success names the deployment that answered, and so does a
+                // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
+                if (success || echo.prompt_filtered) && shapes.deployment_name_header() {
+                    if let Some(name) = &echo.deployment {
+                        t = t.insert_header("x-ms-deployment-name", name);
+                    }
+                }
+                if echo.prompt_filtered && reply.status == 400 {
+                    t = t.insert_header("x-ms-rai-invoked", "true");
+                }
+                // A success echoes the client's request id (recorded 2024-12 to 2026-04);
+                // the v1 route says `Not-Set` when there was none (recorded 2026-01).
+                if success {
+                    match (&echo.client_request_id, echo.v1) {
+                        (Some(id), _) => t = t.insert_header(CLIENT_REQUEST_ID, id),
+                        (None, true) => t = t.insert_header(CLIENT_REQUEST_ID, "Not-Set"),
+                        (None, false) => {}
+                    }
+                }
+                if success {
                     let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
                     t = t
                         .insert_header("x-request-id", other.as_str())

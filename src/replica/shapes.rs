@@ -6,7 +6,8 @@
 //! - before 2025-01: the message has no `refusal` or `annotations`, the role delta no
 //!   `refusal`, and `usage` no `*_tokens_details` (recorded 2024-04, 2024-11, 2024-12);
 //! - 2025-01 to 2025-07: `refusal` and the usage details are there, `annotations` and
-//!   `obfuscation` are not (recorded 2025-01 and 2025-04);
+//!   `obfuscation` are not (recorded 2025-01 and 2025-04); from 2025-04 successes (and
+//!   prompt-filter 400s) carry `x-ms-deployment-name` (absent 2025-01);
 //! - from 2025-08: the message has `annotations: []`, and every stream chunk after the
 //!   prompt annotation carries an `obfuscation` padding string (recorded 2026-01 to
 //!   2026-04). The switch sits between the last recording without them (2025-04) and the
@@ -33,6 +34,10 @@ impl Shapes {
         year: 2025,
         month: 1,
     };
+    const DEPLOYMENT_NAME: Shapes = Shapes {
+        year: 2025,
+        month: 4,
+    };
     const OBFUSCATION: Shapes = Shapes {
         year: 2025,
         month: 8,
@@ -57,6 +62,12 @@ impl Shapes {
     /// The message carries `annotations: []`.
     pub fn annotations(self) -> bool {
         self >= Self::OBFUSCATION
+    }
+
+    /// Successes (and prompt-filter 400s) name the deployment in `x-ms-deployment-name`:
+    /// absent 2025-01, present 2025-04 on.
+    pub fn deployment_name_header(self) -> bool {
+        self >= Self::DEPLOYMENT_NAME
     }
 
     /// Stream chunks after the prompt annotation carry `obfuscation`.

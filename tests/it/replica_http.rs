@@ -560,3 +560,57 @@ async fn shapes_month_changes_the_bodies() {
         .iter()
         .all(|e| json_of(e)["obfuscation"].is_string()));
 }
+
+/// Headers that repeat the request, as Azure sent them 2025-04 to 2026-04: a success names
+/// the deployment that answered (`x-ms-deployment-name`) and echoes the client's
+/// `x-ms-client-request-id` (the v1 route says `Not-Set` when there was none); a
+/// prompt-filter 400 names the deployment too, with `x-ms-rai-invoked`; a 401 or 404
+/// repeats nothing. Before 2025-04 there was no deployment header.
+#[tokio::test]
+async fn success_headers_repeat_the_deployment_and_client_request_id() {
+    let filtered = Deployment::new("filtered", "gpt-4o-mini-2024-07-18")
+        .with_fault(Fault::new(FaultKind::PromptFilter));
+    let h = replica_with(vec![filtered]).await;
+    let id = ("x-ms-client-request-id", "4b1d-client-id");
+    let (status, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY), id], HELLO).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-ms-deployment-name"], "gpt-4o");
+    assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
+    let (_, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert!(!headers.contains_key("x-ms-client-request-id"));
+
+    let (status, headers, _) =
+        post(&chat_url(&h, "filtered"), &[("api-key", KEY), id], HELLO).await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["x-ms-deployment-name"], "filtered");
+    assert_eq!(headers["x-ms-rai-invoked"], "true");
+    assert!(!headers.contains_key("x-ms-client-request-id"));
+
+    for (url, key) in [
+        (chat_url(&h, "gpt-4o"), "wrong"),
+        (chat_url(&h, "nope"), KEY),
+    ] {
+        let (status, headers, _) = post(&url, &[("api-key", key), id], HELLO).await;
+        assert!(status == 401 || status == 404, "{status}");
+        for absent in ["x-ms-deployment-name", "x-ms-client-request-id"] {
+            assert!(!headers.contains_key(absent), "{status} has {absent}");
+        }
+    }
+
+    let (status, headers, _) = post(
+        &format!("{}/openai/v1/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-ms-deployment-name"], "gpt-4o-mini");
+    assert_eq!(headers["x-ms-client-request-id"], "Not-Set");
+
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.shapes = replica::Shapes::parse("2025-01");
+    let old = replica::start(config).await.expect("replica starts");
+    let (_, headers, _) = post(&chat_url(&old, "gpt-4o"), &[("api-key", KEY), id], HELLO).await;
+    assert!(!headers.contains_key("x-ms-deployment-name"));
+    assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
+}
