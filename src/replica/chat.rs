@@ -58,6 +58,8 @@ pub struct Plan {
     pub include_obfuscation: bool,
     /// Which month's Azure the body looks like.
     pub shapes: Shapes,
+    /// Image parts in the prompt's messages (each gets a `prompt_filter_results` entry).
+    pub image_parts: usize,
 }
 
 impl Plan {
@@ -80,6 +82,29 @@ impl Plan {
             Some(fp) => format!("\"{fp}\""),
             None => "null".to_string(),
         }
+    }
+
+    /// The `prompt_filter_results` JSON array. A text prompt has one entry. With images,
+    /// Azure sends one entry per prompt part under the singular key `content_filter_result`
+    /// (recorded 2026-01, one text part and one image): the text's verdicts first, with the
+    /// highest `prompt_index` and no `jailbreak`, then `{}` for each image, counting down
+    /// to index 0.
+    pub fn prompt_filter_results(&self) -> std::borrow::Cow<'static, str> {
+        if self.image_parts == 0 {
+            return PROMPT_FILTER_RESULTS.into();
+        }
+        let mut out = format!(
+            r#"[{{"prompt_index":{},"content_filter_result":{PROMPT_PART_FILTER_RESULT}}}"#,
+            self.image_parts
+        );
+        for index in (0..self.image_parts).rev() {
+            let _ = write!(
+                out,
+                r#",{{"prompt_index":{index},"content_filter_result":{{}}}}"#
+            );
+        }
+        out.push(']');
+        out.into()
     }
 
     pub fn completion_tokens(&self) -> u32 {
@@ -542,11 +567,26 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         include_usage: req.include_usage,
         include_obfuscation: req.include_obfuscation,
         shapes: Shapes::CURRENT,
+        image_parts: image_parts(req.body.get("messages")),
     }
+}
+
+/// How many `image_url` parts the messages' contents hold.
+fn image_parts(messages: Option<&Value>) -> usize {
+    messages
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|part| part.get("type").and_then(Value::as_str) == Some("image_url"))
+        .count()
 }
 
 pub const FILTER_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
 pub const FILTER_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
+/// The text part's verdicts when the prompt has images, in the order Azure wrote them.
+const PROMPT_PART_FILTER_RESULT: &str = r#"{"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"},"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"custom_blocklists":{"filtered":false,"details":[]}}"#;
 pub const PROMPT_FILTER_RESULTS: &str = r#"[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]"#;
 
 /// A JSON string literal.
@@ -673,9 +713,10 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
         Flavor::Azure => {
             let _ = write!(
                 out,
-                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{PROMPT_FILTER_RESULTS},"system_fingerprint":{},"usage":"#,
+                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{},"system_fingerprint":{},"usage":"#,
                 plan.created,
                 plan.id,
+                plan.prompt_filter_results(),
                 plan.azure_fingerprint()
             );
             write_usage(&mut out, plan);
@@ -708,6 +749,68 @@ mod tests {
         let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
         k.sort_unstable();
         k
+    }
+
+    /// An image in the prompt, as Azure answered it in January 2026 (gpt-4o, one text
+    /// part then one image): one `prompt_filter_results` entry per part, keyed
+    /// `content_filter_result`; the text's verdicts first with `prompt_index` 1 (no
+    /// `jailbreak`, with `custom_blocklists`), then `{}` with index 0. Streams carry the
+    /// same array in their first chunk; a text-only prompt keeps its single entry.
+    #[test]
+    fn image_prompts_get_one_filter_entry_per_part() {
+        let image = json!({"messages":[{"role":"user","content":[
+            {"type":"text","text":"Describe this image."},
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}
+        ]}]});
+        let v: Value =
+            serde_json::from_slice(&body(&plan_for(&image), Flavor::Azure)).expect("json");
+        let entries = v["prompt_filter_results"].as_array().expect("array");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["prompt_index"], 1);
+        assert_eq!(
+            sorted_keys(&entries[0]["content_filter_result"]),
+            [
+                "custom_blocklists",
+                "hate",
+                "self_harm",
+                "sexual",
+                "violence"
+            ]
+        );
+        assert_eq!(
+            entries[0]["content_filter_result"]["custom_blocklists"]["details"],
+            json!([])
+        );
+        assert_eq!(
+            entries[1],
+            json!({"prompt_index":0,"content_filter_result":{}})
+        );
+
+        let mut streamed = image.clone();
+        streamed["stream"] = json!(true);
+        let p = plan_for(&streamed);
+        let sse = crate::replica::stream::body(&p, Flavor::Azure, Default::default());
+        let first = String::from_utf8_lossy(&sse);
+        let first: Value = serde_json::from_str(
+            first
+                .split("\n\n")
+                .next()
+                .and_then(|e| e.strip_prefix("data: "))
+                .expect("event"),
+        )
+        .expect("json");
+        assert_eq!(&first["prompt_filter_results"], &v["prompt_filter_results"]);
+
+        let text: Value = serde_json::from_slice(&body(
+            &plan_for(
+                &json!({"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}),
+            ),
+            Flavor::Azure,
+        ))
+        .expect("json");
+        let entries = text["prompt_filter_results"].as_array().expect("array");
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0]["content_filter_results"]["jailbreak"].is_object());
     }
 
     /// The message and usage keys of each era, as recorded: 2024-12 (gpt-4o) has neither

@@ -8,9 +8,7 @@
 
 use std::fmt::Write as _;
 
-use super::chat::{
-    js, write_usage, Answer, Flavor, Plan, FILTER_FILTERED, FILTER_SAFE, PROMPT_FILTER_RESULTS,
-};
+use super::chat::{js, write_usage, Answer, Flavor, Plan, FILTER_FILTERED, FILTER_SAFE};
 use super::faults::Active;
 
 /// What goes wrong in a stream (from the faults).
@@ -262,7 +260,8 @@ pub fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
     };
     if flavor == Flavor::Azure {
         let first = format!(
-            r#"{{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":{PROMPT_FILTER_RESULTS}}}"#
+            r#"{{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":{}}}"#,
+            plan.prompt_filter_results()
         );
         w.event(&first);
     }
