@@ -233,6 +233,7 @@ impl Responder for Replica {
             client_request_id: header(request, CLIENT_REQUEST_ID),
             prompt_filtered: facts.fault == Some(FaultKind::PromptFilter),
             v1: route.kind.api() == Some(Api::AzureV1),
+            gateway_404: reply.status == 404 && facts.deployment.is_none(),
         };
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
@@ -265,6 +266,8 @@ struct Echo {
     prompt_filtered: bool,
     /// The request came on the v1 route.
     v1: bool,
+    /// The answer is the gateway's 404 for a path (or missing api-version) it does not serve.
+    gateway_404: bool,
 }
 
 pub(super) fn header(request: &Request, name: &str) -> Option<String> {
@@ -426,6 +429,62 @@ impl Replica {
         }
     }
 
+    /// The headers Azure sends with an answer of `status`, as recorded 2024-2026; and
+    /// whether the rate-limit headers go too (only when a deployment was found).
+    fn azure_headers(&self, mut t: Answer, status: u16, n: u64, echo: &Echo) -> (Answer, bool) {
+        // Every answer has an `apim-request-id`; a 401 has nothing else.
+        let id = super::content::request_uuid(n);
+        t = t.insert_header("apim-request-id", id.as_str());
+        if status == 401 {
+            return (t, false);
+        }
+        t = t
+            .insert_header(
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains; preload",
+            )
+            .insert_header("x-content-type-options", "nosniff");
+        // The gateway's own 404 (no such route) names no region; a deployment's does.
+        if !echo.gateway_404 {
+            t = t.insert_header("x-ms-region", self.config.region.as_str());
+        }
+        let success = (200..300).contains(&status);
+        let shapes = self.config.shapes.unwrap_or_default();
+        // Since 2025 a success names the deployment that answered, and so does a
+        // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
+        if (success || echo.prompt_filtered) && shapes.deployment_name_header() {
+            if let Some(name) = &echo.deployment {
+                t = t.insert_header("x-ms-deployment-name", name);
+            }
+        }
+        if echo.prompt_filtered && status == 400 {
+            t = t.insert_header("x-ms-rai-invoked", "true");
+        }
+        if success {
+            // A success echoes the client's request id (recorded 2024-12 to 2026-04); the
+            // v1 route says `Not-Set` when there was none (recorded 2026-01). Only a
+            // success has an `x-request-id`, with a value of its own.
+            match (&echo.client_request_id, echo.v1) {
+                (Some(id), _) => t = t.insert_header(CLIENT_REQUEST_ID, id),
+                (None, true) => t = t.insert_header(CLIENT_REQUEST_ID, "Not-Set"),
+                (None, false) => {}
+            }
+            let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
+            t = t
+                .insert_header("x-request-id", other.as_str())
+                .insert_header("azureml-model-session", "d20260101000000-replica")
+                .insert_header("x-ms-rai-invoked", "true")
+                .insert_header("x-accel-buffering", "no")
+                .insert_header("x-ratelimit-renewalperiod-requests", "60")
+                .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+                .insert_header("x-ratelimit-reset-requests", "500")
+                .insert_header("x-ratelimit-reset-tokens", "7");
+        }
+        // No rate-limit headers without a deployment: 404s, and the v1 route's 400 for an
+        // unknown model (recorded 2026-01).
+        (t, echo.deployment.is_some())
+    }
+
     fn template(&self, reply: Reply, api: Option<Api>, echo: &Echo) -> Answer {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let streamed = reply.content_type.starts_with("text/event-stream");
@@ -434,7 +493,6 @@ impl Replica {
             t = t.paced(Duration::from_micros(self.config.stream_interval_us));
         }
         let limited = reply.retry_after_ms.is_some();
-        // Azure's 401s and 404s carry no rate-limit headers.
         let mut rate_headers = true;
         match api {
             Some(Api::OpenAi) => {
@@ -446,50 +504,7 @@ impl Replica {
                     .insert_header("openai-version", "2020-10-01")
                     .insert_header("openai-processing-ms", "12");
             }
-            _ => {
-                // As Azure sends them (recorded 2024-2026): every answer has an
-                // `apim-request-id`; only a success also has an `x-request-id`, with a value
-                // of its own; a 401 has nothing else; a 404 adds only the region.
-                let id = super::content::request_uuid(n);
-                t = t.insert_header("apim-request-id", id.as_str());
-                if reply.status != 401 {
-                    t = t.insert_header("x-ms-region", self.config.region.as_str());
-                }
-                let success = (200..300).contains(&reply.status);
-                let shapes = self.config.shapes.unwrap_or_default();
-                // Since 2025 a success names the deployment that answered, and so does a
-                // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
-                if (success || echo.prompt_filtered) && shapes.deployment_name_header() {
-                    if let Some(name) = &echo.deployment {
-                        t = t.insert_header("x-ms-deployment-name", name);
-                    }
-                }
-                if echo.prompt_filtered && reply.status == 400 {
-                    t = t.insert_header("x-ms-rai-invoked", "true");
-                }
-                // A success echoes the client's request id (recorded 2024-12 to 2026-04);
-                // the v1 route says `Not-Set` when there was none (recorded 2026-01).
-                if success {
-                    match (&echo.client_request_id, echo.v1) {
-                        (Some(id), _) => t = t.insert_header(CLIENT_REQUEST_ID, id),
-                        (None, true) => t = t.insert_header(CLIENT_REQUEST_ID, "Not-Set"),
-                        (None, false) => {}
-                    }
-                }
-                if success {
-                    let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
-                    t = t
-                        .insert_header("x-request-id", other.as_str())
-                        .insert_header("azureml-model-session", "d20260101000000-replica")
-                        .insert_header("x-ms-rai-invoked", "true")
-                        .insert_header("x-accel-buffering", "no")
-                        .insert_header("x-ratelimit-renewalperiod-requests", "60")
-                        .insert_header("x-ratelimit-renewalperiod-tokens", "60")
-                        .insert_header("x-ratelimit-reset-requests", "500")
-                        .insert_header("x-ratelimit-reset-tokens", "7");
-                }
-                rate_headers = !matches!(reply.status, 401 | 404);
-            }
+            _ => (t, rate_headers) = self.azure_headers(t, reply.status, n, echo),
         }
         if rate_headers {
             t = t

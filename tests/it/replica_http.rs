@@ -614,3 +614,43 @@ async fn success_headers_repeat_the_deployment_and_client_request_id() {
     assert!(!headers.contains_key("x-ms-deployment-name"));
     assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
 }
+
+/// The gateway's headers, as recorded 2024-2026: every answer but a 401 has
+/// `strict-transport-security` and `x-content-type-options: nosniff`; the gateway's own
+/// 404 for a path it does not serve names no region (a missing deployment's does); the
+/// v1 route's 400 for an unknown model has no rate-limit headers.
+#[tokio::test]
+async fn gateway_headers_by_answer() {
+    let h = replica_with(vec![]).await;
+    let (_, ok, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    let (_, missing, _) = post(&chat_url(&h, "nope"), &[("api-key", KEY)], HELLO).await;
+    for headers in [&ok, &missing] {
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers["strict-transport-security"]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("max-age=")));
+    }
+    let (status, refused, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", "wrong")], HELLO).await;
+    assert_eq!(status, 401);
+    assert!(!refused.contains_key("strict-transport-security"));
+
+    let (status, gateway, _) = post(
+        &format!("{}/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        HELLO,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(!gateway.contains_key("x-ms-region"));
+    assert!(missing.contains_key("x-ms-region"));
+
+    let (status, unknown, text) = post(
+        &format!("{}/openai/v1/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        r#"{"model":"no-such-model","messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(!unknown.contains_key("x-ratelimit-remaining-requests"));
+    assert!(ok.contains_key("x-ratelimit-remaining-requests"));
+}
