@@ -332,8 +332,9 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub api_key: String,
-    /// A deployment, NAME=MODEL (repeatable). Default: a built-in set, printed at start.
-    #[arg(long = "deployment", value_name = "NAME=MODEL")]
+    /// A deployment, NAME=MODEL[,kind=chat|embedding] (repeatable; the kind is inferred from
+    /// the model when absent: text-embedding* embeds). Default: a built-in set, printed at start.
+    #[arg(long = "deployment", value_name = "NAME=MODEL[,kind=KIND]")]
     pub deployments: Vec<String>,
     /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
     #[arg(long = "fault", value_name = "SPEC")]
@@ -341,6 +342,18 @@ pub struct ServeArgs {
     /// Answer from the cassettes in DIR (e.g. fixtures/azure-quirks) instead of generating.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["deployments", "faults"])]
     pub fixtures: Option<PathBuf>,
+    /// Microseconds between two chunks of a streamed answer, 0-60000000 (0: no pause).
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = hh_compat::replica::DEFAULT_STREAM_INTERVAL_US,
+        value_parser = clap::value_parser!(u64).range(0..=60_000_000))]
+    pub stream_interval_us: u64,
+    /// Answer in the shapes Azure sent in this month, YYYY-MM (e.g. 2024-12) [default: the newest].
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_shapes)]
+    pub shapes: Option<hh_compat::replica::Shapes>,
+}
+
+fn parse_shapes(value: &str) -> Result<hh_compat::replica::Shapes, String> {
+    hh_compat::replica::Shapes::parse(value)
+        .ok_or_else(|| "expected a month YYYY-MM from 2023-01 on, e.g. 2024-12".to_string())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -455,6 +468,8 @@ impl From<ServeArgs> for hh_compat::commands::ServeCommand {
             deployments: a.deployments,
             faults: a.faults,
             fixtures: a.fixtures,
+            stream_interval_us: a.stream_interval_us,
+            shapes: a.shapes,
         }
     }
 }

@@ -13,6 +13,10 @@ pub struct ServeCommand {
     pub faults: Vec<String>,
     /// Replay the cassettes in this directory instead of generating.
     pub fixtures: Option<PathBuf>,
+    /// Microseconds between two chunks of a streamed answer.
+    pub stream_interval_us: u64,
+    /// The month whose shapes the replica answers in; `None`: the newest.
+    pub shapes: Option<crate::replica::Shapes>,
 }
 
 /// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
@@ -20,6 +24,8 @@ pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandE
     let mut options = ServeOptions::new(command.api_key);
     options.addr = command.addr;
     options.fixtures = command.fixtures;
+    options.stream_interval_us = command.stream_interval_us;
+    options.shapes = command.shapes;
     for flag in &command.deployments {
         options
             .deployments

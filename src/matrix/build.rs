@@ -422,6 +422,7 @@ fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetS
         host,
         api_version: t.api_version,
         api_key: t.api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
+        shapes: t.shapes,
     })
 }
 

@@ -42,6 +42,8 @@ pub struct TargetSpec {
     pub host: String,
     pub api_version: Option<String>,
     api_key: String,
+    /// The month whose Azure shapes the offline replica answers in; `None`: the newest.
+    pub shapes: Option<crate::replica::Shapes>,
 }
 
 impl TargetSpec {

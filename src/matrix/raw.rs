@@ -58,6 +58,8 @@ pub struct RawTarget {
     pub api_version: Option<String>,
     #[serde(default)]
     pub api_key: Option<String>,
+    #[serde(default)]
+    pub shapes: Option<crate::replica::Shapes>,
 }
 
 /// One version set: pins every style of the set shares (`common`) and per-style pins.

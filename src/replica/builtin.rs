@@ -19,6 +19,8 @@ impl ReplicaConfig {
             deployments: builtin_deployments(),
             region: "East US".to_string(),
             journal_capacity: 10_000,
+            stream_interval_us: super::config::DEFAULT_STREAM_INTERVAL_US,
+            shapes: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::content::{self, reply_words};
 use super::errors;
 use super::reply::Reply;
+use super::shapes::Shapes;
 use super::versions::supports_stream_options;
 
 /// Which API family's body shape to write: Azure's adds content-filter annotations.
@@ -53,6 +54,12 @@ pub struct Plan {
     pub answers: Vec<Answer>,
     pub stream: bool,
     pub include_usage: bool,
+    /// `stream_options.include_obfuscation` (default true).
+    pub include_obfuscation: bool,
+    /// Which month's Azure the body looks like.
+    pub shapes: Shapes,
+    /// Image parts in the prompt's messages (each gets a `prompt_filter_results` entry).
+    pub image_parts: usize,
 }
 
 impl Plan {
@@ -77,6 +84,29 @@ impl Plan {
         }
     }
 
+    /// The `prompt_filter_results` JSON array. A text prompt has one entry. With images,
+    /// Azure sends one entry per prompt part under the singular key `content_filter_result`
+    /// (recorded 2026-01, one text part and one image): the text's verdicts first, with the
+    /// highest `prompt_index` and no `jailbreak`, then `{}` for each image, counting down
+    /// to index 0.
+    pub fn prompt_filter_results(&self) -> std::borrow::Cow<'static, str> {
+        if self.image_parts == 0 {
+            return PROMPT_FILTER_RESULTS.into();
+        }
+        let mut out = format!(
+            r#"[{{"prompt_index":{},"content_filter_result":{PROMPT_PART_FILTER_RESULT}}}"#,
+            self.image_parts
+        );
+        for index in (0..self.image_parts).rev() {
+            let _ = write!(
+                out,
+                r#",{{"prompt_index":{index},"content_filter_result":{{}}}}"#
+            );
+        }
+        out.push(']');
+        out.into()
+    }
+
     pub fn completion_tokens(&self) -> u32 {
         self.answers.iter().map(|a| a.completion_tokens).sum()
     }
@@ -88,6 +118,7 @@ pub struct ChatRequest<'a> {
     pub body: &'a serde_json::Map<String, Value>,
     pub stream: bool,
     pub include_usage: bool,
+    pub include_obfuscation: bool,
 }
 
 pub fn type_name(v: &Value) -> &'static str {
@@ -179,6 +210,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
     }
     let stream = bool_field(map, "stream")?.unwrap_or(false);
     let mut include_usage = false;
+    let mut include_obfuscation = true;
     if let Some(opts) = field(map, "stream_options") {
         if api_version.is_some_and(|v| !supports_stream_options(v)) {
             return Err(errors::unrecognized_argument("stream_options"));
@@ -200,6 +232,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
             ));
         }
         include_usage = bool_field(opts, "include_usage")?.unwrap_or(false);
+        include_obfuscation = bool_field(opts, "include_obfuscation")?.unwrap_or(true);
     }
     if let Some(n) = positive_int(map, "n")? {
         if n > 128 {
@@ -255,6 +288,7 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
         body: map,
         stream,
         include_usage,
+        include_obfuscation,
     })
 }
 
@@ -531,11 +565,28 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
         answers,
         stream: req.stream,
         include_usage: req.include_usage,
+        include_obfuscation: req.include_obfuscation,
+        shapes: Shapes::CURRENT,
+        image_parts: image_parts(req.body.get("messages")),
     }
+}
+
+/// How many `image_url` parts the messages' contents hold.
+fn image_parts(messages: Option<&Value>) -> usize {
+    messages
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|part| part.get("type").and_then(Value::as_str) == Some("image_url"))
+        .count()
 }
 
 pub const FILTER_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
 pub const FILTER_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
+/// The text part's verdicts when the prompt has images, in the order Azure wrote them.
+const PROMPT_PART_FILTER_RESULT: &str = r#"{"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"},"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"custom_blocklists":{"filtered":false,"details":[]}}"#;
 pub const PROMPT_FILTER_RESULTS: &str = r#"[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]"#;
 
 /// A JSON string literal.
@@ -545,6 +596,15 @@ pub fn js(s: &str) -> String {
 
 pub fn write_usage(out: &mut String, plan: &Plan) {
     let completion = plan.completion_tokens();
+    if !plan.shapes.refusal_and_usage_details() {
+        let _ = write!(
+            out,
+            r#"{{"completion_tokens":{completion},"prompt_tokens":{},"total_tokens":{}}}"#,
+            plan.prompt_tokens,
+            plan.prompt_tokens.saturating_add(completion)
+        );
+        return;
+    }
     let _ = write!(
         out,
         r#"{{"completion_tokens":{completion},"completion_tokens_details":{{"accepted_prediction_tokens":0,"audio_tokens":0,"reasoning_tokens":0,"rejected_prediction_tokens":0}},"prompt_tokens":{},"prompt_tokens_details":{{"audio_tokens":0,"cached_tokens":0}},"total_tokens":{}}}"#,
@@ -574,6 +634,17 @@ fn write_tool_calls(out: &mut String, calls: &[ToolCall]) {
 pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
     let model = js(&plan.model);
+    // The message's keys of the era (see `shapes`), written in alphabetical order.
+    let annotations = if plan.shapes.annotations() {
+        r#""annotations":[],"#
+    } else {
+        ""
+    };
+    let refusal = if plan.shapes.refusal_and_usage_details() {
+        r#""refusal":null,"#
+    } else {
+        ""
+    };
     match flavor {
         Flavor::Azure => out.push_str(r#"{"choices":["#),
         Flavor::OpenAi => {
@@ -600,7 +671,7 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
                 (calls @ [_, ..], _) => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":null,"refusal":null,"role":"assistant","tool_calls":"#,
+                        r#"{{"content_filter_results":{{}},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{{annotations}"content":null,{refusal}"role":"assistant","tool_calls":"#,
                         a.finish_reason
                     );
                     write_tool_calls(&mut out, calls);
@@ -609,13 +680,13 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
                 ([], "content_filter") => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{"refusal":null,"role":"assistant"}}}}"#
+                        r#"{{"content_filter_results":{FILTER_FILTERED},"finish_reason":"content_filter","index":{i},"logprobs":null,"message":{{{refusal}"role":"assistant"}}}}"#
                     );
                 }
                 ([], _) => {
                     let _ = write!(
                         out,
-                        r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{"annotations":[],"content":{content},"refusal":null,"role":"assistant"}}}}"#,
+                        r#"{{"content_filter_results":{FILTER_SAFE},"finish_reason":"{}","index":{i},"logprobs":null,"message":{{{annotations}"content":{content},{refusal}"role":"assistant"}}}}"#,
                         a.finish_reason
                     );
                 }
@@ -642,9 +713,10 @@ pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
         Flavor::Azure => {
             let _ = write!(
                 out,
-                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{PROMPT_FILTER_RESULTS},"system_fingerprint":{},"usage":"#,
+                r#"],"created":{},"id":"{}","model":{model},"object":"chat.completion","prompt_filter_results":{},"system_fingerprint":{},"usage":"#,
                 plan.created,
                 plan.id,
+                plan.prompt_filter_results(),
                 plan.azure_fingerprint()
             );
             write_usage(&mut out, plan);
@@ -671,6 +743,101 @@ mod tests {
     fn plan_for(body: &Value) -> Plan {
         let req = validate(body, Some("2024-10-21")).expect("valid");
         plan(&req, "gpt-4o-2024-08-06", false)
+    }
+
+    fn sorted_keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort_unstable();
+        k
+    }
+
+    /// An image in the prompt, as Azure answered it in January 2026 (gpt-4o, one text
+    /// part then one image): one `prompt_filter_results` entry per part, keyed
+    /// `content_filter_result`; the text's verdicts first with `prompt_index` 1 (no
+    /// `jailbreak`, with `custom_blocklists`), then `{}` with index 0. Streams carry the
+    /// same array in their first chunk; a text-only prompt keeps its single entry.
+    #[test]
+    fn image_prompts_get_one_filter_entry_per_part() {
+        let image = json!({"messages":[{"role":"user","content":[
+            {"type":"text","text":"Describe this image."},
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}
+        ]}]});
+        let v: Value =
+            serde_json::from_slice(&body(&plan_for(&image), Flavor::Azure)).expect("json");
+        let entries = v["prompt_filter_results"].as_array().expect("array");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["prompt_index"], 1);
+        assert_eq!(
+            sorted_keys(&entries[0]["content_filter_result"]),
+            [
+                "custom_blocklists",
+                "hate",
+                "self_harm",
+                "sexual",
+                "violence"
+            ]
+        );
+        assert_eq!(
+            entries[0]["content_filter_result"]["custom_blocklists"]["details"],
+            json!([])
+        );
+        assert_eq!(
+            entries[1],
+            json!({"prompt_index":0,"content_filter_result":{}})
+        );
+
+        let mut streamed = image.clone();
+        streamed["stream"] = json!(true);
+        let p = plan_for(&streamed);
+        let sse = crate::replica::stream::body(&p, Flavor::Azure, Default::default());
+        let first = String::from_utf8_lossy(&sse);
+        let first: Value = serde_json::from_str(
+            first
+                .split("\n\n")
+                .next()
+                .and_then(|e| e.strip_prefix("data: "))
+                .expect("event"),
+        )
+        .expect("json");
+        assert_eq!(&first["prompt_filter_results"], &v["prompt_filter_results"]);
+
+        let text: Value = serde_json::from_slice(&body(
+            &plan_for(
+                &json!({"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}),
+            ),
+            Flavor::Azure,
+        ))
+        .expect("json");
+        let entries = text["prompt_filter_results"].as_array().expect("array");
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0]["content_filter_results"]["jailbreak"].is_object());
+    }
+
+    /// The message and usage keys of each era, as recorded: 2024-12 (gpt-4o) has neither
+    /// `refusal`, `annotations` nor usage details; 2025-04 has `refusal` and the details
+    /// but no `annotations`; 2026-01 on has all three.
+    #[test]
+    fn message_and_usage_keys_follow_the_shapes_month() {
+        let mut p = plan_for(&json!({"messages":[{"role":"user","content":"hi"}]}));
+        let mut keys_at = |month: &str| {
+            p.shapes = Shapes::parse(month).expect("month");
+            let v: Value = serde_json::from_slice(&body(&p, Flavor::Azure)).expect("json");
+            (
+                sorted_keys(&v["choices"][0]["message"]),
+                sorted_keys(&v["usage"]),
+            )
+        };
+        let (message, usage) = keys_at("2024-12");
+        assert_eq!(message, ["content", "role"]);
+        assert_eq!(
+            usage,
+            ["completion_tokens", "prompt_tokens", "total_tokens"]
+        );
+        let (message, usage) = keys_at("2025-04");
+        assert_eq!(message, ["content", "refusal", "role"]);
+        assert!(usage.contains(&"completion_tokens_details".to_string()));
+        let (message, _) = keys_at("2026-01");
+        assert_eq!(message, ["annotations", "content", "refusal", "role"]);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::shapes::Shapes;
+
 /// The configuration one replica is started with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaConfig {
@@ -18,6 +20,27 @@ pub struct ReplicaConfig {
     /// How many requests the journal keeps before dropping the oldest.
     #[serde(default = "default_journal_capacity")]
     pub journal_capacity: usize,
+    /// Microseconds between two chunks of a streamed answer: chunk k is written k
+    /// intervals after the first (0: as fast as the socket takes them). Streams are always
+    /// written chunk by chunk, as Azure's are.
+    #[serde(default = "default_stream_interval_us")]
+    pub stream_interval_us: u64,
+    /// Answer in the shapes Azure sent in this month (`YYYY-MM`); absent: the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<Shapes>,
+}
+
+/// The default pause between stream chunks: a stream of the replica's usual 20-30 chunks
+/// takes a few milliseconds, so a client's first token arrives measurably before its last
+/// while a whole run stays fast. (Timers tick every millisecond, so chunks due within one
+/// tick leave together, as tokens often do from Azure.)
+pub const DEFAULT_STREAM_INTERVAL_US: u64 = 100;
+
+/// The longest pause between stream chunks a configuration may ask for (one minute).
+pub const MAX_STREAM_INTERVAL_US: u64 = 60_000_000;
+
+fn default_stream_interval_us() -> u64 {
+    DEFAULT_STREAM_INTERVAL_US
 }
 
 fn default_region() -> String {

@@ -89,9 +89,25 @@ pub fn vector(seed_bytes: &[u8], dims: usize) -> Vec<f32> {
     v
 }
 
-/// Handles a validated-JSON embeddings request for an embedding deployment.
-/// `model_for_body` is what the body's `model` says (the snapshot for Azure routes).
+/// The `model` an answer names: Azure calls `text-embedding-ada-002` just `ada`
+/// (recorded 2024-12); the other models keep their names, as OpenAI's API does for all.
+pub fn answered_model(model: &str, azure: bool) -> &str {
+    if azure && model.starts_with("text-embedding-ada-002") {
+        "ada"
+    } else {
+        model
+    }
+}
+
+/// Handles a validated-JSON embeddings request for an embedding deployment, answering
+/// as Azure does.
+#[cfg(test)]
 pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
+    respond_for(body, deployment, true)
+}
+
+/// [`respond`], as Azure (`azure`) or as OpenAI's API.
+pub fn respond_for(body: &Value, deployment: &Deployment, azure: bool) -> Reply {
     let Value::Object(map) = body else {
         return errors::invalid_type("body", "an object", json_type(body));
     };
@@ -208,7 +224,7 @@ pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
     let _ = write!(
         out,
         r#"],"model":{},"usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}"#,
-        js(&deployment.model)
+        js(answered_model(&deployment.model, azure))
     );
     Reply::json(200, out.into_bytes())
 }
@@ -224,6 +240,19 @@ mod tests {
 
     fn data(r: &Reply) -> Value {
         serde_json::from_slice(&r.body).expect("json")
+    }
+
+    #[test]
+    fn ada_answers_as_ada_on_azure_only() {
+        let d = dep("text-embedding-ada-002");
+        assert_eq!(data(&respond(&json!({"input":"x"}), &d))["model"], "ada");
+        let openai = respond_for(&json!({"input":"x"}), &d, false);
+        assert_eq!(data(&openai)["model"], "text-embedding-ada-002");
+        let large = dep("text-embedding-3-large");
+        assert_eq!(
+            data(&respond(&json!({"input":"x"}), &large))["model"],
+            "text-embedding-3-large"
+        );
     }
 
     #[test]

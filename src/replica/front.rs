@@ -18,7 +18,10 @@
 //!   both with Azure's 413; a body late past the deadline gets Azure's 408;
 //! - the responder runs on tokio's blocking pool, so requests are answered concurrently
 //!   and a CPU-heavy answer never stalls the connections being read;
-//! - a responder's delay (latency faults) is slept off without holding anything.
+//! - a responder's delay (latency faults) is slept off without holding anything;
+//! - a paced answer (the replica's event streams) is written one server-sent event at a
+//!   time with `Transfer-Encoding: chunked`, an interval apart, as Azure delivers tokens:
+//!   a client sees its first chunk before the last one is written.
 //!
 //! The front runs on its own thread and runtime (as wiremock's server did), so a replica
 //! keeps answering whatever the caller's runtime is busy with. The responders still
@@ -30,7 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use futures::stream::{self, BoxStream, StreamExt as _};
+use http_body_util::{Either, Full, StreamBody};
+use hyper::body::Frame;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{HeaderMap, Response, StatusCode};
 use wiremock::{Request, ResponseTemplate};
@@ -63,6 +68,33 @@ pub(super) struct Answer {
     headers: HeaderMap,
     body: Bytes,
     delay: Option<Duration>,
+    /// Written as a stream of server-sent events, this far apart (see [`Answer::paced`]).
+    pacing: Option<Duration>,
+}
+
+/// The body the front writes: whole (with a `Content-Length`), or event by event (chunked).
+type FrontBody =
+    Either<Full<Bytes>, StreamBody<BoxStream<'static, Result<Frame<Bytes>, Infallible>>>>;
+
+/// Splits an event-stream body after each blank line that ends an event; a tail without
+/// one (a truncated stream) is its own piece.
+fn sse_events(body: &Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 1 < body.len() {
+        if body[i] == b'\n' && body[i + 1] == b'\n' {
+            out.push(body.slice(start..i + 2));
+            start = i + 2;
+            i = start;
+        } else {
+            i += 1;
+        }
+    }
+    if start < body.len() {
+        out.push(body.slice(start..));
+    }
+    out
 }
 
 impl Answer {
@@ -72,7 +104,15 @@ impl Answer {
             headers: HeaderMap::new(),
             body: Bytes::new(),
             delay: None,
+            pacing: None,
         }
+    }
+
+    /// Writes the body as a stream: one server-sent event per chunk, `interval` apart (zero:
+    /// no wait, but still chunk by chunk).
+    pub(super) fn paced(mut self, interval: Duration) -> Self {
+        self.pacing = Some(interval);
+        self
     }
 
     /// Sets the body and its `content-type`.
@@ -99,8 +139,26 @@ impl Answer {
         self
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut response = Response::new(Full::new(self.body));
+    fn into_response(self) -> Response<FrontBody> {
+        let body = match self.pacing {
+            None => Either::Left(Full::new(self.body)),
+            Some(interval) => {
+                // Chunk k is due k intervals after the first is written: deadlines, not
+                // sleeps, so timer rounding does not add up over a long stream.
+                let start = tokio::time::Instant::now();
+                let events = sse_events(&self.body);
+                let frames = stream::iter(events.into_iter().zip(0u32..))
+                    .then(move |(event, k)| async move {
+                        if k > 0 && !interval.is_zero() {
+                            tokio::time::sleep_until(start + interval.saturating_mul(k)).await;
+                        }
+                        Ok(Frame::data(event))
+                    })
+                    .boxed();
+                Either::Right(StreamBody::new(frames))
+            }
+        };
+        let mut response = Response::new(body);
         *response.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         *response.headers_mut() = self.headers;
@@ -198,7 +256,7 @@ pub(super) fn spawn(
 async fn handle(
     req: hyper::Request<TimedBody>,
     responder: Arc<dyn Responder>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<FrontBody>, Infallible> {
     let (parts, body) = req.into_parts();
     // Origin-form targets get wiremock's placeholder origin; absolute-form ones (proxy
     // clients) are kept whole, so the responder sees the host the client addressed.
@@ -265,6 +323,20 @@ mod tests {
         assert_eq!(r.headers().len(), 2);
         // Out of range statuses cannot be written; they become 500s, not panics.
         assert_eq!(Answer::new(1000).into_response().status(), 500);
+    }
+
+    #[test]
+    fn event_streams_split_after_each_event() {
+        let body = Bytes::from_static(b"data: {}\n\ndata: [DONE]\n\n");
+        assert_eq!(
+            sse_events(&body),
+            [&b"data: {}\n\n"[..], &b"data: [DONE]\n\n"[..]]
+        );
+        // A stream cut short keeps its tail; nothing is lost or invented.
+        let cut = Bytes::from_static(b"data: {}\n\ndata: {\"choi");
+        assert_eq!(sse_events(&cut).concat(), cut.to_vec());
+        assert_eq!(sse_events(&cut).len(), 2);
+        assert!(sse_events(&Bytes::new()).is_empty());
     }
 
     /// Answers `/wait` only once `/go` has been answered: a front that runs one

@@ -24,11 +24,15 @@ mod reply;
 mod routes;
 mod serve;
 mod server;
+mod shapes;
 mod stream;
 mod versions;
 
 pub use auth::AuthKind;
-pub use config::{Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig};
+pub use config::{
+    Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig, Shapes,
+    DEFAULT_STREAM_INTERVAL_US, MAX_STREAM_INTERVAL_US,
+};
 pub use journal::{Journal, JournalEntry};
 pub use replay::{start_replay, start_replay_on, MISSES_PATH};
 pub use routes::RouteKind;

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 
-use super::config::{Deployment, Fault, FaultKind, ReplicaConfig};
+use super::config::{Deployment, DeploymentKind, Fault, FaultKind, ReplicaConfig};
 use super::{start_on, ReplicaError};
 
 /// Options of `replica serve`, already parsed (see [`parse_deployment_flag`], [`parse_fault_flag`]).
@@ -19,6 +19,10 @@ pub struct ServeOptions {
     /// Answer from the cassettes in this directory instead of generating (deployments,
     /// faults and the key are then unused).
     pub fixtures: Option<std::path::PathBuf>,
+    /// Microseconds between two chunks of a streamed answer.
+    pub stream_interval_us: u64,
+    /// The month whose shapes the replica answers in; `None`: the newest.
+    pub shapes: Option<super::Shapes>,
 }
 
 impl ServeOptions {
@@ -29,12 +33,16 @@ impl ServeOptions {
             deployments: Vec::new(),
             faults: Vec::new(),
             fixtures: None,
+            stream_interval_us: super::config::DEFAULT_STREAM_INTERVAL_US,
+            shapes: None,
         }
     }
 
     /// The replica configuration these options describe.
     pub fn to_config(&self) -> Result<ReplicaConfig, ReplicaError> {
         let mut config = ReplicaConfig::with_builtin_deployments(self.api_key.clone());
+        config.stream_interval_us = self.stream_interval_us;
+        config.shapes = self.shapes;
         if !self.deployments.is_empty() {
             config.deployments = self.deployments.clone();
         }
@@ -67,15 +75,32 @@ fn flag_err(flag: &'static str, value: &str, reason: impl Into<String>) -> Repli
     }
 }
 
-/// Parses `NAME=MODEL` (e.g. `chat=gpt-4o-2024-08-06`).
+/// Parses `NAME=MODEL[,kind=chat|embedding]` (e.g. `chat=gpt-4o-2024-08-06`, or
+/// `vectors=my-custom-model,kind=embedding` for a model whose name does not say its kind).
 pub fn parse_deployment_flag(value: &str) -> Result<Deployment, ReplicaError> {
-    let (name, model) = value.split_once('=').ok_or_else(|| {
+    let (name, rest) = value.split_once('=').ok_or_else(|| {
         flag_err(
             "--deployment",
             value,
-            "expected NAME=MODEL, e.g. gpt-4o=gpt-4o-2024-08-06",
+            "expected NAME=MODEL[,kind=chat|embedding], e.g. gpt-4o=gpt-4o-2024-08-06",
         )
     })?;
+    let mut parts = rest.split(',');
+    let model = parts.next().unwrap_or_default();
+    let mut kind = None;
+    for option in parts {
+        kind = Some(match option.trim().split_once('=') {
+            Some(("kind", "chat")) => DeploymentKind::Chat,
+            Some(("kind", "embedding")) => DeploymentKind::Embedding,
+            _ => {
+                return Err(flag_err(
+                    "--deployment",
+                    value,
+                    format!("option {option:?} is not kind=chat or kind=embedding"),
+                ))
+            }
+        });
+    }
     let (name, model) = (name.trim(), model.trim());
     if name.is_empty() || model.is_empty() {
         return Err(flag_err(
@@ -91,7 +116,9 @@ pub fn parse_deployment_flag(value: &str) -> Result<Deployment, ReplicaError> {
             "a deployment NAME cannot contain '/'",
         ));
     }
-    Ok(Deployment::new(name, model))
+    let mut deployment = Deployment::new(name, model);
+    deployment.kind = kind;
+    Ok(deployment)
 }
 
 const FAULT_NAMES: &[&str] = &[
@@ -180,8 +207,8 @@ pub fn parse_fault_flag(value: &str) -> Result<(String, Fault), ReplicaError> {
 /// Describes one deployment for the start-up listing (never mentions the key).
 fn describe(d: &Deployment) -> String {
     let kind = match d.kind() {
-        super::DeploymentKind::Chat => "chat",
-        super::DeploymentKind::Embedding => "embedding",
+        DeploymentKind::Chat => "chat",
+        DeploymentKind::Embedding => "embedding",
     };
     let mut s = format!("deployment {} -> {} ({kind})", d.name, d.model);
     for f in &d.faults {
@@ -276,7 +303,23 @@ mod tests {
             (d.name.as_str(), d.model.as_str()),
             ("chat", "gpt-4o-2024-08-06")
         );
-        for bad in ["chat", "=m", "n=", "a/b=m"] {
+        assert_eq!(d.kind, None);
+        let d = parse_deployment_flag("vectors=my-model,kind=embedding").expect("valid");
+        assert_eq!(
+            (d.model.as_str(), d.kind()),
+            ("my-model", DeploymentKind::Embedding)
+        );
+        let d = parse_deployment_flag("c=text-embedding-look-alike,kind=chat").expect("valid");
+        assert_eq!(d.kind(), DeploymentKind::Chat);
+        for bad in [
+            "chat",
+            "=m",
+            "n=",
+            "a/b=m",
+            "n=m,kind=image",
+            "n=m,size=2",
+            "n=,kind=chat",
+        ] {
             let e = parse_deployment_flag(bad).expect_err(bad).to_string();
             assert!(e.contains("--deployment"), "{e}");
         }

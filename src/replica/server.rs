@@ -137,6 +137,13 @@ fn validate(config: &ReplicaConfig) -> Result<(), ReplicaError> {
     if config.api_key.is_empty() {
         return Err(ReplicaError::Config("the api key must not be empty".into()));
     }
+    if config.stream_interval_us > super::config::MAX_STREAM_INTERVAL_US {
+        return Err(ReplicaError::Config(format!(
+            "stream_interval_us {} is over the limit of {}",
+            config.stream_interval_us,
+            super::config::MAX_STREAM_INTERVAL_US
+        )));
+    }
     for (i, d) in config.deployments.iter().enumerate() {
         if d.name.is_empty() || d.name.contains('/') {
             return Err(ReplicaError::Config(format!(
@@ -164,6 +171,8 @@ struct Replica {
 /// Facts about a request gathered while handling it, for the journal.
 struct Facts {
     deployment: Option<String>,
+    /// The deployment that answered (found, and of the right kind).
+    served: Option<String>,
     auth: AuthKind,
     stream: bool,
     fault: Option<FaultKind>,
@@ -198,7 +207,7 @@ impl Responder for Replica {
             stream: false,
             fault: None,
         });
-        self.template(reply, route.kind.api())
+        self.template(reply, route.kind.api(), &Echo::default())
     }
 
     fn answer(&self, request: &Request) -> Answer {
@@ -213,11 +222,19 @@ impl Responder for Replica {
         }
         let mut facts = Facts {
             deployment: route.deployment.clone(),
+            served: None,
             auth: AuthKind::None,
             stream: false,
             fault: None,
         };
         let reply = self.handle(request, &route, scope.as_deref(), &mut facts);
+        let echo = Echo {
+            deployment: facts.served.take(),
+            client_request_id: header(request, CLIENT_REQUEST_ID),
+            prompt_filtered: facts.fault == Some(FaultKind::PromptFilter),
+            v1: route.kind.api() == Some(Api::AzureV1),
+            gateway_404: reply.status == 404 && facts.deployment.is_none(),
+        };
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
             route: route.kind,
@@ -231,8 +248,26 @@ impl Responder for Replica {
             stream: facts.stream,
             fault: facts.fault,
         });
-        self.template(reply, route.kind.api())
+        self.template(reply, route.kind.api(), &echo)
     }
+}
+
+/// The request header Azure echoes on successes.
+const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
+
+/// What of the request an answer's headers repeat.
+#[derive(Debug, Default)]
+struct Echo {
+    /// The deployment that answered, for `x-ms-deployment-name`.
+    deployment: Option<String>,
+    /// The request's `x-ms-client-request-id`.
+    client_request_id: Option<String>,
+    /// The answer is a prompt-filter 400 (Azure names the deployment on those too).
+    prompt_filtered: bool,
+    /// The request came on the v1 route.
+    v1: bool,
+    /// The answer is the gateway's 404 for a path (or missing api-version) it does not serve.
+    gateway_404: bool,
 }
 
 pub(super) fn header(request: &Request, name: &str) -> Option<String> {
@@ -348,6 +383,7 @@ impl Replica {
                 Err(reply) => return reply,
             },
         };
+        facts.served = Some(deployment.name.clone());
         let flavor = if api == Api::OpenAi {
             Flavor::OpenAi
         } else {
@@ -370,7 +406,10 @@ impl Replica {
                 if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
                     return reply.with_delay(active.latency);
                 }
-                let plan = chat::plan(&req, &deployment.model, active.output_filter);
+                let mut plan = chat::plan(&req, &deployment.model, active.output_filter);
+                if flavor == Flavor::Azure {
+                    plan.shapes = self.config.shapes.unwrap_or_default();
+                }
                 let reply = if req.stream {
                     Reply::event_stream(stream::body(&plan, flavor, StreamFaults::from(&active)))
                 } else {
@@ -384,16 +423,76 @@ impl Replica {
                 if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
                     return reply.with_delay(active.latency);
                 }
-                embeddings::respond(&body, deployment).with_delay(active.latency)
+                embeddings::respond_for(&body, deployment, flavor == Flavor::Azure)
+                    .with_delay(active.latency)
             }
         }
     }
 
-    fn template(&self, reply: Reply, api: Option<Api>) -> Answer {
+    /// The headers Azure sends with an answer of `status`, as recorded 2024-2026; and
+    /// whether the rate-limit headers go too (only when a deployment was found).
+    fn azure_headers(&self, mut t: Answer, status: u16, n: u64, echo: &Echo) -> (Answer, bool) {
+        // Every answer has an `apim-request-id`; a 401 has nothing else.
+        let id = super::content::request_uuid(n);
+        t = t.insert_header("apim-request-id", id.as_str());
+        if status == 401 {
+            return (t, false);
+        }
+        t = t
+            .insert_header(
+                "strict-transport-security",
+                "max-age=31536000; includeSubDomains; preload",
+            )
+            .insert_header("x-content-type-options", "nosniff");
+        // The gateway's own 404 (no such route) names no region; a deployment's does.
+        if !echo.gateway_404 {
+            t = t.insert_header("x-ms-region", self.config.region.as_str());
+        }
+        let success = (200..300).contains(&status);
+        let shapes = self.config.shapes.unwrap_or_default();
+        // Since 2025 a success names the deployment that answered, and so does a
+        // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
+        if (success || echo.prompt_filtered) && shapes.deployment_name_header() {
+            if let Some(name) = &echo.deployment {
+                t = t.insert_header("x-ms-deployment-name", name);
+            }
+        }
+        if echo.prompt_filtered && status == 400 {
+            t = t.insert_header("x-ms-rai-invoked", "true");
+        }
+        if success {
+            // A success echoes the client's request id (recorded 2024-12 to 2026-04); the
+            // v1 route says `Not-Set` when there was none (recorded 2026-01). Only a
+            // success has an `x-request-id`, with a value of its own.
+            match (&echo.client_request_id, echo.v1) {
+                (Some(id), _) => t = t.insert_header(CLIENT_REQUEST_ID, id),
+                (None, true) => t = t.insert_header(CLIENT_REQUEST_ID, "Not-Set"),
+                (None, false) => {}
+            }
+            let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
+            t = t
+                .insert_header("x-request-id", other.as_str())
+                .insert_header("azureml-model-session", "d20260101000000-replica")
+                .insert_header("x-ms-rai-invoked", "true")
+                .insert_header("x-accel-buffering", "no")
+                .insert_header("x-ratelimit-renewalperiod-requests", "60")
+                .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+                .insert_header("x-ratelimit-reset-requests", "500")
+                .insert_header("x-ratelimit-reset-tokens", "7");
+        }
+        // No rate-limit headers without a deployment: 404s, and the v1 route's 400 for an
+        // unknown model (recorded 2026-01).
+        (t, echo.deployment.is_some())
+    }
+
+    fn template(&self, reply: Reply, api: Option<Api>, echo: &Echo) -> Answer {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let streamed = reply.content_type.starts_with("text/event-stream");
         let mut t = Answer::new(reply.status).set_body_raw(reply.body, reply.content_type);
+        if streamed {
+            t = t.paced(Duration::from_micros(self.config.stream_interval_us));
+        }
         let limited = reply.retry_after_ms.is_some();
-        // Azure's 401s and 404s carry no rate-limit headers.
         let mut rate_headers = true;
         match api {
             Some(Api::OpenAi) => {
@@ -405,29 +504,7 @@ impl Replica {
                     .insert_header("openai-version", "2020-10-01")
                     .insert_header("openai-processing-ms", "12");
             }
-            _ => {
-                // As Azure sends them (recorded 2024-2026): every answer has an
-                // `apim-request-id`; only a success also has an `x-request-id`, with a value
-                // of its own; a 401 has nothing else; a 404 adds only the region.
-                let id = super::content::request_uuid(n);
-                t = t.insert_header("apim-request-id", id.as_str());
-                if reply.status != 401 {
-                    t = t.insert_header("x-ms-region", self.config.region.as_str());
-                }
-                if (200..300).contains(&reply.status) {
-                    let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
-                    t = t
-                        .insert_header("x-request-id", other.as_str())
-                        .insert_header("azureml-model-session", "d20260101000000-replica")
-                        .insert_header("x-ms-rai-invoked", "true")
-                        .insert_header("x-accel-buffering", "no")
-                        .insert_header("x-ratelimit-renewalperiod-requests", "60")
-                        .insert_header("x-ratelimit-renewalperiod-tokens", "60")
-                        .insert_header("x-ratelimit-reset-requests", "500")
-                        .insert_header("x-ratelimit-reset-tokens", "7");
-                }
-                rate_headers = !matches!(reply.status, 401 | 404);
-            }
+            _ => (t, rate_headers) = self.azure_headers(t, reply.status, n, echo),
         }
         if rate_headers {
             t = t

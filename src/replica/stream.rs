@@ -8,15 +8,14 @@
 
 use std::fmt::Write as _;
 
-use super::chat::{
-    js, write_usage, Answer, Flavor, Plan, FILTER_FILTERED, FILTER_SAFE, PROMPT_FILTER_RESULTS,
-};
+use super::chat::{js, write_usage, Answer, Flavor, Plan, FILTER_FILTERED, FILTER_SAFE};
 use super::faults::Active;
 
 /// What goes wrong in a stream (from the faults).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StreamFaults {
-    /// Content chunks without filter results, followed by delta-less annotation chunks.
+    /// Azure's asynchronous filter: role, content and finish chunks carry no
+    /// `content_filter_results` at all; two delta-less annotation chunks trail the finish.
     pub async_filter: bool,
     /// Stop halfway, without a finish chunk or `[DONE]`.
     pub truncated: bool,
@@ -39,6 +38,8 @@ struct Writer<'a> {
     plan: &'a Plan,
     flavor: Flavor,
     model: String,
+    /// Chunks written so far (seeds each chunk's `obfuscation`).
+    written: u64,
 }
 
 impl Writer<'_> {
@@ -52,11 +53,21 @@ impl Writer<'_> {
     fn chunk(&mut self, choices: &str, usage: Option<&str>) {
         let mut s = String::with_capacity(choices.len() + 200);
         let p = self.plan;
+        self.written += 1;
         match self.flavor {
             Flavor::Azure => {
+                // Since 2025-08 every chunk after the prompt annotation pads itself with
+                // an `obfuscation` string (recorded 2026-01 to 2026-04), unless the request
+                // turned it off.
+                let obfuscation = if p.shapes.obfuscation() && p.include_obfuscation {
+                    let seed = super::content::hash(p.id.as_bytes()) ^ self.written;
+                    format!(r#","obfuscation":"{}""#, super::shapes::obfuscation(seed))
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     s,
-                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{},"object":"chat.completion.chunk","system_fingerprint":{}"#,
+                    r#"{{"choices":[{choices}],"created":{},"id":"{}","model":{}{obfuscation},"object":"chat.completion.chunk","system_fingerprint":{}"#,
                     p.created,
                     p.id,
                     self.model,
@@ -106,7 +117,8 @@ impl Writer<'_> {
         }
     }
 
-    /// Azure's async-filter annotation: no `delta`, empty id/model, offsets of what was checked.
+    /// Azure's async-filter annotation: no `delta`, empty id/model/object, `created: 0`, the
+    /// offsets of what was checked, and one group of filter results.
     fn annotation(&mut self, index: usize, end_offset: usize, filter: &str) {
         let s = format!(
             r#"{{"choices":[{{"content_filter_offsets":{{"check_offset":0,"start_offset":0,"end_offset":{end_offset}}},"content_filter_results":{filter},"finish_reason":null,"index":{index}}}],"created":0,"id":"","model":"","object":""}}"#
@@ -117,7 +129,9 @@ impl Writer<'_> {
     /// Returns false when the stream must stop here (truncation).
     fn answer(&mut self, index: usize, a: &Answer, faults: StreamFaults) -> bool {
         let azure = self.flavor == Flavor::Azure;
-        let empty_filter = azure.then_some("{}");
+        // Under the asynchronous filter no chunk of the answer itself has filter results
+        // (recorded 2025-04): they come later, in the annotations.
+        let empty_filter = (azure && !faults.async_filter).then_some("{}");
         // A tool call opens with a header (index, id, name, empty arguments) — the first in
         // the role chunk, each later one in its own chunk — then argument fragments.
         let header = |k: usize, call: &super::chat::ToolCall| {
@@ -128,12 +142,18 @@ impl Writer<'_> {
             )
         };
         let calls = &a.tool_calls;
+        // The role delta gained `refusal` with the message (see `shapes`).
+        let refusal = if self.plan.shapes.refusal_and_usage_details() || !azure {
+            r#","refusal":null"#
+        } else {
+            ""
+        };
         let role_delta = match calls.first() {
             Some(first) => format!(
-                r#"{{"role":"assistant","content":null,"refusal":null,"tool_calls":[{}]}}"#,
+                r#"{{"role":"assistant","content":null{refusal},"tool_calls":[{}]}}"#,
                 header(0, first)
             ),
-            None => r#"{"role":"assistant","content":"","refusal":null}"#.to_string(),
+            None => format!(r#"{{"role":"assistant","content":""{refusal}}}"#),
         };
         let c = self.choice(index, &role_delta, None, empty_filter);
         self.chunk(&c, None);
@@ -176,48 +196,51 @@ impl Writer<'_> {
                 continue;
             }
             // Azure sends empty filter results on tool-call argument fragments (recorded
-            // 2024-12 and 2026-01) and under the asynchronous filter.
-            let filter = match (azure, faults.async_filter || !calls.is_empty()) {
-                (true, false) => Some(FILTER_SAFE),
-                (true, true) => Some("{}"),
-                (false, _) => None,
+            // 2024-12 and 2026-01), none at all under the asynchronous filter.
+            let filter = match (azure, faults.async_filter, !calls.is_empty()) {
+                (true, true, _) | (false, _, _) => None,
+                (true, false, false) => Some(FILTER_SAFE),
+                (true, false, true) => Some("{}"),
             };
             let c = self.choice(index, delta, None, filter);
             self.chunk(&c, None);
             sent += piece.len();
-            // The asynchronous filter lags the content: its annotations arrive in
-            // between, each covering what was sent so far.
-            if azure && faults.async_filter && k + 1 == stop_at.div_ceil(2) && k + 1 < stop_at {
-                self.annotation(index, sent, FILTER_SAFE);
-            }
         }
         if faults.truncated {
             return false;
         }
         let filtered = a.finish_reason == "content_filter";
         let finish_filter = match (azure, filtered) {
-            (true, true) if !faults.async_filter => Some(FILTER_FILTERED),
-            (true, _) => Some("{}"),
+            (true, _) if faults.async_filter => None,
+            (true, true) => Some(FILTER_FILTERED),
+            (true, false) => Some("{}"),
             (false, _) => None,
         };
         let c = self.choice(index, "{}", Some(a.finish_reason), finish_filter);
         self.chunk(&c, None);
-        // ... and the last one comes after the finish chunk, with `model: ""`: an app
-        // (or instrumentor) that keeps the last chunk's model loses the real one.
+        // The asynchronous filter's verdicts trail the finish chunk (recorded 2025-04): one
+        // annotation with the harm categories, one with protected material, both with
+        // `model: ""`: an app (or instrumentor) that keeps the last chunk's model loses
+        // the real one.
         if azure && faults.async_filter {
-            self.annotation(
-                index,
-                sent,
-                if filtered {
-                    FILTER_FILTERED
-                } else {
-                    FILTER_SAFE
-                },
-            );
+            let harm = if filtered {
+                ASYNC_HARM_FILTERED
+            } else {
+                ASYNC_HARM_SAFE
+            };
+            self.annotation(index, sent, harm);
+            self.annotation(index, sent, ASYNC_PROTECTED_MATERIAL);
         }
         true
     }
 }
+
+/// The harm categories of an asynchronous-filter annotation.
+const ASYNC_HARM_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
+/// ... when the answer was filtered.
+const ASYNC_HARM_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
+/// The protected-material verdicts, in an annotation of their own.
+const ASYNC_PROTECTED_MATERIAL: &str = r#"{"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false}}"#;
 
 fn split_fragments(s: &str, size: usize) -> Vec<String> {
     let chars: Vec<char> = s.chars().collect();
@@ -233,10 +256,12 @@ pub fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
         plan,
         flavor,
         model: js(&plan.model),
+        written: 0,
     };
     if flavor == Flavor::Azure {
         let first = format!(
-            r#"{{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":{PROMPT_FILTER_RESULTS}}}"#
+            r#"{{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":{}}}"#,
+            plan.prompt_filter_results()
         );
         w.event(&first);
     }
@@ -381,17 +406,157 @@ mod tests {
             .filter(|e| e.contains("content_filter_offsets"))
             .count();
         assert_eq!(annotations, 2, "{a:?}");
-        // The last annotation trails the finish chunk, as Azure's does.
-        let before_done = &a[a.len() - 2];
-        assert!(
-            before_done.contains("content_filter_offsets") && before_done.contains(r#""model":"""#),
-            "{a:?}"
-        );
-        assert!(
-            a[a.len() - 3].contains(r#""finish_reason":"stop""#),
-            "{a:?}"
-        );
         let o = events(&body(&p, Flavor::OpenAi, StreamFaults::default()));
         assert!(!o[0].contains("prompt_filter_results"));
+    }
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        k.sort_unstable();
+        k
+    }
+
+    /// A streamed answer from a deployment with Azure's asynchronous filter, as recorded in
+    /// April 2025 (api-version 2025-01-01-preview, include_usage): the role, content and
+    /// finish chunks have no `content_filter_results` key at all; after the finish chunk
+    /// come two delta-less annotations (`created: 0`, empty id/model/object), the first
+    /// with the harm categories, the second with protected material; then the usage chunk.
+    #[test]
+    fn async_filter_stream_has_azures_shape() {
+        let p = make(true);
+        let faults = StreamFaults {
+            async_filter: true,
+            ..Default::default()
+        };
+        let ev = events(&body(&p, Flavor::Azure, faults));
+        assert_eq!(ev.last().map(String::as_str), Some("[DONE]"));
+        let chunks: Vec<Value> = ev[..ev.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e).expect("json"))
+            .collect();
+        let n = chunks.len();
+        let (finish, first, second, usage) = (
+            &chunks[n - 4],
+            &chunks[n - 3],
+            &chunks[n - 2],
+            &chunks[n - 1],
+        );
+        assert!(chunks[0]["prompt_filter_results"].is_array());
+        // Every chunk of the answer itself, role to finish: no filter results.
+        for c in &chunks[1..n - 3] {
+            assert_eq!(
+                keys(&c["choices"][0]),
+                ["delta", "finish_reason", "index", "logprobs"],
+                "{c}"
+            );
+            assert!(c.get("usage").is_some_and(Value::is_null), "{c}");
+        }
+        assert_eq!(chunks[1]["choices"][0]["delta"]["role"], "assistant");
+        assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+        for a in [first, second] {
+            assert_eq!(keys(a), ["choices", "created", "id", "model", "object"]);
+            assert_eq!(
+                (&a["created"], &a["model"], &a["object"]),
+                (&json!(0), &json!(""), &json!(""))
+            );
+            let choice = &a["choices"][0];
+            assert_eq!(
+                keys(choice),
+                [
+                    "content_filter_offsets",
+                    "content_filter_results",
+                    "finish_reason",
+                    "index"
+                ]
+            );
+            assert_eq!(
+                keys(&choice["content_filter_offsets"]),
+                ["check_offset", "end_offset", "start_offset"]
+            );
+        }
+        assert_eq!(
+            keys(&first["choices"][0]["content_filter_results"]),
+            ["hate", "self_harm", "sexual", "violence"]
+        );
+        assert_eq!(
+            keys(&second["choices"][0]["content_filter_results"]),
+            ["protected_material_code", "protected_material_text"]
+        );
+        let text_len = p.answers[0].text().len();
+        assert_eq!(
+            first["choices"][0]["content_filter_offsets"]["end_offset"],
+            text_len
+        );
+        assert_eq!(usage["choices"], json!([]));
+        assert!(usage["usage"]["total_tokens"].is_u64());
+    }
+    /// From 2025-08 every chunk after the prompt annotation carries `obfuscation` (recorded
+    /// 2026-01 to 2026-04 on role, content, finish and usage chunks, never on the prompt
+    /// annotation); `include_obfuscation: false` and older months have none; before
+    /// 2025-01 the role delta has no `refusal` either.
+    #[test]
+    fn obfuscation_and_role_refusal_follow_the_shapes_month() {
+        use crate::replica::shapes::Shapes;
+        let chunks_of = |p: &Plan| -> Vec<Value> {
+            let ev = events(&body(p, Flavor::Azure, StreamFaults::default()));
+            ev[..ev.len() - 1]
+                .iter()
+                .map(|e| serde_json::from_str(e).expect("json"))
+                .collect()
+        };
+        let current = make(true);
+        let chunks = chunks_of(&current);
+        assert!(chunks[0].get("obfuscation").is_none());
+        let pads: Vec<&str> = chunks[1..]
+            .iter()
+            .map(|c| {
+                c["obfuscation"]
+                    .as_str()
+                    .expect("obfuscation on every later chunk")
+            })
+            .collect();
+        assert!(pads
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric())));
+        assert!(pads.windows(2).any(|w| w[0] != w[1]), "{pads:?}");
+        assert_eq!(
+            keys(&chunks[1]["choices"][0]["delta"]),
+            ["content", "refusal", "role"]
+        );
+
+        let mut off = current.clone();
+        off.include_obfuscation = false;
+        assert!(chunks_of(&off)
+            .iter()
+            .all(|c| c.get("obfuscation").is_none()));
+
+        let mut april = current.clone();
+        april.shapes = Shapes::parse("2025-04").expect("month");
+        assert!(chunks_of(&april)
+            .iter()
+            .all(|c| c.get("obfuscation").is_none()));
+
+        let mut old = current.clone();
+        old.shapes = Shapes::parse("2024-04").expect("month");
+        let chunks = chunks_of(&old);
+        assert_eq!(keys(&chunks[1]["choices"][0]["delta"]), ["content", "role"]);
+        assert_eq!(
+            keys(&chunks[chunks.len() - 1]["usage"]),
+            ["completion_tokens", "prompt_tokens", "total_tokens"]
+        );
+    }
+
+    #[test]
+    fn include_obfuscation_is_read_from_stream_options() {
+        let body = json!({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_obfuscation":false}});
+        let req = validate(&body, Some("2024-10-21")).expect("valid");
+        assert!(!plan(&req, "gpt-4o-2024-08-06", false).include_obfuscation);
+        let bad = json!({"messages":[{"role":"user","content":"hi"}],"stream":true,"stream_options":{"include_obfuscation":"no"}});
+        assert_eq!(
+            validate(&bad, Some("2024-10-21")).expect_err("type").status,
+            400
+        );
     }
 }

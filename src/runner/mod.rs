@@ -100,10 +100,10 @@ pub async fn run(
     let (replica, ctx) = match &options.target {
         RunTarget::Replica => {
             let replica = replica::start(ReplicaConfig {
-                api_key: matrix.api_key().to_string(),
                 deployments: matrix.deployments().to_vec(),
-                region: "East US".to_string(),
                 journal_capacity: 100_000,
+                shapes: matrix.target().shapes,
+                ..ReplicaConfig::with_builtin_deployments(matrix.api_key())
             })
             .await?;
             let ctx = offline_context(matrix, &replica, options, RetryPolicy::NONE);

@@ -943,44 +943,40 @@ version_sets:
             .expect_err("must be refused")
             .to_string()
     };
-    let e = err(
-        "setups:
-  honeyhiv:
-",
-        "",
-    );
+    let e = err("setups:\n  honeyhiv:\n", "");
     assert!(e.contains("did you mean `honeyhive`"), "{e}");
-    let e = err(
-        "setups:
-  honeyhive:
-",
-        "",
-    );
+    let e = err("setups:\n  honeyhive:\n", "");
     assert!(e.contains("run by no version set"), "{e}");
     let e = err(
-        "setups:
-  instrumentor:
-",
-        "    setups: {honeyhive: [honeyhive==1.7.0]}
-",
+        "setups:\n  instrumentor:\n",
+        "    setups: {honeyhive: [honeyhive==1.7.0]}\n",
     );
     assert!(e.contains("which `setups` does not list"), "{e}");
     let e = err(
-        "setups:
-  phoenix:
-    features: [chat]
-    backend: {post /v1/traces: 1}
-",
-        "    setups: {phoenix: [arize-phoenix-otel==0.17.2]}
-",
+        "setups:\n  phoenix:\n    features: [chat]\n    backend: {post /v1/traces: 1}\n",
+        "    setups: {phoenix: [arize-phoenix-otel==0.17.2]}\n",
     );
     assert!(e.starts_with("m.yaml:") && e.contains("not a route"), "{e}");
     let e = err(
-        "setups:
-  instrumentor:
-",
-        "    setups: {instrumentor: [], phoenix: [arize-phoenix-otel>=0.17]}
-",
+        "setups:\n  instrumentor:\n",
+        "    setups: {instrumentor: [], phoenix: [arize-phoenix-otel>=0.17]}\n",
     );
     assert!(e.contains("not an exact pin"), "{e}");
+}
+
+/// `target.shapes` picks the month whose Azure shapes the replica answers in; a value that
+/// is not a month is refused at load, with its position.
+#[test]
+fn target_shapes_is_a_month() {
+    let m = parse_str(BASE, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.target().shapes, None);
+    let text = BASE.replace("  api_key: k\n", "  api_key: k\n  shapes: \"2024-12\"\n");
+    let m = parse_str(&text, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.target().shapes.map(|s| s.to_string()).as_deref(),
+        Some("2024-12")
+    );
+    let bad = BASE.replace("  api_key: k\n", "  api_key: k\n  shapes: December\n");
+    let e = err(&bad).to_string();
+    assert!(e.starts_with("m.yaml:") && e.contains("YYYY-MM"), "{e}");
 }

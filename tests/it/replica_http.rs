@@ -470,3 +470,187 @@ async fn v1_api_version_rules_and_missing_model() {
     );
     assert_eq!(json_of(&b)["error"]["message"], "Unknown model: nope");
 }
+
+/// Azure writes a stream chunk by chunk (`Transfer-Encoding: chunked`) as tokens come; the
+/// replica does too, with a configurable pause, so the first chunk reaches the client
+/// before the last is written. Non-streamed answers keep a `Content-Length`.
+#[tokio::test]
+async fn streams_arrive_chunk_by_chunk_over_time() {
+    use futures::StreamExt as _;
+    let interval = 25_000u64;
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = interval;
+    let h = replica::start(config).await.expect("replica starts");
+    let body = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
+    let started = std::time::Instant::now();
+    let resp = reqwest::Client::new()
+        .post(chat_url(&h, "gpt-4o"))
+        .header("api-key", KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(resp.headers()["transfer-encoding"], "chunked");
+    assert!(resp.headers().get("content-length").is_none());
+    let mut arrivals = Vec::new();
+    let mut text = Vec::new();
+    let mut chunks = resp.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        text.extend_from_slice(&chunk.expect("chunk"));
+        arrivals.push(started.elapsed());
+    }
+    let text = String::from_utf8(text).expect("utf-8");
+    let events = sse_events(&text).len();
+    assert!(events >= 5, "{text}");
+    let (first, last) = (arrivals[0], arrivals[arrivals.len() - 1]);
+    // Event k is due k intervals after the first is written; the first read may come a
+    // little after that, so the spread is at least (events - 2) intervals.
+    let spread = Duration::from_micros(interval * (events as u64 - 2));
+    assert!(
+        last - first >= spread,
+        "first {first:?}, last {last:?}, {events} events"
+    );
+    assert!(
+        arrivals.len() >= events / 2,
+        "{} reads for {events} events",
+        arrivals.len()
+    );
+
+    // Zero pause still streams (chunked) but does not wait.
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = 0;
+    let fast = replica::start(config).await.expect("replica starts");
+    let (status, headers, text) = post(&chat_url(&fast, "gpt-4o"), &[("api-key", KEY)], body).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["transfer-encoding"], "chunked");
+    assert_eq!(sse_events(&text).last(), Some(&"[DONE]"));
+    let (_, headers, _) = post(&chat_url(&fast, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert!(headers.get("content-length").is_some());
+    assert!(headers.get("transfer-encoding").is_none());
+
+    // Out-of-range pauses are refused when the replica starts.
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.stream_interval_us = replica::MAX_STREAM_INTERVAL_US + 1;
+    let e = replica::start(config).await.expect_err("too slow");
+    assert!(e.to_string().contains("stream_interval_us"), "{e}");
+}
+
+/// A replica configured with an older month answers in that month's shapes (as recorded
+/// in December 2024: no `refusal`, `annotations` or usage details); the default is the
+/// newest, with `obfuscation` on stream chunks.
+#[tokio::test]
+async fn shapes_month_changes_the_bodies() {
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.shapes = replica::Shapes::parse("2024-12");
+    let old = replica::start(config).await.expect("replica starts");
+    let (status, _, text) = post(&chat_url(&old, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert_eq!(status, 200);
+    let v = json_of(&text);
+    let message = v["choices"][0]["message"].as_object().expect("message");
+    assert_eq!(message.keys().collect::<Vec<_>>(), ["content", "role"]);
+    assert!(v["usage"].get("prompt_tokens_details").is_none());
+
+    let new = replica_with(vec![]).await;
+    let streamed = r#"{"messages":[{"role":"user","content":"hello"}],"stream":true}"#;
+    let (_, _, text) = post(&chat_url(&new, "gpt-4o"), &[("api-key", KEY)], streamed).await;
+    let events = sse_events(&text);
+    assert!(!events[0].contains("obfuscation"));
+    assert!(events[1..events.len() - 1]
+        .iter()
+        .all(|e| json_of(e)["obfuscation"].is_string()));
+}
+
+/// Headers that repeat the request, as Azure sent them 2025-04 to 2026-04: a success names
+/// the deployment that answered (`x-ms-deployment-name`) and echoes the client's
+/// `x-ms-client-request-id` (the v1 route says `Not-Set` when there was none); a
+/// prompt-filter 400 names the deployment too, with `x-ms-rai-invoked`; a 401 or 404
+/// repeats nothing. Before 2025-04 there was no deployment header.
+#[tokio::test]
+async fn success_headers_repeat_the_deployment_and_client_request_id() {
+    let filtered = Deployment::new("filtered", "gpt-4o-mini-2024-07-18")
+        .with_fault(Fault::new(FaultKind::PromptFilter));
+    let h = replica_with(vec![filtered]).await;
+    let id = ("x-ms-client-request-id", "4b1d-client-id");
+    let (status, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY), id], HELLO).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-ms-deployment-name"], "gpt-4o");
+    assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
+    let (_, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    assert!(!headers.contains_key("x-ms-client-request-id"));
+
+    let (status, headers, _) =
+        post(&chat_url(&h, "filtered"), &[("api-key", KEY), id], HELLO).await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["x-ms-deployment-name"], "filtered");
+    assert_eq!(headers["x-ms-rai-invoked"], "true");
+    assert!(!headers.contains_key("x-ms-client-request-id"));
+
+    for (url, key) in [
+        (chat_url(&h, "gpt-4o"), "wrong"),
+        (chat_url(&h, "nope"), KEY),
+    ] {
+        let (status, headers, _) = post(&url, &[("api-key", key), id], HELLO).await;
+        assert!(status == 401 || status == 404, "{status}");
+        for absent in ["x-ms-deployment-name", "x-ms-client-request-id"] {
+            assert!(!headers.contains_key(absent), "{status} has {absent}");
+        }
+    }
+
+    let (status, headers, _) = post(
+        &format!("{}/openai/v1/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-ms-deployment-name"], "gpt-4o-mini");
+    assert_eq!(headers["x-ms-client-request-id"], "Not-Set");
+
+    let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+    config.shapes = replica::Shapes::parse("2025-01");
+    let old = replica::start(config).await.expect("replica starts");
+    let (_, headers, _) = post(&chat_url(&old, "gpt-4o"), &[("api-key", KEY), id], HELLO).await;
+    assert!(!headers.contains_key("x-ms-deployment-name"));
+    assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
+}
+
+/// The gateway's headers, as recorded 2024-2026: every answer but a 401 has
+/// `strict-transport-security` and `x-content-type-options: nosniff`; the gateway's own
+/// 404 for a path it does not serve names no region (a missing deployment's does); the
+/// v1 route's 400 for an unknown model has no rate-limit headers.
+#[tokio::test]
+async fn gateway_headers_by_answer() {
+    let h = replica_with(vec![]).await;
+    let (_, ok, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+    let (_, missing, _) = post(&chat_url(&h, "nope"), &[("api-key", KEY)], HELLO).await;
+    for headers in [&ok, &missing] {
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(headers["strict-transport-security"]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("max-age=")));
+    }
+    let (status, refused, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", "wrong")], HELLO).await;
+    assert_eq!(status, 401);
+    assert!(!refused.contains_key("strict-transport-security"));
+
+    let (status, gateway, _) = post(
+        &format!("{}/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        HELLO,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(!gateway.contains_key("x-ms-region"));
+    assert!(missing.contains_key("x-ms-region"));
+
+    let (status, unknown, text) = post(
+        &format!("{}/openai/v1/chat/completions", h.base_url()),
+        &[("api-key", KEY)],
+        r#"{"model":"no-such-model","messages":[{"role":"user","content":"hello"}]}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(!unknown.contains_key("x-ratelimit-remaining-requests"));
+    assert!(ok.contains_key("x-ratelimit-remaining-requests"));
+}
