@@ -25,6 +25,10 @@ pub(crate) enum Request<'a> {
 
 pub(crate) enum Outcome<'a> {
     Chat(&'a ChatResult),
+    /// A stream the app stopped reading before it finished: what had arrived by then.
+    /// No error happened and no answer was completed, so every style leaves the status
+    /// UNSET (neither OK nor ERROR).
+    Abandoned(&'a ChatResult),
     Embeddings(&'a EmbeddingResult),
     Failed(&'a ErrorInfo),
 }
@@ -107,11 +111,23 @@ pub(crate) fn failure(
 }
 
 /// The GenAI-convention response attributes Traceloop and the official instrumentor
-/// share: id, model, finish reasons, and input/output/cached token counts.
-pub(crate) fn genai_response(a: &mut Vec<KeyValue>, r: &super::facts::ChatResult) {
+/// share: id, model, finish reasons, and input/output/cached token counts. With
+/// `conventional_reasons`, finish reasons use the conventions' names (`tool_call`, as
+/// Traceloop records them) instead of OpenAI's (`tool_calls`, as the official one does).
+pub(crate) fn genai_response(
+    a: &mut Vec<KeyValue>,
+    r: &super::facts::ChatResult,
+    conventional_reasons: bool,
+) {
     push_opt(a, "gen_ai.response.id", r.id.clone());
     push_opt(a, "gen_ai.response.model", r.model.clone());
-    let reasons = r.finish_reasons();
+    let mut reasons = r.finish_reasons();
+    if conventional_reasons {
+        reasons = reasons
+            .iter()
+            .map(|r| conventional_finish_reason(r).to_string())
+            .collect();
+    }
     if !reasons.is_empty() {
         a.push(KeyValue::new(
             "gen_ai.response.finish_reasons",
@@ -130,12 +146,58 @@ fn text_part(text: &str) -> serde_json::Value {
     serde_json::json!({"content": text, "type": "text"})
 }
 
-/// A message's text as GenAI-convention `parts`.
+/// OpenAI's finish reason under the GenAI conventions' name for it.
+pub(crate) fn conventional_finish_reason(reason: &str) -> &str {
+    match reason {
+        "tool_calls" | "function_call" => "tool_call",
+        other => other,
+    }
+}
+
+/// A function call as a GenAI-convention part (arguments as JSON when they parse).
+fn tool_call_part(t: &super::facts::ToolCall) -> serde_json::Value {
+    serde_json::json!({"type": "tool_call", "id": t.id, "name": t.name, "arguments": t.arguments_value()})
+}
+
+/// A message as GenAI-convention `parts`: its text, its function calls, or (a `tool`
+/// message) the result it carries for a call.
 pub(crate) fn message_parts(m: &super::facts::Message) -> Vec<serde_json::Value> {
-    match &m.content {
+    if let Some(id) = &m.tool_call_id {
+        let response = m.content.clone().unwrap_or_else(|| m.text_parts.concat());
+        return vec![
+            serde_json::json!({"type": "tool_call_response", "id": id, "response": response}),
+        ];
+    }
+    let mut parts: Vec<serde_json::Value> = match &m.content {
         Some(c) => vec![text_part(c)],
         None => m.text_parts.iter().map(|t| text_part(t)).collect(),
+    };
+    parts.extend(m.tool_calls.iter().map(tool_call_part));
+    parts
+}
+
+/// `gen_ai.tool.definitions`: each function tool flattened to `{type, name,
+/// description, parameters}`, as both GenAI-style instrumentors write it.
+pub(crate) fn tool_definitions(r: &super::facts::ChatRequest) -> Option<String> {
+    if r.tools.is_empty() {
+        return None;
     }
+    let defs: Vec<serde_json::Value> = r
+        .tools
+        .iter()
+        .map(|t| {
+            let mut def = serde_json::Map::new();
+            def.insert(
+                "type".into(),
+                t.get("type").cloned().unwrap_or_else(|| "function".into()),
+            );
+            if let Some(f) = t.get("function").and_then(serde_json::Value::as_object) {
+                def.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            serde_json::Value::Object(def)
+        })
+        .collect();
+    Some(serde_json::Value::Array(defs).to_string())
 }
 
 /// `gen_ai.output.messages` as the GenAI conventions shape it; the official
@@ -145,8 +207,12 @@ pub(crate) fn output_messages(r: &super::facts::ChatResult, with_name: bool) -> 
         .choices
         .iter()
         .map(|c| {
-            let parts: Vec<serde_json::Value> = c.content.iter().map(|t| text_part(t)).collect();
-            let mut m = serde_json::json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason});
+            let mut parts: Vec<serde_json::Value> =
+                c.content.iter().map(|t| text_part(t)).collect();
+            parts.extend(c.tool_calls.iter().map(tool_call_part));
+            let finish = c.finish_reason.as_deref().map(conventional_finish_reason);
+            let mut m =
+                serde_json::json!({"role": c.role, "parts": parts, "finish_reason": finish});
             if with_name {
                 m["name"] = serde_json::Value::Null;
             }
@@ -197,6 +263,7 @@ pub(crate) mod testkit {
                 content: Some("Say hello".into()),
                 text_parts: vec![],
                 name: None,
+                ..Default::default()
             }],
             max_tokens: Some(50),
             temperature: Some(0.2),
@@ -208,6 +275,7 @@ pub(crate) mod testkit {
             stop: vec![],
             stream,
             include_usage: false,
+            tools: vec![],
             json: r#"{"model":"my-gpt4o"}"#.into(),
             invocation_parameters: r#"{"model":"my-gpt4o"}"#.into(),
         }
@@ -224,6 +292,7 @@ pub(crate) mod testkit {
                 role: "assistant".into(),
                 content: Some("Hello".into()),
                 finish_reason: Some("stop".into()),
+                tool_calls: vec![],
             }],
             usage: Some(Usage {
                 prompt: 11,

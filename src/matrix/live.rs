@@ -29,7 +29,19 @@ impl FeaturePlan {
         match self {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
-            | FeaturePlan::Embeddings { deployment, .. } => vec![deployment],
+            | FeaturePlan::Embeddings { deployment, .. }
+            | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
+            FeaturePlan::RawResponse {
+                deployment,
+                embedding_deployment,
+                ..
+            }
+            | FeaturePlan::Async {
+                deployment,
+                embedding_deployment,
+                ..
+            } => vec![deployment, embedding_deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }
@@ -39,7 +51,19 @@ impl FeaturePlan {
         match self {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
-            | FeaturePlan::Embeddings { deployment, .. } => vec![deployment],
+            | FeaturePlan::Embeddings { deployment, .. }
+            | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
+            FeaturePlan::RawResponse {
+                deployment,
+                embedding_deployment,
+                ..
+            }
+            | FeaturePlan::Async {
+                deployment,
+                embedding_deployment,
+                ..
+            } => vec![deployment, embedding_deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter_mut().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }
