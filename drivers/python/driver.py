@@ -173,13 +173,29 @@ def instrument(style: str) -> None:
         )
 
 
+# The sync client of this process, built once: building one loads the TLS trust store
+# (about 100 ms), and every cell's client is a copy of it with the cell's scope header,
+# sharing its connection pool.
+_SYNC_CLIENT = {}
+
+
 def client_for(plan: dict, cell: str, asynchronous: bool = False):
+    """The app's client for one cell: Azure's (or plain OpenAI's for the v1 API), sending
+    the cell's scope header. The async client is built anew (it belongs to one event loop)."""
+    if asynchronous:
+        return new_client(plan, {SCOPE_HEADER: cell}, asynchronous=True)
+    base = _SYNC_CLIENT.get("client")
+    if base is None:
+        base = _SYNC_CLIENT["client"] = new_client(plan, {}, asynchronous=False)
+    return base.with_options(default_headers={SCOPE_HEADER: cell})
+
+
+def new_client(plan: dict, headers: dict, asynchronous: bool):
     import openai
 
     azure_client = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
     plain_client = openai.AsyncOpenAI if asynchronous else openai.OpenAI
 
-    headers = {SCOPE_HEADER: cell}
     common = dict(
         max_retries=plan.get("max_retries", 2),
         default_headers=headers,
