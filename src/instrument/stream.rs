@@ -276,6 +276,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn streamed_tool_calls_reassemble_from_header_and_fragments() {
+        let chunk = |delta: Value, finish: Value| {
+            serde_json::from_value::<CreateChatCompletionStreamResponse>(json!({
+                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+            }))
+            .expect("chunk")
+        };
+        let mut acc = StreamAccumulator::new(SystemTime::now());
+        for c in [
+            chunk(
+                json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\""}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": ":\"Paris\"}"}}]}),
+                Value::Null,
+            ),
+            chunk(json!({}), json!("tool_calls")),
+        ] {
+            acc.push(&c, SystemTime::now());
+        }
+        let s = acc.summary();
+        assert_eq!(
+            s.tool_calls,
+            vec![
+                json!({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}})
+            ]
+        );
+        let r = acc.result();
+        assert_eq!(r.choices[0].tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+        assert_eq!(r.finish_reasons(), vec!["tool_calls".to_string()]);
+        let body: Value = serde_json::from_str(&r.json).expect("json");
+        assert_eq!(
+            body["choices"][0]["message"]["tool_calls"][0]["id"],
+            "call_1"
+        );
+    }
+
+    #[test]
     fn no_usage_without_include_usage() {
         let mut acc = StreamAccumulator::new(SystemTime::now());
         for c in azure_chunks(false) {

@@ -326,3 +326,106 @@ pub(crate) mod testkit {
         get(attrs, key).is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::facts::{Message, ToolCall};
+
+    fn call() -> ToolCall {
+        ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        }
+    }
+
+    #[test]
+    fn tool_calls_and_results_become_genai_parts() {
+        let assistant = Message {
+            role: "assistant".into(),
+            tool_calls: vec![call()],
+            ..Default::default()
+        };
+        let parts = message_parts(&assistant);
+        assert_eq!(
+            parts,
+            vec![
+                serde_json::json!({"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}})
+            ]
+        );
+        let result = Message {
+            role: "tool".into(),
+            content: Some("21C".into()),
+            tool_call_id: Some("call_1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            message_parts(&result),
+            vec![
+                serde_json::json!({"type": "tool_call_response", "id": "call_1", "response": "21C"})
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_definitions_are_flattened_and_finish_reasons_named_by_the_conventions() {
+        let mut r = testkit::chat_request(false);
+        assert_eq!(tool_definitions(&r), None);
+        r.tools = vec![
+            serde_json::json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}),
+        ];
+        assert_eq!(
+            tool_definitions(&r).as_deref(),
+            Some(r#"[{"type":"function","name":"f","parameters":{"type":"object"}}]"#)
+        );
+        assert_eq!(conventional_finish_reason("tool_calls"), "tool_call");
+        assert_eq!(conventional_finish_reason("stop"), "stop");
+        let mut result = testkit::sample_result();
+        result.choices[0].finish_reason = Some("tool_calls".into());
+        result.choices[0].content = None;
+        result.choices[0].tool_calls = vec![call()];
+        let out: serde_json::Value =
+            serde_json::from_str(&output_messages(&result, false)).expect("json");
+        assert_eq!(out[0]["finish_reason"], "tool_call");
+        assert_eq!(out[0]["parts"][0]["type"], "tool_call");
+        let mut a = Vec::new();
+        genai_response(&mut a, &result, true);
+        assert_eq!(
+            testkit::get(&a, "gen_ai.response.finish_reasons"),
+            Some(&string_array(vec!["tool_call".into()]))
+        );
+        let mut a = Vec::new();
+        genai_response(&mut a, &result, false);
+        assert_eq!(
+            testkit::get(&a, "gen_ai.response.finish_reasons"),
+            Some(&string_array(vec!["tool_calls".into()]))
+        );
+    }
+
+    #[test]
+    fn an_abandoned_stream_is_unset_in_every_style() {
+        let req = testkit::chat_request(true);
+        let e = testkit::endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: crate::instrument::ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let t0 = SystemTime::now();
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &[t0],
+        };
+        let mut partial = testkit::sample_result();
+        partial.choices[0].finish_reason = None;
+        partial.usage = None;
+        for style in crate::vocab::Style::ALL {
+            let conv = crate::instrument::convention(*style);
+            let done = conv.end(&call, &Outcome::Chat(&partial), Some(&timing), t0);
+            let left = conv.end(&call, &Outcome::Abandoned(&partial), Some(&timing), t0);
+            assert_eq!(left.status, Status::Unset, "{style}");
+            assert_eq!(done.attributes, left.attributes, "{style}: same attributes");
+        }
+    }
+}
