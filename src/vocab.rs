@@ -92,6 +92,18 @@ named_enum! {
         MultiDeployment => "multi-deployment",
         /// An unknown deployment (404) and a rate-limited deployment that succeeds on retry.
         Errors => "errors",
+        /// A chat call offering a function tool that the model calls, then the follow-up
+        /// call with the tool's result: two LLM spans.
+        Tools => "tools",
+        /// `tools`, streamed: the tool call arrives as a header and argument fragments.
+        StreamingTools => "streaming-tools",
+        /// Streams the app stops reading: left after the first content chunk (with
+        /// `break` inside `with`, and with `close()`), and one never iterated and dropped.
+        StreamAbandoned => "stream-abandoned",
+        /// Chat and embeddings through `with_raw_response` (headers first, then `parse()`).
+        RawResponse => "raw-response",
+        /// Chat, a stream with usage and embeddings through the async client.
+        Async => "async",
         /// HoneyHive's pattern: one chat call inside a `@trace()` function that calls
         /// `enrich_span` (setups with the HoneyHive tracer only).
         Enrichment => "enrichment",

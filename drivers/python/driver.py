@@ -185,10 +185,29 @@ def instrument(style: str, **kwargs) -> None:
         )
 
 
-def client_for(plan: dict, cell: str):
+# The sync client of this process, built once: building one loads the TLS trust store
+# (about 100 ms), and every cell's client is a copy of it with the cell's scope header,
+# sharing its connection pool.
+_SYNC_CLIENT = {}
+
+
+def client_for(plan: dict, cell: str, asynchronous: bool = False):
+    """The app's client for one cell: Azure's (or plain OpenAI's for the v1 API), sending
+    the cell's scope header. The async client is built anew (it belongs to one event loop)."""
+    if asynchronous:
+        return new_client(plan, {SCOPE_HEADER: cell}, asynchronous=True)
+    base = _SYNC_CLIENT.get("client")
+    if base is None:
+        base = _SYNC_CLIENT["client"] = new_client(plan, {}, asynchronous=False)
+    return base.with_options(default_headers={SCOPE_HEADER: cell})
+
+
+def new_client(plan: dict, headers: dict, asynchronous: bool):
     import openai
 
-    headers = {SCOPE_HEADER: cell}
+    azure_client = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+    plain_client = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+
     common = dict(
         max_retries=plan.get("max_retries", 2),
         default_headers=headers,
@@ -201,10 +220,10 @@ def client_for(plan: dict, cell: str):
             if plan.get("azure_ad_token")
             else dict(api_key=plan["api_key"])
         )
-        return openai.AzureOpenAI(
+        return azure_client(
             azure_endpoint=plan["endpoint"], api_version=plan["api_version"], **auth, **common
         )
-    return openai.OpenAI(base_url=plan["endpoint"], api_key=plan.get("api_key") or plan.get("azure_ad_token"), **common)
+    return plain_client(base_url=plan["endpoint"], api_key=plan.get("api_key") or plan.get("azure_ad_token"), **common)
 
 
 class Wiring:
@@ -278,7 +297,147 @@ def chat_args(deployment: str, prompt: str, p: dict) -> dict:
     return args
 
 
-def run_feature(client, p: dict, tracer) -> list:
+def tool_call_dicts(calls) -> list:
+    """Tool calls as request messages carry them (from the SDK's parsed objects)."""
+    return [
+        {"id": c.id, "type": "function",
+         "function": {"name": c.function.name, "arguments": c.function.arguments}}
+        for c in calls
+    ]
+
+
+def streamed_message(stream) -> tuple:
+    """Reassembles a streamed answer: (content, tool calls as dicts, finish reason, chunks).
+
+    Tool calls arrive as a header (index, id, name) and then argument fragments, keyed
+    by their index.
+    """
+    content, calls, finish, chunks = [], {}, None, 0
+    for chunk in stream:
+        chunks += 1
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None and delta.content:
+                content.append(delta.content)
+            for t in (delta.tool_calls if delta is not None else None) or []:
+                call = calls.setdefault(t.index, {"id": None, "type": "function",
+                                                  "function": {"name": "", "arguments": ""}})
+                if t.id:
+                    call["id"] = t.id
+                if t.function is not None:
+                    call["function"]["name"] += t.function.name or ""
+                    call["function"]["arguments"] += t.function.arguments or ""
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    return "".join(content), [calls[i] for i in sorted(calls)], finish, chunks
+
+
+def tool_round_trip(client, p: dict, stream: bool) -> list:
+    """Offers the tool, answers its call with the plan's result, and returns notes.
+
+    First call: the model calls the tool (finish `tool_calls`); second call: the history
+    with the assistant's calls and one `tool` message per call (finish `stop`).
+    """
+    args = chat_args(p["deployment"]["name"], p["prompt"], p)
+    args["tools"] = [p["tool"]]
+    if stream:
+        args["stream"] = True
+    notes = []
+    messages = list(args["messages"])
+    for turn in ("call", "answer"):
+        answer = client.chat.completions.create(**dict(args, messages=messages))
+        if stream:
+            content, calls, finish, chunks = streamed_message(answer)
+            notes.append(f"{turn}: streamed {chunks} chunks")
+        else:
+            choice = answer.choices[0]
+            content, finish = choice.message.content, choice.finish_reason
+            calls = tool_call_dicts(choice.message.tool_calls or [])
+        if turn == "call":
+            if finish != "tool_calls" or not calls:
+                raise Unexpected(f"expected a tool call (finish `tool_calls`), got finish `{finish}` and {len(calls)} call(s)")
+            for c in calls:
+                json.loads(c["function"]["arguments"])  # the arguments must be JSON
+            messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+            messages.extend({"role": "tool", "tool_call_id": c["id"], "content": p["tool_result"]}
+                            for c in calls)
+            notes.append("called " + ", ".join(f'{c["function"]["name"]}({c["function"]["arguments"]})' for c in calls))
+        elif finish != "stop" or not content:
+            raise Unexpected(f"expected a text answer to the tool result (finish `stop`), got finish `{finish}`")
+    return notes
+
+
+def first_content(stream) -> int:
+    """Iterates until the first chunk with content; returns how many chunks that took."""
+    n = 0
+    for chunk in stream:
+        n += 1
+        if any(c.delta is not None and c.delta.content for c in chunk.choices):
+            return n
+    raise Unexpected("the stream ended without a content chunk")
+
+
+def abandon_streams(client, p: dict) -> list:
+    """Three streams the app stops caring about: left with `break` inside `with`,
+    closed explicitly after the first content chunk, and never iterated (dropped and
+    garbage-collected)."""
+    import gc
+
+    args = chat_args(p["deployment"]["name"], p["prompt"], p)
+    args["stream"] = True
+    notes = []
+    with client.chat.completions.create(**args) as stream:
+        notes.append(f"with+break after {first_content(stream)} chunks")
+    stream = client.chat.completions.create(**args)
+    notes.append(f"close() after {first_content(stream)} chunks")
+    stream.close()
+    stream = client.chat.completions.create(**args)
+    del stream
+    gc.collect()
+    notes.append("one stream never iterated, dropped and collected")
+    return notes
+
+
+def raw_responses(client, p: dict) -> list:
+    """`with_raw_response` for chat and embeddings: headers first, then `.parse()`."""
+    raw = client.chat.completions.with_raw_response.create(
+        **chat_args(p["deployment"]["name"], p["prompt"], p))
+    completion = raw.parse()
+    if not completion.choices or not completion.choices[0].message.content:
+        raise Unexpected("the parsed raw chat response has no content")
+    notes = [f"chat: HTTP {raw.status_code}, x-request-id {'present' if raw.headers.get('x-request-id') else 'absent'}"]
+    raw = client.embeddings.with_raw_response.create(
+        model=p["embedding_deployment"]["name"], input=p["inputs"])
+    embeddings = raw.parse()
+    if len(embeddings.data) != len(p["inputs"]):
+        raise Unexpected(f"{len(embeddings.data)} vectors for {len(p['inputs'])} inputs")
+    notes.append(f"embeddings: HTTP {raw.status_code}, {len(embeddings.data)} vectors")
+    return notes
+
+
+def async_calls(plan: dict, cell: str, p: dict) -> list:
+    """Chat, a stream with usage, and embeddings through the async client."""
+    import asyncio
+
+    async def calls():
+        client = client_for(plan, cell, asynchronous=True)
+        try:
+            args = chat_args(p["deployment"]["name"], p["prompt"], p)
+            await client.chat.completions.create(**args)
+            stream = await client.chat.completions.create(
+                **args, stream=True, stream_options={"include_usage": True})
+            chunks = 0
+            async for _ in stream:
+                chunks += 1
+            await client.embeddings.create(model=p["embedding_deployment"]["name"], input=p["inputs"])
+            return [f"async stream: {chunks} chunks"]
+        finally:
+            await client.close()
+
+    return asyncio.run(calls())
+
+
+def run_feature(client, p: dict, tracer, plan=None, cell=None) -> list:
     """Runs one feature's calls; returns notes. Raises on a failure."""
     feature = p["feature"]
     notes = []
@@ -336,6 +495,14 @@ def run_feature(client, p: dict, tracer) -> list:
             return answer.choices[0].message.content
 
         generate_response(p["prompt"])
+    elif feature == "tools":
+        notes.extend(tool_round_trip(client, p, p["stream"]))
+    elif feature == "stream_abandoned":
+        notes.extend(abandon_streams(client, p))
+    elif feature == "raw_response":
+        notes.extend(raw_responses(client, p))
+    elif feature == "async":
+        notes.extend(async_calls(plan, cell, p))
     else:
         raise Unexpected(f"the python driver does not know feature `{feature}`")
     return notes
@@ -433,7 +600,7 @@ def main() -> int:
             cells.enter(cell["key"])
         retries.lines = []
         try:
-            result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer)
+            result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer, plan, cell_id)
         except Exception as e:  # noqa: BLE001 — reported per cell, the run goes on
             result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")

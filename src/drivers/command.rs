@@ -167,8 +167,17 @@ pub fn environment(
     if let Some(first) = deployments.first() {
         set("AZURE_OPENAI_DEPLOYMENT_NAME", first.to_string());
     }
-    if let FeaturePlan::Embeddings { deployment, .. } = &cell.plan {
-        set("AZURE_OPENAI_EMBEDDING_DEPLOYMENT", deployment.name.clone());
+    match &cell.plan {
+        FeaturePlan::Embeddings { deployment, .. }
+        | FeaturePlan::RawResponse {
+            embedding_deployment: deployment,
+            ..
+        }
+        | FeaturePlan::Async {
+            embedding_deployment: deployment,
+            ..
+        } => set("AZURE_OPENAI_EMBEDDING_DEPLOYMENT", deployment.name.clone()),
+        _ => {}
     }
     set("AZURE_OPENAI_DEPLOYMENT_NAMES", deployments.join(","));
     if let Some(proxy) = &ctx.proxy {

@@ -9,7 +9,7 @@
 use super::retry::{AttemptLog, RetryPolicy, RetryingService};
 use super::{Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::CellTracing;
-use crate::instrument::{Endpoint, Instrumentor, RawResponseTap};
+use crate::instrument::{ContentCapture, Endpoint, Instrumentor, RawResponseTap, StreamRead};
 use crate::matrix::{Cell, FeaturePlan};
 use crate::replica::SCOPE_HEADER;
 use crate::vocab::Provider;
@@ -26,6 +26,19 @@ use serde_json::json;
 const APP_SCOPE: &str = "hh-compat.app";
 
 type DynClient = Client<Box<dyn Config>>;
+
+/// Why the rust driver cannot run a feature, if it cannot: such cells are `skip`.
+pub fn unsupported(plan: &FeaturePlan) -> Option<String> {
+    match plan {
+        FeaturePlan::RawResponse { .. } => Some(
+            "async-openai 0.43 has no raw-response API: its calls return the typed body \
+             (or, with `byot`, any deserializable type), never the HTTP response with its \
+             status and headers"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
 
 /// Runs one cell's feature and returns its spans.
 pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
@@ -104,7 +117,12 @@ impl<'a> App<'a> {
         );
         // Like the Python instrumentors, which read Azure's extras off the raw response.
         let tap = RawResponseTap::default();
-        let instrumentor = instrumentor.with_raw_tap(tap.clone());
+        let mut instrumentor = instrumentor.with_raw_tap(tap.clone());
+        // The tool features' checks are about message content, which the python driver
+        // switches on for every style; so does this app for them.
+        if matches!(cell.plan, FeaturePlan::Tools { .. }) {
+            instrumentor = instrumentor.with_content_capture(ContentCapture::On);
+        }
         Ok(Self {
             ctx,
             cell,
@@ -204,17 +222,76 @@ impl<'a> App<'a> {
                 inputs,
                 dimensions,
             } => {
-                let mut body = json!({ "model": deployment.name, "input": inputs, "encoding_format": "float" });
-                if let Some(d) = dimensions {
-                    body["dimensions"] = json!(d);
+                self.embeddings(&deployment.name, inputs, *dimensions)
+                    .await?;
+                Ok(vec![])
+            }
+            FeaturePlan::Tools {
+                deployment,
+                prompt,
+                tool,
+                tool_result,
+                stream,
+            } => {
+                self.tool_round_trip(&deployment.name, prompt, tool, tool_result, *stream)
+                    .await
+            }
+            FeaturePlan::StreamAbandoned { deployment, prompt } => {
+                let request = chat_request(&deployment.name, prompt, None, None, Some(false))?;
+                let mut notes = Vec::new();
+                // Rust has no `close()`: leaving the loop and dropping the stream both
+                // drop it, which closes the connection; the third is never polled.
+                for (read, what) in [
+                    (
+                        StreamRead::FirstContent,
+                        "left after the first content chunk",
+                    ),
+                    (
+                        StreamRead::FirstContent,
+                        "dropped after the first content chunk",
+                    ),
+                    (StreamRead::Nothing, "never read, dropped"),
+                ] {
+                    let client = self.client(&deployment.name, no_retry);
+                    let summary = self
+                        .instrumentor
+                        .chat_stream_read(
+                            &request,
+                            client.chat().create_stream(request.clone()),
+                            read,
+                        )
+                        .await
+                        .map_err(DriverError::call)?;
+                    notes.push(format!("{what} ({} chunks read)", summary.chunks));
                 }
-                let request: CreateEmbeddingRequest = from_json(body)?;
-                let client = self.client(&deployment.name, no_retry);
-                self.instrumentor
-                    .embeddings(&request, client.embeddings().create(request.clone()))
+                Ok(notes)
+            }
+            // Skipped before the driver runs (see `unsupported`).
+            FeaturePlan::RawResponse { .. } => {
+                Err(DriverError::Setup(unsupported(plan).unwrap_or_default()))
+            }
+            // async-openai's client is async only: the same three calls as python's async
+            // client makes, so the column compares.
+            FeaturePlan::Async {
+                deployment,
+                embedding_deployment,
+                prompt,
+                inputs,
+            } => {
+                let request = chat_request(&deployment.name, prompt, None, None, None)?;
+                self.chat(&deployment.name, request, no_retry)
                     .await
                     .map_err(DriverError::call)?;
-                Ok(vec![])
+                let request = chat_request(&deployment.name, prompt, None, None, Some(true))?;
+                let client = self.client(&deployment.name, no_retry);
+                let summary = self
+                    .instrumentor
+                    .chat_stream(&request, client.chat().create_stream(request.clone()))
+                    .await
+                    .map_err(DriverError::call)?;
+                self.embeddings(&embedding_deployment.name, inputs, None)
+                    .await?;
+                Ok(vec![format!("streamed {} chunks", summary.chunks)])
             }
             FeaturePlan::MultiDeployment {
                 deployments,
@@ -271,6 +348,109 @@ impl<'a> App<'a> {
                 "the rust driver has no HoneyHive tracer for `enrichment`".to_string(),
             )),
         }
+    }
+
+    async fn embeddings(
+        &self,
+        deployment: &str,
+        inputs: &[String],
+        dimensions: Option<u32>,
+    ) -> Result<(), DriverError> {
+        let mut body = json!({ "model": deployment, "input": inputs, "encoding_format": "float" });
+        if let Some(d) = dimensions {
+            body["dimensions"] = json!(d);
+        }
+        let request: CreateEmbeddingRequest = from_json(body)?;
+        let client = self.client(deployment, self.ctx.retries);
+        self.instrumentor
+            .embeddings(&request, client.embeddings().create(request.clone()))
+            .await
+            .map_err(DriverError::call)?;
+        Ok(())
+    }
+
+    /// Offers `tool`; expects the model to call it (finish `tool_calls`), answers every
+    /// call with `tool_result`, and expects a text answer (finish `stop`).
+    async fn tool_round_trip(
+        &self,
+        deployment: &str,
+        prompt: &str,
+        tool: &serde_json::Value,
+        tool_result: &str,
+        stream: bool,
+    ) -> Result<Vec<String>, DriverError> {
+        let mut messages = vec![json!({"role": "user", "content": prompt})];
+        let mut notes = Vec::new();
+        for turn in ["call", "answer"] {
+            let mut body = json!({"model": deployment, "messages": messages, "tools": [tool]});
+            if stream {
+                body["stream"] = json!(true);
+            }
+            let request: CreateChatCompletionRequest = from_json(body)?;
+            let (finish, calls, text) = if stream {
+                let client = self.client(deployment, self.ctx.retries);
+                let s = self
+                    .instrumentor
+                    .chat_stream(&request, client.chat().create_stream(request.clone()))
+                    .await
+                    .map_err(DriverError::call)?;
+                notes.push(format!("{turn}: streamed {} chunks", s.chunks));
+                let finish = s.finish_reason.map(|f| json!(f));
+                (finish, s.tool_calls, s.text)
+            } else {
+                let response = self
+                    .chat(deployment, request, self.ctx.retries)
+                    .await
+                    .map_err(DriverError::call)?;
+                let body = serde_json::to_value(&response).unwrap_or_default();
+                let choice = &body["choices"][0];
+                let calls = choice["message"]["tool_calls"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let text = choice["message"]["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                (Some(choice["finish_reason"].clone()), calls, text)
+            };
+            let finish = finish
+                .as_ref()
+                .and_then(|f| f.as_str())
+                .unwrap_or("none")
+                .to_string();
+            if turn == "call" {
+                if finish != "tool_calls" || calls.is_empty() {
+                    return Err(DriverError::Unexpected(format!(
+                        "expected a tool call (finish `tool_calls`), got finish `{finish}` and {} call(s)",
+                        calls.len()
+                    )));
+                }
+                messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
+                for c in &calls {
+                    messages.push(
+                        json!({"role": "tool", "tool_call_id": c["id"], "content": tool_result}),
+                    );
+                }
+                notes.push(format!(
+                    "called {}",
+                    calls
+                        .iter()
+                        .map(|c| format!(
+                            "{}({})",
+                            c["function"]["name"].as_str().unwrap_or_default(),
+                            c["function"]["arguments"].as_str().unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            } else if finish != "stop" || text.is_empty() {
+                return Err(DriverError::Unexpected(format!(
+                    "expected a text answer to the tool result (finish `stop`), got finish `{finish}`"
+                )));
+            }
+        }
+        Ok(notes)
     }
 
     async fn chat(

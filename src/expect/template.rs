@@ -33,6 +33,14 @@ pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
         "flaky_model",
         "errors: the snapshot behind `{flaky_deployment}`",
     ),
+    (
+        "embedding_deployment",
+        "raw-response, async: the embeddings deployment called",
+    ),
+    (
+        "embedding_model",
+        "the snapshot behind `{embedding_deployment}`",
+    ),
     ("host", "the endpoint host, e.g. `contoso.openai.azure.com`"),
     ("resource", "the Azure resource name (Azure providers only)"),
     (

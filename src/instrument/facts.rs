@@ -8,7 +8,7 @@ use async_openai::types::embeddings::{
 use serde_json::Value;
 
 /// One request message, reduced to what conventions record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Message {
     pub role: String,
     /// Plain-string content.
@@ -16,6 +16,56 @@ pub(crate) struct Message {
     /// The text parts of array content, in order.
     pub text_parts: Vec<String>,
     pub name: Option<String>,
+    /// An assistant message's function calls.
+    pub tool_calls: Vec<ToolCall>,
+    /// A `tool` message: the call it answers.
+    pub tool_call_id: Option<String>,
+}
+
+/// One function call of the model: in a response, or in a request's history.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ToolCall {
+    pub id: String,
+    pub name: String,
+    /// The arguments as the model wrote them: JSON text.
+    pub arguments: String,
+}
+
+impl ToolCall {
+    /// Reads `{"id", "function": {"name", "arguments"}}`.
+    fn of(v: &Value) -> ToolCall {
+        ToolCall {
+            id: str_at(v, "id").unwrap_or_default(),
+            name: v
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            arguments: v
+                .pointer("/function/arguments")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    /// The call as a request's assistant message carries it.
+    pub fn request_json(&self) -> Value {
+        serde_json::json!({"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}})
+    }
+
+    /// The arguments as JSON when they parse, else as the text they are.
+    pub fn arguments_value(&self) -> Value {
+        serde_json::from_str(&self.arguments)
+            .unwrap_or_else(|_| Value::from(self.arguments.clone()))
+    }
+}
+
+fn tool_calls_at(v: &Value, pointer: &str) -> Vec<ToolCall> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|calls| calls.iter().map(ToolCall::of).collect())
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +83,8 @@ pub(crate) struct ChatRequest {
     pub stop: Vec<String>,
     pub stream: bool,
     pub include_usage: bool,
+    /// The `tools` entries as sent (`{"type": "function", "function": {...}}`).
+    pub tools: Vec<Value>,
     /// The request body as JSON text.
     pub json: String,
     /// The body without `messages`: what OpenInference calls invocation parameters.
@@ -45,6 +97,7 @@ pub(crate) struct Choice {
     pub role: String,
     pub content: Option<String>,
     pub finish_reason: Option<String>,
+    pub tool_calls: Vec<ToolCall>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +199,8 @@ fn message_of(v: &Value) -> Message {
         content,
         text_parts,
         name: str_at(v, "name"),
+        tool_calls: tool_calls_at(v, "/tool_calls"),
+        tool_call_id: str_at(v, "tool_call_id"),
     }
 }
 
@@ -182,6 +237,11 @@ pub(crate) fn chat_request(req: &CreateChatCompletionRequest) -> ChatRequest {
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        tools: value
+            .get("tools")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         invocation_parameters: without_key(&value, "messages"),
         json,
     }
@@ -222,6 +282,7 @@ pub(crate) fn chat_result(resp: &CreateChatCompletionResponse) -> ChatResult {
                         .and_then(Value::as_str)
                         .map(str::to_string),
                     finish_reason: str_at(c, "finish_reason"),
+                    tool_calls: tool_calls_at(c, "/message/tool_calls"),
                 })
                 .collect()
         })
@@ -302,6 +363,36 @@ mod tests {
         assert!(!r.invocation_parameters.contains("messages"));
         assert!(r.invocation_parameters.contains("\"temperature\":0.2"));
         assert!(r.json.contains("\"messages\""));
+    }
+
+    #[test]
+    fn tool_calls_and_tools_are_read_from_history_and_answers() {
+        let r = chat_request(&request(serde_json::json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "21C"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+        })));
+        assert_eq!(r.tools.len(), 1);
+        assert_eq!(r.messages[1].tool_calls[0].name, "get_weather");
+        assert_eq!(
+            r.messages[1].tool_calls[0].arguments_value()["city"],
+            "Paris"
+        );
+        assert_eq!(r.messages[2].tool_call_id.as_deref(), Some("call_1"));
+        let resp: CreateChatCompletionResponse = serde_json::from_value(serde_json::json!({
+            "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+                "tool_calls": [{"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}}]
+        }))
+        .expect("a tool-call response");
+        let result = chat_result(&resp);
+        assert_eq!(result.choices[0].tool_calls[0].id, "call_2");
+        assert_eq!(result.finish_reasons(), vec!["tool_calls".to_string()]);
     }
 
     #[test]

@@ -61,6 +61,17 @@ fn convention(style: Style) -> &'static dyn Convention {
     }
 }
 
+/// How much of a stream the app reads before dropping it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRead {
+    /// To its end.
+    All,
+    /// Up to and including the first chunk with content.
+    FirstContent,
+    /// Not at all: the response arrives and the stream is dropped unread.
+    Nothing,
+}
+
 /// Wraps async-openai calls in spans of one style.
 #[derive(Debug, Clone)]
 pub struct Instrumentor {
@@ -154,6 +165,21 @@ impl Instrumentor {
     where
         F: Future<Output = Result<ChatCompletionResponseStream, OpenAIError>>,
     {
+        self.chat_stream_read(request, call, StreamRead::All).await
+    }
+
+    /// A streamed chat completion the app reads only as far as `read` says, then drops
+    /// (closing the connection). A stream dropped before its end ends the span with what
+    /// had arrived and status UNSET: the app abandoned it, nothing failed.
+    pub async fn chat_stream_read<F>(
+        &self,
+        request: &CreateChatCompletionRequest,
+        call: F,
+        read: StreamRead,
+    ) -> Result<StreamSummary, OpenAIError>
+    where
+        F: Future<Output = Result<ChatCompletionResponseStream, OpenAIError>>,
+    {
         let mut streamed = request.clone();
         streamed.stream = Some(true);
         let facts = facts::chat_request(&streamed);
@@ -170,9 +196,20 @@ impl Instrumentor {
             }
         };
         let mut acc = stream::StreamAccumulator::new(started);
-        while let Some(item) = chunks.next().with_context(cx.clone()).await {
+        let mut abandoned = read == StreamRead::Nothing;
+        while !abandoned {
+            let Some(item) = chunks.next().with_context(cx.clone()).await else {
+                break;
+            };
             match item {
-                Ok(chunk) => acc.push(&chunk, SystemTime::now()),
+                Ok(chunk) => {
+                    acc.push(&chunk, SystemTime::now());
+                    abandoned = read == StreamRead::FirstContent
+                        && chunk
+                            .choices
+                            .iter()
+                            .any(|c| c.delta.content.as_deref().is_some_and(|t| !t.is_empty()));
+                }
                 Err(e) => {
                     let info = classify(&e);
                     let timing = StreamTiming {
@@ -184,13 +221,21 @@ impl Instrumentor {
                 }
             }
         }
+        drop(chunks);
         let mut result = acc.result();
-        result.prompt_filter_results = self.raw_extras();
+        // Only what the app read: an unread stream's first chunk may or may not have
+        // reached the HTTP layer by now.
+        result.prompt_filter_results = self.raw_extras().filter(|_| read != StreamRead::Nothing);
         let timing = StreamTiming {
             started,
             chunk_times: &acc.chunk_times,
         };
-        self.complete(&cx, &call_facts, &Outcome::Chat(&result), Some(&timing));
+        let outcome = if abandoned {
+            Outcome::Abandoned(&result)
+        } else {
+            Outcome::Chat(&result)
+        };
+        self.complete(&cx, &call_facts, &outcome, Some(&timing));
         Ok(acc.summary())
     }
 

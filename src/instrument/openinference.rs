@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
 
-use super::facts::{ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage};
+use super::facts::{ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, ToolCall, Usage};
 use super::style::{
     double_array, failure, Call, Convention, Outcome, PlannedEvent, Request, SpanEnd, SpanStart,
     StreamTiming,
@@ -45,6 +45,12 @@ impl Convention for OpenInference {
                     "llm.invocation_parameters",
                     r.invocation_parameters.clone(),
                 ));
+                for (i, tool) in r.tools.iter().enumerate() {
+                    a.push(KeyValue::new(
+                        format!("llm.tools.{i}.tool.json_schema"),
+                        tool.to_string(),
+                    ));
+                }
                 if inputs {
                     input_messages(&mut a, r);
                 }
@@ -98,6 +104,11 @@ impl Convention for OpenInference {
                 chat_result(&mut a, r, outputs);
                 Status::Ok
             }
+            // Left unset, as the real instrumentor leaves a stream that did not finish.
+            Outcome::Abandoned(r) => {
+                chat_result(&mut a, r, outputs);
+                Status::Unset
+            }
             Outcome::Embeddings(r) => {
                 embedding_result(&mut a, r, outputs);
                 Status::Ok
@@ -143,6 +154,26 @@ fn input_messages(a: &mut Vec<KeyValue>, r: &ChatRequest) {
                 n.clone(),
             ));
         }
+        tool_calls(a, &format!("llm.input_messages.{i}.message"), &m.tool_calls);
+        if let Some(id) = &m.tool_call_id {
+            a.push(KeyValue::new(
+                format!("llm.input_messages.{i}.message.tool_call_id"),
+                id.clone(),
+            ));
+        }
+    }
+}
+
+/// `{prefix}.tool_calls.{j}.tool_call.{id, function.name, function.arguments}`.
+fn tool_calls(a: &mut Vec<KeyValue>, prefix: &str, calls: &[ToolCall]) {
+    for (j, t) in calls.iter().enumerate() {
+        let p = format!("{prefix}.tool_calls.{j}.tool_call");
+        a.push(KeyValue::new(format!("{p}.id"), t.id.clone()));
+        a.push(KeyValue::new(format!("{p}.function.name"), t.name.clone()));
+        a.push(KeyValue::new(
+            format!("{p}.function.arguments"),
+            t.arguments.clone(),
+        ));
     }
 }
 
@@ -195,6 +226,11 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
                     text.clone(),
                 ));
             }
+            tool_calls(
+                a,
+                &format!("llm.output_messages.{i}.message"),
+                &c.tool_calls,
+            );
         }
         a.push(KeyValue::new("output.value", r.json.clone()));
         a.push(KeyValue::new("output.mime_type", JSON));

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::facts::{ChatRequest, ChatResult};
 use super::style::{
-    failure, genai_response, message_parts, output_messages, push_opt, string_array, Call,
-    Convention, Outcome, Request, SpanEnd, SpanStart, StreamTiming,
+    failure, genai_response, message_parts, output_messages, push_opt, string_array,
+    tool_definitions, Call, Convention, Outcome, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct OtelGenAi;
@@ -71,6 +71,7 @@ impl Convention for OtelGenAi {
                 }
                 if call.content.inputs() {
                     a.push(KeyValue::new("gen_ai.input.messages", chat_input(r)));
+                    push_opt(&mut a, "gen_ai.tool.definitions", tool_definitions(r));
                 }
             }
             Request::Embeddings(r) => {
@@ -105,7 +106,9 @@ impl Convention for OtelGenAi {
             ));
         }
         let status = match outcome {
-            Outcome::Chat(r) => {
+            // An abandoned stream is no error (the real instrumentor makes the one never
+            // read an ERROR `abandoned stream` when it is collected).
+            Outcome::Chat(r) | Outcome::Abandoned(r) => {
                 chat_result(&mut a, r, call.content.outputs());
                 Status::Unset
             }
@@ -146,7 +149,7 @@ fn chat_input(r: &ChatRequest) -> String {
 }
 
 fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
-    genai_response(a, r);
+    genai_response(a, r, false);
     push_opt(
         a,
         "openai.response.system_fingerprint",

@@ -10,7 +10,7 @@ use async_openai::types::chat::{
 };
 use serde_json::{json, Map, Value};
 
-use super::facts::{usage_of, ChatResult, Choice};
+use super::facts::{usage_of, ChatResult, Choice, ToolCall};
 
 /// What a consumed stream produced, for the caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,9 @@ pub struct StreamSummary {
     pub id: String,
     /// From the call's start to the first chunk.
     pub time_to_first_chunk: Option<Duration>,
+    /// Choice 0's function calls, reassembled, in the shape a request's assistant
+    /// message carries them (`{"id", "type": "function", "function": {"name", "arguments"}}`).
+    pub tool_calls: Vec<Value>,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +38,8 @@ struct ChoiceAcc {
     role: Option<String>,
     content: Option<String>,
     finish_reason: Option<FinishReason>,
+    /// By the index the deltas give: a header (id, name) then argument fragments.
+    tool_calls: BTreeMap<u32, ToolCall>,
 }
 
 /// The running state of one stream.
@@ -99,6 +104,17 @@ impl StreamAccumulator {
             if let Some(text) = &c.delta.content {
                 acc.content.get_or_insert_with(String::new).push_str(text);
             }
+            for t in c.delta.tool_calls.iter().flatten() {
+                let call = acc.tool_calls.entry(t.index).or_default();
+                if let Some(id) = &t.id {
+                    call.id.push_str(id);
+                }
+                if let Some(f) = &t.function {
+                    call.name.push_str(f.name.as_deref().unwrap_or_default());
+                    call.arguments
+                        .push_str(f.arguments.as_deref().unwrap_or_default());
+                }
+            }
             if c.finish_reason.is_some() {
                 acc.finish_reason = c.finish_reason;
             }
@@ -121,6 +137,9 @@ impl StreamAccumulator {
             model: self.model.clone().unwrap_or_default(),
             id: self.id.clone().unwrap_or_default(),
             time_to_first_chunk: self.time_to_first_chunk(),
+            tool_calls: first
+                .map(|c| c.tool_calls.values().map(ToolCall::request_json).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -135,6 +154,7 @@ impl StreamAccumulator {
                 role: c.role.clone().unwrap_or_else(|| "assistant".to_string()),
                 content: c.content.clone(),
                 finish_reason: c.finish_reason.and_then(finish_reason_str),
+                tool_calls: c.tool_calls.values().cloned().collect(),
             })
             .collect();
 
@@ -145,11 +165,12 @@ impl StreamAccumulator {
                 choices
                     .iter()
                     .map(|c| {
-                        json!({
-                            "message": {"content": c.content, "role": c.role},
-                            "index": c.index,
-                            "finish_reason": c.finish_reason,
-                        })
+                        let mut message = json!({"content": c.content, "role": c.role});
+                        if !c.tool_calls.is_empty() {
+                            message["tool_calls"] =
+                                c.tool_calls.iter().map(ToolCall::request_json).collect();
+                        }
+                        json!({"message": message, "index": c.index, "finish_reason": c.finish_reason})
                     })
                     .collect(),
             ),
@@ -252,6 +273,50 @@ pub(crate) mod tests {
         assert_eq!(body["created"], 1732000000);
         assert_eq!(body["choices"][0]["message"]["content"], "1, 2, 3");
         assert_eq!(body["choices"][0]["message"]["role"], "assistant");
+    }
+
+    #[test]
+    fn streamed_tool_calls_reassemble_from_header_and_fragments() {
+        let chunk = |delta: Value, finish: Value| {
+            serde_json::from_value::<CreateChatCompletionStreamResponse>(json!({
+                "id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+            }))
+            .expect("chunk")
+        };
+        let mut acc = StreamAccumulator::new(SystemTime::now());
+        for c in [
+            chunk(
+                json!({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"city\""}}]}),
+                Value::Null,
+            ),
+            chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": ":\"Paris\"}"}}]}),
+                Value::Null,
+            ),
+            chunk(json!({}), json!("tool_calls")),
+        ] {
+            acc.push(&c, SystemTime::now());
+        }
+        let s = acc.summary();
+        assert_eq!(
+            s.tool_calls,
+            vec![
+                json!({"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}})
+            ]
+        );
+        let r = acc.result();
+        assert_eq!(r.choices[0].tool_calls[0].arguments, r#"{"city":"Paris"}"#);
+        assert_eq!(r.finish_reasons(), vec!["tool_calls".to_string()]);
+        let body: Value = serde_json::from_str(&r.json).expect("json");
+        assert_eq!(
+            body["choices"][0]["message"]["tool_calls"][0]["id"],
+            "call_1"
+        );
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub(crate) enum Request<'a> {
 
 pub(crate) enum Outcome<'a> {
     Chat(&'a ChatResult),
+    /// A stream the app stopped reading before it finished: what had arrived by then.
+    /// No error happened and no answer was completed, so every style leaves the status
+    /// UNSET (neither OK nor ERROR).
+    Abandoned(&'a ChatResult),
     Embeddings(&'a EmbeddingResult),
     Failed(&'a ErrorInfo),
 }
@@ -107,11 +111,23 @@ pub(crate) fn failure(
 }
 
 /// The GenAI-convention response attributes Traceloop and the official instrumentor
-/// share: id, model, finish reasons, and input/output/cached token counts.
-pub(crate) fn genai_response(a: &mut Vec<KeyValue>, r: &super::facts::ChatResult) {
+/// share: id, model, finish reasons, and input/output/cached token counts. With
+/// `conventional_reasons`, finish reasons use the conventions' names (`tool_call`, as
+/// Traceloop records them) instead of OpenAI's (`tool_calls`, as the official one does).
+pub(crate) fn genai_response(
+    a: &mut Vec<KeyValue>,
+    r: &super::facts::ChatResult,
+    conventional_reasons: bool,
+) {
     push_opt(a, "gen_ai.response.id", r.id.clone());
     push_opt(a, "gen_ai.response.model", r.model.clone());
-    let reasons = r.finish_reasons();
+    let mut reasons = r.finish_reasons();
+    if conventional_reasons {
+        reasons = reasons
+            .iter()
+            .map(|r| conventional_finish_reason(r).to_string())
+            .collect();
+    }
     if !reasons.is_empty() {
         a.push(KeyValue::new(
             "gen_ai.response.finish_reasons",
@@ -130,12 +146,58 @@ fn text_part(text: &str) -> serde_json::Value {
     serde_json::json!({"content": text, "type": "text"})
 }
 
-/// A message's text as GenAI-convention `parts`.
+/// OpenAI's finish reason under the GenAI conventions' name for it.
+pub(crate) fn conventional_finish_reason(reason: &str) -> &str {
+    match reason {
+        "tool_calls" | "function_call" => "tool_call",
+        other => other,
+    }
+}
+
+/// A function call as a GenAI-convention part (arguments as JSON when they parse).
+fn tool_call_part(t: &super::facts::ToolCall) -> serde_json::Value {
+    serde_json::json!({"type": "tool_call", "id": t.id, "name": t.name, "arguments": t.arguments_value()})
+}
+
+/// A message as GenAI-convention `parts`: its text, its function calls, or (a `tool`
+/// message) the result it carries for a call.
 pub(crate) fn message_parts(m: &super::facts::Message) -> Vec<serde_json::Value> {
-    match &m.content {
+    if let Some(id) = &m.tool_call_id {
+        let response = m.content.clone().unwrap_or_else(|| m.text_parts.concat());
+        return vec![
+            serde_json::json!({"type": "tool_call_response", "id": id, "response": response}),
+        ];
+    }
+    let mut parts: Vec<serde_json::Value> = match &m.content {
         Some(c) => vec![text_part(c)],
         None => m.text_parts.iter().map(|t| text_part(t)).collect(),
+    };
+    parts.extend(m.tool_calls.iter().map(tool_call_part));
+    parts
+}
+
+/// `gen_ai.tool.definitions`: each function tool flattened to `{type, name,
+/// description, parameters}`, as both GenAI-style instrumentors write it.
+pub(crate) fn tool_definitions(r: &super::facts::ChatRequest) -> Option<String> {
+    if r.tools.is_empty() {
+        return None;
     }
+    let defs: Vec<serde_json::Value> = r
+        .tools
+        .iter()
+        .map(|t| {
+            let mut def = serde_json::Map::new();
+            def.insert(
+                "type".into(),
+                t.get("type").cloned().unwrap_or_else(|| "function".into()),
+            );
+            if let Some(f) = t.get("function").and_then(serde_json::Value::as_object) {
+                def.extend(f.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            serde_json::Value::Object(def)
+        })
+        .collect();
+    Some(serde_json::Value::Array(defs).to_string())
 }
 
 /// `gen_ai.output.messages` as the GenAI conventions shape it; the official
@@ -145,8 +207,12 @@ pub(crate) fn output_messages(r: &super::facts::ChatResult, with_name: bool) -> 
         .choices
         .iter()
         .map(|c| {
-            let parts: Vec<serde_json::Value> = c.content.iter().map(|t| text_part(t)).collect();
-            let mut m = serde_json::json!({"role": c.role, "parts": parts, "finish_reason": c.finish_reason});
+            let mut parts: Vec<serde_json::Value> =
+                c.content.iter().map(|t| text_part(t)).collect();
+            parts.extend(c.tool_calls.iter().map(tool_call_part));
+            let finish = c.finish_reason.as_deref().map(conventional_finish_reason);
+            let mut m =
+                serde_json::json!({"role": c.role, "parts": parts, "finish_reason": finish});
             if with_name {
                 m["name"] = serde_json::Value::Null;
             }
@@ -197,6 +263,7 @@ pub(crate) mod testkit {
                 content: Some("Say hello".into()),
                 text_parts: vec![],
                 name: None,
+                ..Default::default()
             }],
             max_tokens: Some(50),
             temperature: Some(0.2),
@@ -208,6 +275,7 @@ pub(crate) mod testkit {
             stop: vec![],
             stream,
             include_usage: false,
+            tools: vec![],
             json: r#"{"model":"my-gpt4o"}"#.into(),
             invocation_parameters: r#"{"model":"my-gpt4o"}"#.into(),
         }
@@ -224,6 +292,7 @@ pub(crate) mod testkit {
                 role: "assistant".into(),
                 content: Some("Hello".into()),
                 finish_reason: Some("stop".into()),
+                tool_calls: vec![],
             }],
             usage: Some(Usage {
                 prompt: 11,
@@ -255,5 +324,108 @@ pub(crate) mod testkit {
 
     pub fn has(attrs: &[KeyValue], key: &str) -> bool {
         get(attrs, key).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::instrument::facts::{Message, ToolCall};
+
+    fn call() -> ToolCall {
+        ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        }
+    }
+
+    #[test]
+    fn tool_calls_and_results_become_genai_parts() {
+        let assistant = Message {
+            role: "assistant".into(),
+            tool_calls: vec![call()],
+            ..Default::default()
+        };
+        let parts = message_parts(&assistant);
+        assert_eq!(
+            parts,
+            vec![
+                serde_json::json!({"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}})
+            ]
+        );
+        let result = Message {
+            role: "tool".into(),
+            content: Some("21C".into()),
+            tool_call_id: Some("call_1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            message_parts(&result),
+            vec![
+                serde_json::json!({"type": "tool_call_response", "id": "call_1", "response": "21C"})
+            ]
+        );
+    }
+
+    #[test]
+    fn tool_definitions_are_flattened_and_finish_reasons_named_by_the_conventions() {
+        let mut r = testkit::chat_request(false);
+        assert_eq!(tool_definitions(&r), None);
+        r.tools = vec![
+            serde_json::json!({"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}),
+        ];
+        assert_eq!(
+            tool_definitions(&r).as_deref(),
+            Some(r#"[{"type":"function","name":"f","parameters":{"type":"object"}}]"#)
+        );
+        assert_eq!(conventional_finish_reason("tool_calls"), "tool_call");
+        assert_eq!(conventional_finish_reason("stop"), "stop");
+        let mut result = testkit::sample_result();
+        result.choices[0].finish_reason = Some("tool_calls".into());
+        result.choices[0].content = None;
+        result.choices[0].tool_calls = vec![call()];
+        let out: serde_json::Value =
+            serde_json::from_str(&output_messages(&result, false)).expect("json");
+        assert_eq!(out[0]["finish_reason"], "tool_call");
+        assert_eq!(out[0]["parts"][0]["type"], "tool_call");
+        let mut a = Vec::new();
+        genai_response(&mut a, &result, true);
+        assert_eq!(
+            testkit::get(&a, "gen_ai.response.finish_reasons"),
+            Some(&string_array(vec!["tool_call".into()]))
+        );
+        let mut a = Vec::new();
+        genai_response(&mut a, &result, false);
+        assert_eq!(
+            testkit::get(&a, "gen_ai.response.finish_reasons"),
+            Some(&string_array(vec!["tool_calls".into()]))
+        );
+    }
+
+    #[test]
+    fn an_abandoned_stream_is_unset_in_every_style() {
+        let req = testkit::chat_request(true);
+        let e = testkit::endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: crate::instrument::ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let t0 = SystemTime::now();
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &[t0],
+        };
+        let mut partial = testkit::sample_result();
+        partial.choices[0].finish_reason = None;
+        partial.usage = None;
+        for style in crate::vocab::Style::ALL {
+            let conv = crate::instrument::convention(*style);
+            let done = conv.end(&call, &Outcome::Chat(&partial), Some(&timing), t0);
+            let left = conv.end(&call, &Outcome::Abandoned(&partial), Some(&timing), t0);
+            assert_eq!(left.status, Status::Unset, "{style}");
+            assert_eq!(done.attributes, left.attributes, "{style}: same attributes");
+        }
     }
 }

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use super::facts::{ChatRequest, ChatResult, EmbeddingRequest};
 use super::style::{
-    failure, genai_response, message_parts, output_messages, push_opt, Call, Convention, Outcome,
-    PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
+    failure, genai_response, message_parts, output_messages, push_opt, tool_definitions, Call,
+    Convention, Outcome, PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
 };
 
 pub(crate) struct Traceloop;
@@ -59,6 +59,7 @@ impl Convention for Traceloop {
                 );
                 if call.content.inputs() {
                     a.push(KeyValue::new("gen_ai.input.messages", chat_input(r)));
+                    push_opt(&mut a, "gen_ai.tool.definitions", tool_definitions(r));
                 }
             }
             Request::Embeddings(r) => {
@@ -103,6 +104,11 @@ impl Convention for Traceloop {
                 } else {
                     Status::Unset
                 }
+            }
+            // The real instrumentor says OK here too, as if the stream had completed.
+            Outcome::Abandoned(r) => {
+                chat_result(&mut a, r, call.content.outputs());
+                Status::Unset
             }
             Outcome::Embeddings(r) => {
                 a.push(KeyValue::new("gen_ai.response.model", r.model.clone()));
@@ -149,7 +155,7 @@ fn embedding_input(r: &EmbeddingRequest) -> String {
 }
 
 fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
-    genai_response(a, r);
+    genai_response(a, r, true);
     push_opt(
         a,
         "gen_ai.openai.response.system_fingerprint",

@@ -1,7 +1,9 @@
 //! From the file as written to a validated `Matrix`: references, deployment kinds,
 //! the expectation layers merged per style × feature, placeholders per cell.
 
-use super::cell::{DeploymentRef, FeaturePlan};
+use super::cell::{
+    weather_tool, DeploymentRef, FeaturePlan, DEFAULT_TOOLS_PROMPT, WEATHER_TOOL_RESULT,
+};
 use super::error::{MatrixError, Pos};
 use super::raw::*;
 use super::setups;
@@ -506,17 +508,56 @@ fn plan(
                 }
             }
         }
+        RawFeatureParams::Prompt(p) => {
+            let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
+            if feature == Feature::StreamAbandoned {
+                FeaturePlan::StreamAbandoned {
+                    deployment,
+                    prompt: prompt(&p.prompt),
+                }
+            } else {
+                FeaturePlan::Tools {
+                    deployment,
+                    prompt: p
+                        .prompt
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_TOOLS_PROMPT.to_string()),
+                    tool: weather_tool(),
+                    tool_result: WEATHER_TOOL_RESULT.to_string(),
+                    stream: feature == Feature::StreamingTools,
+                }
+            }
+        }
+        RawFeatureParams::ChatAndEmbeddings(p) => {
+            let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
+            let embedding_deployment = lookup(
+                cx,
+                feature,
+                &p.embedding_deployment,
+                DeploymentKind::Embedding,
+                deps,
+            )?;
+            let inputs = embedding_inputs(cx, p.inputs, &p.embedding_deployment)?;
+            let prompt = prompt(&p.prompt);
+            if feature == Feature::RawResponse {
+                FeaturePlan::RawResponse {
+                    deployment,
+                    embedding_deployment,
+                    prompt,
+                    inputs,
+                }
+            } else {
+                FeaturePlan::Async {
+                    deployment,
+                    embedding_deployment,
+                    prompt,
+                    inputs,
+                }
+            }
+        }
         RawFeatureParams::Embeddings(p) => {
             let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Embedding, deps)?;
-            let inputs = p
-                .inputs
-                .unwrap_or_else(|| vec!["Hello".into(), "World".into()]);
-            if inputs.is_empty() {
-                return Err(cx.err(
-                    pos_of(&p.deployment),
-                    "`inputs` is empty; embeddings need at least one input",
-                ));
-            }
+            let inputs = embedding_inputs(cx, p.inputs, &p.deployment)?;
             FeaturePlan::Embeddings {
                 deployment,
                 inputs,
@@ -589,6 +630,22 @@ fn plan(
     })
 }
 
+/// An embeddings feature's inputs: `[Hello, World]` when absent, never empty.
+fn embedding_inputs(
+    cx: &Ctx,
+    inputs: Option<Vec<String>>,
+    at: &Spanned<String>,
+) -> Result<Vec<String>, MatrixError> {
+    let inputs = inputs.unwrap_or_else(|| vec!["Hello".into(), "World".into()]);
+    if inputs.is_empty() {
+        return Err(cx.err(
+            pos_of(at),
+            "`inputs` is empty; embeddings need at least one input",
+        ));
+    }
+    Ok(inputs)
+}
+
 /// The placeholder values of one cell.
 pub fn cell_vars(
     provider: Provider,
@@ -614,9 +671,20 @@ pub fn cell_vars(
         FeaturePlan::Chat { deployment, .. }
         | FeaturePlan::Streaming { deployment, .. }
         | FeaturePlan::Embeddings { deployment, .. }
-        | FeaturePlan::Enrichment { deployment, .. } => {
+        | FeaturePlan::Enrichment { deployment, .. }
+        | FeaturePlan::Tools { deployment, .. }
+        | FeaturePlan::StreamAbandoned { deployment, .. } => {
             v.set("deployment", deployment.name.as_str())
                 .set("model", deployment.model.as_str());
+        }
+        FeaturePlan::RawResponse { .. } | FeaturePlan::Async { .. } => {
+            // Their deployments are the chat one, then the embeddings one.
+            if let [chat, embedding] = plan.deployments()[..] {
+                v.set("deployment", chat.name.as_str())
+                    .set("model", chat.model.as_str())
+                    .set("embedding_deployment", embedding.name.as_str())
+                    .set("embedding_model", embedding.model.as_str());
+            }
         }
         FeaturePlan::MultiDeployment { deployments, .. } => {
             v.set_list(

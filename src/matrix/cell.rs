@@ -47,6 +47,38 @@ pub enum FeaturePlan {
         flaky: DeploymentRef,
         prompt: String,
     },
+    /// `tools` (stream false) and `streaming-tools` (true): a chat call offering `tool`,
+    /// which the model calls; then the history with the call and one `tool` message
+    /// per call holding `tool_result`, which the model answers in text.
+    Tools {
+        deployment: DeploymentRef,
+        prompt: String,
+        /// The function tool offered, as the request's `tools` entry.
+        tool: serde_json::Value,
+        /// What the app answers every call of the tool with.
+        tool_result: String,
+        stream: bool,
+    },
+    /// Three streams the app abandons: after the first content chunk (twice: leaving a
+    /// `with` block, and closing the stream), and one never iterated.
+    StreamAbandoned {
+        deployment: DeploymentRef,
+        prompt: String,
+    },
+    /// A chat call and an embeddings call made through the SDK's raw-response API.
+    RawResponse {
+        deployment: DeploymentRef,
+        embedding_deployment: DeploymentRef,
+        prompt: String,
+        inputs: Vec<String>,
+    },
+    /// A chat call, a stream with usage and an embeddings call through the async client.
+    Async {
+        deployment: DeploymentRef,
+        embedding_deployment: DeploymentRef,
+        prompt: String,
+        inputs: Vec<String>,
+    },
     /// One chat call inside a function traced by the setup's `@trace()` that first
     /// calls `enrich_span(metadata)`: HoneyHive's guide, pattern 2.
     Enrichment {
@@ -56,6 +88,33 @@ pub enum FeaturePlan {
         metadata: Vec<(String, String)>,
     },
 }
+
+/// The function tool the `tools` features offer. The replica calls a tool on its own
+/// (`tool_choice` auto) when the prompt shares a word stem with the tool's name or
+/// description, so the default prompt asks about the weather.
+pub fn weather_tool() -> serde_json::Value {
+    serde_json::json!({
+        "type": "function",
+        "function": {
+            "name": "get_current_weather",
+            "description": "Get the current weather in a given city",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "location": {"type": "string", "description": "The city"},
+                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}
+                },
+                "required": ["location"]
+            }
+        }
+    })
+}
+
+/// What the app answers a call of [`weather_tool`] with.
+pub const WEATHER_TOOL_RESULT: &str = r#"{"temperature": 21, "unit": "celsius"}"#;
+
+/// The prompt of the `tools` features when the matrix gives none.
+pub const DEFAULT_TOOLS_PROMPT: &str = "What is the weather in Paris?";
 
 /// One unit that passes or fails.
 #[derive(Debug, Clone, PartialEq)]

@@ -30,7 +30,19 @@ impl FeaturePlan {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
             | FeaturePlan::Embeddings { deployment, .. }
-            | FeaturePlan::Enrichment { deployment, .. } => vec![deployment],
+            | FeaturePlan::Enrichment { deployment, .. }
+            | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
+            FeaturePlan::RawResponse {
+                deployment,
+                embedding_deployment,
+                ..
+            }
+            | FeaturePlan::Async {
+                deployment,
+                embedding_deployment,
+                ..
+            } => vec![deployment, embedding_deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }
@@ -41,7 +53,19 @@ impl FeaturePlan {
             FeaturePlan::Chat { deployment, .. }
             | FeaturePlan::Streaming { deployment, .. }
             | FeaturePlan::Embeddings { deployment, .. }
-            | FeaturePlan::Enrichment { deployment, .. } => vec![deployment],
+            | FeaturePlan::Enrichment { deployment, .. }
+            | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
+            FeaturePlan::RawResponse {
+                deployment,
+                embedding_deployment,
+                ..
+            }
+            | FeaturePlan::Async {
+                deployment,
+                embedding_deployment,
+                ..
+            } => vec![deployment, embedding_deployment],
             FeaturePlan::MultiDeployment { deployments, .. } => deployments.iter_mut().collect(),
             FeaturePlan::Errors { flaky, .. } => vec![flaky],
         }

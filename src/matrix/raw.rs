@@ -165,8 +165,31 @@ pub struct ErrorsParams {
     pub prompt: Option<String>,
 }
 
+/// `tools`, `streaming-tools`, `stream-abandoned`: a chat deployment and a prompt.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromptParams {
+    pub deployment: Spanned<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+/// `raw-response`, `async`: a chat call and an embeddings call.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatAndEmbeddingsParams {
+    pub deployment: Spanned<String>,
+    pub embedding_deployment: Spanned<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone)]
 pub enum RawFeatureParams {
+    Prompt(PromptParams),
+    ChatAndEmbeddings(ChatAndEmbeddingsParams),
     Chat(ChatParams),
     Embeddings(EmbeddingsParams),
     Multi(MultiParams),
@@ -199,6 +222,12 @@ impl<'de> Deserialize<'de> for RawFeatures {
                         Feature::MultiDeployment => RawFeatureParams::Multi(m.next_value()?),
                         Feature::Errors => RawFeatureParams::Errors(m.next_value()?),
                         Feature::Enrichment => RawFeatureParams::Enrichment(m.next_value()?),
+                        Feature::Tools | Feature::StreamingTools | Feature::StreamAbandoned => {
+                            RawFeatureParams::Prompt(m.next_value()?)
+                        }
+                        Feature::RawResponse | Feature::Async => {
+                            RawFeatureParams::ChatAndEmbeddings(m.next_value()?)
+                        }
                     };
                     out.push((Spanned::new(feature, key.referenced, key.defined), params));
                 }

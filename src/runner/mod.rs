@@ -322,6 +322,12 @@ async fn run_cell(
     timeout: Duration,
 ) -> CellResult {
     let started = Instant::now();
+    let unsupported = (cell.driver == DriverKind::Rust)
+        .then(|| drivers::rust::unsupported(&cell.plan))
+        .flatten();
+    if let Some(reason) = unsupported {
+        return judge::skipped(cell, reason, started);
+    }
     let run = match cell.driver {
         DriverKind::Rust => tokio::time::timeout(timeout, drivers::rust::run(ctx, cell))
             .await

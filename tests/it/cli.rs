@@ -42,17 +42,26 @@ fn the_default_run_passes_and_prints_the_table() {
             "embeddings",
             "multi-deployment",
             "errors",
+            "tools",
+            "streaming-tools",
+            "stream-abandoned",
+            "raw-response",
+            "async",
         ] {
             let id = format!("azure-openai/{style}/{feature}/rust");
             assert!(stdout.contains(&id), "table lacks {id}:\n{stdout}");
         }
     }
-    assert!(stdout.contains("18 passed, 0 failed, 3 xfail"), "{stdout}");
+    // Skipped: raw-response, which async-openai has no API for.
+    assert!(
+        stdout.contains("30 passed, 0 failed, 3 xfail, 0 xpass, 3 skipped"),
+        "{stdout}"
+    );
     // The reference rows are not taken for the real packages: what did not run is said.
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "Not run: 96 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
+            "Not run: 126 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
         ) && stderr.contains("hh-compat run --driver python"),
         "{stderr}"
     );
@@ -68,8 +77,9 @@ fn json_keeps_the_spans_and_is_byte_identical_with_stable() {
     assert_eq!(a.stdout, b.stdout, "two stable runs differ");
     let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
     assert_eq!(json["schema"], "hh-compat/results/v1");
-    assert_eq!(json["summary"]["total"], 21);
-    assert_eq!(json["summary"]["pass"], 18);
+    assert_eq!(json["summary"]["total"], 36);
+    assert_eq!(json["summary"]["pass"], 30);
+    assert_eq!(json["summary"]["skip"], 3, "raw-response on async-openai");
     assert_eq!(
         json["summary"]["xfail"], 3,
         "async-openai and the async filter"
@@ -119,7 +129,7 @@ fn report_rerenders_a_saved_run() {
     ]);
     assert_eq!(run.status.code(), Some(0));
     assert!(
-        text(&run.stdout).contains("18 passed"),
+        text(&run.stdout).contains("30 passed"),
         "the terminal still gets the table"
     );
     let md1 = hh(&["report", results.to_str().unwrap(), "--format", "markdown"]);
@@ -128,13 +138,13 @@ fn report_rerenders_a_saved_run() {
     assert_eq!(md1.stdout, md2.stdout);
     let md = text(&md1.stdout);
     assert!(
-        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ no `llm.model_name` <sup>1</sup> | ✅ | ✅ | ✅ |"),
+        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ no `llm.model_name` <sup>1</sup> | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ | ⏭ <sup>2</sup> | ✅ |"),
         "{md}"
     );
     let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);
     let xml = text(&junit.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(xml.contains("tests=\"21\""), "{xml}");
+    assert!(xml.contains("tests=\"36\""), "{xml}");
 }
 
 #[test]
@@ -179,7 +189,7 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
         text(&out.stderr)
     );
     let out = hh(&["list", "--filter", "*/streaming*", "--driver", "rust"]);
-    assert_eq!(text(&out.stdout).lines().count(), 9);
+    assert_eq!(text(&out.stdout).lines().count(), 12);
     let out = hh(&["run", "--filter", "nothing-matches-this"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -483,7 +493,7 @@ fn four_shards_merged_equal_the_unsharded_run() {
         parts.push(dir.join(name).display().to_string());
     }
     assert!(
-        sizes.iter().all(|n| *n < 21),
+        sizes.iter().all(|n| *n < 36),
         "every shard holds part: {sizes:?}"
     );
     let merged = dir.join("merged.json");
@@ -644,4 +654,57 @@ fn results_files_hold_exactly_the_documented_keys() {
     }
     assert_eq!(r["schema"], "hh-compat/results/v1");
     assert_eq!(r["shard"], "1/1");
+}
+
+/// The per-cell API keys the embedded backend hands a setup's app never leave the run:
+/// not in the table, the progress and notes on stderr, the JSON results or JUnit.
+#[test]
+fn backend_keys_never_reach_any_output() {
+    let dir = temp_dir("backend-keys");
+    let json = dir.join("r.json");
+    let junit = dir.join("r.xml");
+    let args = |out: &Path, format: &str| {
+        vec![
+            "run".to_string(),
+            "--setup".into(),
+            "honeyhive".into(),
+            "--style".into(),
+            "traceloop".into(),
+            "--feature".into(),
+            "enrichment".into(),
+            "--version-set".into(),
+            "latest".into(),
+            "--format".into(),
+            format.into(),
+            "--out".into(),
+            out.display().to_string(),
+        ]
+    };
+    let mut outputs = Vec::new();
+    for (path, format) in [(&json, "json"), (&junit, "junit")] {
+        let a = args(path, format);
+        let out = hh(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the guide's setup is xfail on the style's known issue only:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        outputs.push(text(&out.stdout));
+        outputs.push(text(&out.stderr));
+        outputs.push(std::fs::read_to_string(path).expect("written"));
+    }
+    let results: serde_json::Value = serde_json::from_str(&outputs[2]).expect("json");
+    let backend = &results["cells"][0]["backend"];
+    assert!(
+        backend.as_array().is_some_and(|b| b.len() >= 2),
+        "the backend log is there to be leaked: {backend}"
+    );
+    for output in &outputs {
+        assert!(
+            !output.contains(hh_compat::capture::otlp::KEY_PREFIX),
+            "a backend key leaked:\n{output}"
+        );
+    }
 }

@@ -22,13 +22,14 @@ fn a_live_run_passes_every_rust_cell_and_leaks_no_key() {
     let (out, r) = run_json(&dir, &env, LIVE, 0);
     assert_eq!(r["target"], "live");
     let cells = r["cells"].as_array().expect("cells");
-    assert_eq!(cells.len(), 21, "{r:#}");
+    assert_eq!(cells.len(), 36, "{r:#}");
     for c in cells {
-        // async-openai cannot read the async filter's annotation chunks: a known issue.
-        let expected = if c["feature"] == "streaming-async-filter" {
-            "xfail"
-        } else {
-            "pass"
+        // async-openai cannot read the async filter's annotation chunks: a known issue;
+        // and it has no raw-response API.
+        let expected = match c["feature"].as_str() {
+            Some("streaming-async-filter") => "xfail",
+            Some("raw-response") => "skip",
+            _ => "pass",
         };
         assert_eq!(c["status"], expected, "{c:#}");
     }

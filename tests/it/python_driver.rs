@@ -379,3 +379,46 @@ async fn honeyhive_setups_are_judged_on_what_the_backend_received() {
         "a backend key leaked into the results"
     );
 }
+
+/// Without the known issue that explains it, a setup whose spans never reach the
+/// backend fails, and the first finding says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_setup_whose_spans_never_reach_the_backend_fails() {
+    let shipped = std::fs::read_to_string(matrix_path()).expect("matrix");
+    let start = shipped
+        .find("  - id: honeyhive-instrumentors-kwarg-ignored")
+        .expect("the shipped issue");
+    let end = shipped[start..]
+        .find("  - id: traceloop-sdk-needs-httpx")
+        .map(|i| start + i)
+        .expect("the next issue");
+    let dir = std::env::temp_dir().join(format!("hh-compat-setup-fails-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("azure-openai.yaml");
+    std::fs::write(&path, format!("{}{}", &shipped[..start], &shipped[end..])).expect("write");
+    let selection = Selection {
+        provider: Some(Provider::AzureOpenAi),
+        matrix: Some(path),
+        styles: vec![Style::Traceloop],
+        features: vec![Feature::Chat],
+        drivers: vec![DriverKind::Python],
+        setups: vec![Setup::HoneyhiveInstrumentors],
+        version_sets: vec!["latest".to_string()],
+        ..Selection::default()
+    };
+    let (matrix, cells, label) = select(&selection).expect("the edited matrix loads");
+    assert_eq!(cells.len(), 1);
+    let results = run(&matrix, &label, cells, &RunOptions::default(), |_| {})
+        .await
+        .expect("the run starts");
+    let c = &results.cells[0];
+    assert_eq!(c.status, CellStatus::Fail, "{}", describe(c));
+    assert_eq!(c.findings[0].kind, FindingKind::Failure);
+    assert!(
+        c.findings[0].message.contains("the backend received")
+            || c.findings[0].message.contains("0 accepted"),
+        "{}",
+        describe(c)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,8 +1,9 @@
-//! Runs the Python fidelity suite (the real `openai` SDK against `hh-compat replica
-//! serve`) as part of `cargo test`, so CI cannot forget it.
+//! Runs the Python fidelity suites (the real `openai` SDK against `hh-compat replica
+//! serve`) as part of `cargo test`, so CI cannot forget them: the replica's answers as
+//! the SDK parses them, and every call the python driver's features make.
 //!
-//! It needs the virtual environment made by `scripts/setup-python`; without it the
-//! test fails with that instruction rather than passing silently.
+//! They need the virtual environment made by `scripts/setup-python`; without it the
+//! tests fail with that instruction rather than passing silently.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,8 +15,9 @@ fn python() -> PathBuf {
     }
 }
 
-#[test]
-fn openai_python_sdk_against_the_replica() {
+/// Runs one pytest file of `tests/python/`; fails unless tests ran, all passed and
+/// none was skipped.
+fn pytest(file: &str) {
     let python = python();
     assert!(
         python.exists(),
@@ -23,14 +25,8 @@ fn openai_python_sdk_against_the_replica() {
         python.display()
     );
     let output = Command::new(&python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/python/test_replica_fidelity.py",
-        ])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(format!("tests/python/{file}"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("HH_COMPAT_BIN", env!("CARGO_BIN_EXE_hh-compat"))
         .output()
@@ -47,4 +43,16 @@ fn openai_python_sdk_against_the_replica() {
         !stdout.contains("skipped"),
         "no fidelity test may be skipped:\n{stdout}"
     );
+}
+
+#[test]
+fn openai_python_sdk_against_the_replica() {
+    pytest("test_replica_fidelity.py");
+}
+
+/// Tool calls (plain and streamed fragments), abandoned streams, raw responses and the
+/// async client, through the SDK alone and through the driver's feature functions.
+#[test]
+fn openai_python_sdk_makes_every_feature_call() {
+    pytest("test_feature_calls.py");
 }
