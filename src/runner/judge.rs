@@ -68,11 +68,19 @@ pub(super) fn judge(
     };
     let mut judgement = expect::judge(evaluated, &issues);
     // A known issue about a span's attributes, events or status cannot be judged when a
-    // known issue explains that the span never existed: neither reproduced nor fixed.
+    // known issue explains that the span never existed (its check selects no span at
+    // all): neither reproduced nor fixed.
+    let selects_nothing = |label: &str| {
+        cell.checks.iter().filter(|c| c.label == label).all(|c| {
+            !run.spans
+                .iter()
+                .any(|s| c.select.matches(s, &cell.vars).unwrap_or(false))
+        })
+    };
     let span_missing = judgement
         .expected_failures
         .iter()
-        .any(|(f, _)| f.subject == expect::Subject::Count);
+        .any(|(f, _)| f.subject == expect::Subject::Count && selects_nothing(&f.check));
     if span_missing {
         judgement.unreproduced.retain(|k| {
             k.attribute.is_none()
@@ -278,5 +286,68 @@ expect: {all: {llm: {name: openai.chat}}}
         let r = skipped(&cell(), "no python3".into(), Instant::now());
         assert_eq!(r.status, CellStatus::Skip);
         assert_eq!(r.findings[0].message, "no python3");
+    }
+
+    /// Two known issues: one that the span is missing, one about its attributes. With
+    /// no span the second cannot be judged: xfail, not xpass. With the span present and
+    /// the attribute fine, the second no longer reproduces: xpass.
+    #[test]
+    fn issues_about_a_missing_spans_attributes_are_not_judged() {
+        let m = crate::matrix::parse_str(
+            r#"
+provider: azure-openai
+target: {resource: contoso, api_version: "2024-10-21"}
+deployments: {gpt-4o: {model: gpt-4o-2024-08-06}}
+styles: [traceloop]
+features: {chat: {deployment: gpt-4o}}
+expect: {all: {llm: {name: openai.chat, attributes: {server.address: "{host}"}}}}
+known_issues:
+  - {id: no-span, reason: the span is never made, check: llm, subject: count}
+  - {id: no-host, reason: no server.address, attribute: server.address}
+"#,
+            "m.yaml",
+        )
+        .expect("valid");
+        let cell = m.cells().remove(0);
+        let r = judge(&cell, DriverRun::default(), Vec::new(), Duration::ZERO);
+        assert_eq!(r.status, CellStatus::Xfail, "{:?}", r.findings);
+        assert!(r
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::Unreproduced));
+
+        use crate::capture::{AttrValue, CapturedSpan, Scope, SpanKind, SpanStatus, StatusCode};
+        let span = CapturedSpan {
+            name: "openai.chat".into(),
+            kind: SpanKind::Client,
+            status: SpanStatus {
+                code: StatusCode::Unset,
+                message: None,
+            },
+            attributes: [(
+                "server.address".to_string(),
+                AttrValue::String("contoso.openai.azure.com".into()),
+            )]
+            .into_iter()
+            .collect(),
+            events: Vec::new(),
+            trace_id: "t".into(),
+            span_id: "s".into(),
+            parent_span_id: None,
+            scope: Scope {
+                name: "test".into(),
+                version: None,
+            },
+            resource: Default::default(),
+            start_unix_nanos: 0,
+            end_unix_nanos: 1,
+        };
+        let r = judge(
+            &cell,
+            DriverRun::new(vec![span]),
+            Vec::new(),
+            Duration::ZERO,
+        );
+        assert_eq!(r.status, CellStatus::Xpass, "{:?}", r.findings);
     }
 }
