@@ -198,7 +198,32 @@ pub fn environment(
     set("HH_COMPAT_CELL", cell.id.clone());
     set("HH_COMPAT_STYLE", cell.style.to_string());
     set("HH_COMPAT_FEATURE", cell.feature.to_string());
+    // The feature's parameters, so a script can make the calls the matrix describes:
+    // the prompt on its own, and the whole plan as JSON (deployments, the errors
+    // feature's missing deployment, inputs, tools…).
+    if let Some(prompt) = plan_prompt(&cell.plan) {
+        set("HH_COMPAT_PROMPT", prompt.to_string());
+    }
+    if let Ok(plan) = serde_json::to_string(&cell.plan) {
+        set("HH_COMPAT_PLAN", plan);
+    }
     env
+}
+
+/// The prompt of a feature that sends one.
+fn plan_prompt(plan: &FeaturePlan) -> Option<&str> {
+    match plan {
+        FeaturePlan::Embeddings { .. } => None,
+        FeaturePlan::Chat { prompt, .. }
+        | FeaturePlan::Streaming { prompt, .. }
+        | FeaturePlan::MultiDeployment { prompt, .. }
+        | FeaturePlan::Errors { prompt, .. }
+        | FeaturePlan::Enrichment { prompt, .. }
+        | FeaturePlan::Tools { prompt, .. }
+        | FeaturePlan::StreamAbandoned { prompt, .. }
+        | FeaturePlan::RawResponse { prompt, .. }
+        | FeaturePlan::Async { prompt, .. } => Some(prompt.as_str()),
+    }
 }
 
 /// Runs the program for one cell and collects the spans it exported.

@@ -452,6 +452,25 @@ fn command_cells_need_a_command_one_style_and_a_program_that_works() {
         "chat",
     ];
     run_json(&dir, &offline(), &silent, 1);
+
+    // The feature's parameters reach the program: its prompt, and the whole plan.
+    let echo = [
+        "run",
+        "--command",
+        "echo \"prompt=$HH_COMPAT_PROMPT plan=$HH_COMPAT_PLAN\" >&2; exit 3",
+        "--style",
+        "traceloop",
+        "--feature",
+        "errors",
+    ];
+    let (_, r) = run_json(&dir, &offline(), &echo, 1);
+    let said = &findings(cell(&r, "azure-openai/traceloop/errors/command"))[0];
+    assert!(
+        said.contains("prompt=Say hello")
+            && said.contains(r#""feature":"errors""#)
+            && said.contains(r#""missing_deployment":"does-not-exist""#),
+        "{said}"
+    );
 }
 
 /// An app that builds its URL from an endpoint with a trailing slash, as openai SDKs
