@@ -37,6 +37,7 @@ pub enum Command {
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter '*/traceloop/*usage*' --out results.json\n  \
         hh-compat run --driver python --version-set openai-v1\n  \
+        hh-compat run --setup honeyhive --feature enrichment   # HoneyHive's guide, its backend's view\n  \
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
         hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
         hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
