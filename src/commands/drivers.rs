@@ -50,7 +50,11 @@ pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> 
                 if let Some(requirements) =
                     set.requirements_for(*style, spec.setup).filter(|_| used)
                 {
-                    envs.push(EnvSpec::new(*style, &set.name, spec.setup, requirements));
+                    let env = EnvSpec::new(*style, &set.name, spec.setup, requirements);
+                    // HoneyHive's setups share one environment.
+                    if !envs.contains(&env) {
+                        envs.push(env);
+                    }
                 }
             }
         }

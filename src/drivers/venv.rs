@@ -127,12 +127,13 @@ pub struct EnvSpec {
 
 impl EnvSpec {
     /// The environment of `style` in version set `set` under `setup`; setups other than
-    /// `instrumentor` get their own environment, named `<set>-<setup>`.
+    /// `instrumentor` get their own environment, named `<set>-<setup>`, except that
+    /// HoneyHive's three setups install the same packages and share `<set>-honeyhive`.
     pub fn new(style: Style, set: &str, setup: Setup, requirements: Vec<String>) -> Self {
-        let set = if setup == Setup::Instrumentor {
-            set.to_string()
-        } else {
-            format!("{set}-{setup}")
+        let set = match setup {
+            Setup::Instrumentor => set.to_string(),
+            s if s.is_honeyhive() => format!("{set}-{}", Setup::Honeyhive),
+            s => format!("{set}-{s}"),
         };
         Self {
             style,
