@@ -133,11 +133,14 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 /// `Some(value)` unless absent or null (null means "default" in OpenAI's API).
-fn field<'a>(body: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+pub(super) fn field<'a>(body: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
     body.get(key).filter(|v| !v.is_null())
 }
 
-fn bool_field(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option<bool>, Reply> {
+pub(super) fn bool_field(
+    body: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<bool>, Reply> {
     match field(body, key) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -145,7 +148,10 @@ fn bool_field(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option
     }
 }
 
-fn positive_int(body: &serde_json::Map<String, Value>, key: &str) -> Result<Option<u64>, Reply> {
+pub(super) fn positive_int(
+    body: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<u64>, Reply> {
     match field(body, key) {
         None => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -324,7 +330,7 @@ fn check_tool_history(messages: &[Value]) -> Result<(), Reply> {
     Ok(())
 }
 
-fn message_text(content: Option<&Value>) -> usize {
+pub(super) fn message_text(content: Option<&Value>) -> usize {
     match content {
         Some(Value::String(s)) => s.len(),
         Some(Value::Array(parts)) => parts

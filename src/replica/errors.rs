@@ -104,6 +104,7 @@ pub fn operation_not_supported(op: Operation, model: &str) -> Reply {
     let name = match op {
         Operation::Chat => "chatCompletion",
         Operation::Embeddings => "embeddings",
+        Operation::Responses => "responses",
     };
     azure(
         400,
@@ -241,6 +242,7 @@ pub fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u6
     let operation = match op {
         Operation::Chat => "ChatCompletions_Create",
         Operation::Embeddings => "Embeddings_Create",
+        Operation::Responses => "Responses_Create",
     };
     let seconds = retry_after_ms.div_ceil(1000).max(1);
     let version = api_version.unwrap_or("v1");

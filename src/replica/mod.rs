@@ -4,8 +4,8 @@
 //! Its own HTTP front ([`front`]: why not wiremock's `MockServer`, and the limits it
 //! enforces) hands every request, as a [`wiremock::Request`], to [`server::Replica`],
 //! which routes it ([`routes`]), authenticates it ([`auth`]), applies faults ([`faults`]),
-//! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`errors`]) and journals
-//! it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
+//! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`responses`],
+//! [`errors`]) and journals it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
 //! [`start_replay`] serves recorded cassettes instead ([`replay`]).
 
 mod auth;
@@ -21,6 +21,7 @@ mod front;
 mod journal;
 mod replay;
 mod reply;
+mod responses;
 mod routes;
 mod serve;
 mod server;

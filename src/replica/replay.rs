@@ -181,7 +181,7 @@ fn deployments_of(store: &ReplayStore) -> Vec<Deployment> {
             None => {
                 let mut d = Deployment::new(name, model.unwrap_or_default());
                 d.kind = Some(match op {
-                    Operation::Chat => DeploymentKind::Chat,
+                    Operation::Chat | Operation::Responses => DeploymentKind::Chat,
                     Operation::Embeddings => DeploymentKind::Embedding,
                 });
                 out.push(d);

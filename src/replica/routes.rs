@@ -14,6 +14,11 @@ pub enum RouteKind {
     V1Chat,
     /// `/openai/v1/embeddings`
     V1Embeddings,
+    /// `/openai/v1/responses` (deployment in the body's `model`)
+    V1Responses,
+    /// `/openai/responses?api-version=…` (a preview from 2025-03 on; deployment in the
+    /// body's `model`)
+    AzureResponses,
     /// Plain OpenAI `/v1/chat/completions`
     OpenAiChat,
     /// Plain OpenAI `/v1/embeddings`
@@ -31,6 +36,8 @@ impl RouteKind {
             RouteKind::AzureEmbeddings => "azure_embeddings",
             RouteKind::V1Chat => "v1_chat",
             RouteKind::V1Embeddings => "v1_embeddings",
+            RouteKind::V1Responses => "v1_responses",
+            RouteKind::AzureResponses => "azure_responses",
             RouteKind::OpenAiChat => "open_ai_chat",
             RouteKind::OpenAiEmbeddings => "open_ai_embeddings",
             RouteKind::Journal => "journal",
@@ -53,18 +60,23 @@ pub enum Api {
     OpenAi,
 }
 
-/// Chat or embeddings.
+/// Chat, embeddings or responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Chat,
     Embeddings,
+    Responses,
 }
 
 impl RouteKind {
     pub fn api(self) -> Option<Api> {
         match self {
-            RouteKind::AzureChat | RouteKind::AzureEmbeddings => Some(Api::Azure),
-            RouteKind::V1Chat | RouteKind::V1Embeddings => Some(Api::AzureV1),
+            RouteKind::AzureChat | RouteKind::AzureEmbeddings | RouteKind::AzureResponses => {
+                Some(Api::Azure)
+            }
+            RouteKind::V1Chat | RouteKind::V1Embeddings | RouteKind::V1Responses => {
+                Some(Api::AzureV1)
+            }
             RouteKind::OpenAiChat | RouteKind::OpenAiEmbeddings => Some(Api::OpenAi),
             RouteKind::Journal | RouteKind::Unknown => None,
         }
@@ -78,6 +90,7 @@ impl RouteKind {
             RouteKind::AzureEmbeddings | RouteKind::V1Embeddings | RouteKind::OpenAiEmbeddings => {
                 Some(Operation::Embeddings)
             }
+            RouteKind::V1Responses | RouteKind::AzureResponses => Some(Operation::Responses),
             RouteKind::Journal | RouteKind::Unknown => None,
         }
     }
@@ -117,6 +130,8 @@ pub fn parse(method: &str, path: &str, query: Option<&str>) -> Route {
         match path {
             "/openai/v1/chat/completions" => RouteKind::V1Chat,
             "/openai/v1/embeddings" => RouteKind::V1Embeddings,
+            "/openai/v1/responses" => RouteKind::V1Responses,
+            "/openai/responses" => RouteKind::AzureResponses,
             "/v1/chat/completions" => RouteKind::OpenAiChat,
             "/v1/embeddings" => RouteKind::OpenAiEmbeddings,
             _ => RouteKind::Unknown,
@@ -176,6 +191,25 @@ mod tests {
         let r = parse("POST", "/openai/deployments/emb/embeddings", None);
         assert_eq!(r.kind, RouteKind::AzureEmbeddings);
         assert_eq!(r.api_version, None);
+    }
+
+    #[test]
+    fn responses_routes_take_the_deployment_from_the_body() {
+        let r = parse("POST", "/openai/v1/responses", None);
+        assert_eq!((r.kind, r.deployment), (RouteKind::V1Responses, None));
+        assert_eq!(r.kind.api(), Some(Api::AzureV1));
+        let r = parse(
+            "POST",
+            "/openai/responses",
+            Some("api-version=2025-04-01-preview"),
+        );
+        assert_eq!((r.kind, r.deployment), (RouteKind::AzureResponses, None));
+        assert_eq!(r.kind.api(), Some(Api::Azure));
+        assert_eq!(r.kind.operation(), Some(Operation::Responses));
+        assert_eq!(
+            parse("GET", "/openai/v1/responses", None).kind,
+            RouteKind::Unknown
+        );
     }
 
     #[test]

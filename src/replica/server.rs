@@ -17,6 +17,7 @@ use super::faults::{Active, FaultCounters, DEFAULT_RETRY_AFTER_MS};
 use super::front::{self, Answer, Front, Responder};
 use super::journal::{Journal, JournalEntry};
 use super::reply::Reply;
+use super::responses;
 use super::routes::{self, Api, Operation, RouteKind};
 use super::stream::{self, StreamFaults};
 use super::versions::{is_supported_api_version, V1_API_VERSIONS};
@@ -234,6 +235,7 @@ impl Responder for Replica {
             prompt_filtered: facts.fault == Some(FaultKind::PromptFilter),
             v1: route.kind.api() == Some(Api::AzureV1),
             gateway_404: reply.status == 404 && facts.deployment.is_none(),
+            responses: route.kind.operation() == Some(Operation::Responses),
         };
         self.journal.record(JournalEntry {
             method: request.method.as_str().to_string(),
@@ -268,6 +270,8 @@ struct Echo {
     v1: bool,
     /// The answer is the gateway's 404 for a path (or missing api-version) it does not serve.
     gateway_404: bool,
+    /// The request came on a Responses API route.
+    responses: bool,
 }
 
 pub(super) fn header(request: &Request, name: &str) -> Option<String> {
@@ -313,6 +317,12 @@ impl Replica {
             (Api::Azure, Some(v)) if !is_supported_api_version(v) => {
                 return errors::api_version_not_supported()
             }
+            // Versions before the Responses API have no such path.
+            (Api::Azure, Some(v))
+                if op == Operation::Responses && !responses::dated_route_serves(v) =>
+            {
+                return errors::resource_not_found()
+            }
             (Api::AzureV1, Some(v)) if !V1_API_VERSIONS.contains(&v) => {
                 return errors::api_version_not_supported()
             }
@@ -321,15 +331,17 @@ impl Replica {
         // Bodies over the limit never get here: the front refuses them unread.
 
         let mut parsed: Option<Value> = None;
+        // The dated route names the deployment in its path, except for responses.
+        let named_in_path = api == Api::Azure && op != Operation::Responses;
         let deployment = match api {
-            Api::Azure => {
+            _ if named_in_path => {
                 let name = route.deployment.as_deref().unwrap_or_default();
                 match self.config.deployments.iter().find(|d| d.name == name) {
                     Some(d) => d,
                     None => return errors::deployment_not_found(api, name),
                 }
             }
-            Api::AzureV1 | Api::OpenAi => {
+            _ => {
                 let body = match parse_body(&request.body) {
                     Ok(b) => b,
                     Err(reply) => return reply,
@@ -361,7 +373,7 @@ impl Replica {
             }
         };
         let wanted = match op {
-            Operation::Chat => DeploymentKind::Chat,
+            Operation::Chat | Operation::Responses => DeploymentKind::Chat,
             Operation::Embeddings => DeploymentKind::Embedding,
         };
         if deployment.kind() != wanted {
@@ -400,12 +412,10 @@ impl Replica {
                     Ok(r) => r,
                     Err(e) => return e,
                 };
-                facts.stream = req.stream;
-                let active = self.faults.resolve(scope, deployment, req.stream);
-                facts.fault = active.primary();
-                if let Some(reply) = fault_error(&active, route.api_version.as_deref(), op) {
-                    return reply.with_delay(active.latency);
-                }
+                let active = match self.faults_for(scope, deployment, req.stream, route, facts) {
+                    Ok(a) => a,
+                    Err(reply) => return reply,
+                };
                 let mut plan = chat::plan(&req, &deployment.model, active.output_filter);
                 if flavor == Flavor::Azure {
                     plan.shapes = self.config.shapes.unwrap_or_default();
@@ -414,6 +424,23 @@ impl Replica {
                     Reply::event_stream(stream::body(&plan, flavor, StreamFaults::from(&active)))
                 } else {
                     Reply::json(200, chat::body(&plan, flavor))
+                };
+                reply.with_delay(active.latency)
+            }
+            Operation::Responses => {
+                let req = match responses::validate(&body) {
+                    Ok(r) => r,
+                    Err(e) => return e,
+                };
+                let active = match self.faults_for(scope, deployment, req.stream, route, facts) {
+                    Ok(a) => a,
+                    Err(reply) => return reply,
+                };
+                let plan = responses::plan(&req, &deployment.model);
+                let reply = if req.stream {
+                    Reply::event_stream(responses::stream_body(&plan))
+                } else {
+                    Reply::json(200, responses::body(&plan))
                 };
                 reply.with_delay(active.latency)
             }
@@ -426,6 +453,26 @@ impl Replica {
                 embeddings::respond_for(&body, deployment, flavor == Flavor::Azure)
                     .with_delay(active.latency)
             }
+        }
+    }
+
+    /// The faults active for this request, recorded in `facts`; `Err` is the error one of
+    /// them answers with instead.
+    fn faults_for(
+        &self,
+        scope: Option<&str>,
+        deployment: &super::config::Deployment,
+        stream: bool,
+        route: &routes::Route,
+        facts: &mut Facts,
+    ) -> Result<Active, Reply> {
+        facts.stream = stream;
+        let active = self.faults.resolve(scope, deployment, stream);
+        facts.fault = active.primary();
+        let op = route.kind.operation().unwrap_or(Operation::Chat);
+        match fault_error(&active, route.api_version.as_deref(), op) {
+            Some(reply) => Err(reply.with_delay(active.latency)),
+            None => Ok(active),
         }
     }
 
@@ -452,6 +499,9 @@ impl Replica {
         let shapes = self.config.shapes.unwrap_or_default();
         // Since 2025 a success names the deployment that answered, and so does a
         // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
+        if success && echo.responses {
+            return (Self::responses_success_headers(t, n, echo), true);
+        }
         if (success || echo.prompt_filtered) && shapes.deployment_name_header() {
             if let Some(name) = &echo.deployment {
                 t = t.insert_header("x-ms-deployment-name", name);
@@ -483,6 +533,27 @@ impl Replica {
         // No rate-limit headers without a deployment: 404s, and the v1 route's 400 for an
         // unknown model (recorded 2026-01).
         (t, echo.deployment.is_some())
+    }
+
+    /// A Responses API success's own headers (recorded 2026-04): the rate-limit key and
+    /// abuse-penalty flags, no deployment name, model session or `x-ms-rai-invoked`.
+    fn responses_success_headers(mut t: Answer, n: u64, echo: &Echo) -> Answer {
+        let client_id = echo.client_request_id.as_deref().unwrap_or("Not-Set");
+        let other = super::content::request_uuid(n ^ 0x5bd1_e995_5bd1_e995);
+        t = t
+            .insert_header(CLIENT_REQUEST_ID, client_id)
+            .insert_header("x-request-id", other.as_str())
+            .insert_header("skip-error-remapping", "true")
+            .insert_header("x-ms-is-spilled-over", "false")
+            .insert_header("x-ratelimit-abusepenalty-active", "False")
+            .insert_header("x-ratelimit-renewalperiod-requests", "60")
+            .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+            .insert_header("x-ratelimit-reset-requests", "500")
+            .insert_header("x-ratelimit-reset-tokens", "7");
+        if let Some(name) = &echo.deployment {
+            t = t.insert_header("x-ratelimit-key", name);
+        }
+        t
     }
 
     fn template(&self, reply: Reply, api: Option<Api>, echo: &Echo) -> Answer {

@@ -1,6 +1,8 @@
 //! Runs the Python fidelity suites (the real `openai` SDK against `hh-compat replica
 //! serve`) as part of `cargo test`, so CI cannot forget them: the replica's answers as
-//! the SDK parses them, and every call the python driver's features make.
+//! the SDK parses them (chat, embeddings, and the Responses API plain and streamed, on
+//! `/openai/v1/responses` and the dated route), and every call the python driver's
+//! features make.
 //!
 //! They need the virtual environment made by `scripts/setup-python`; without it the
 //! tests fail with that instruction rather than passing silently.

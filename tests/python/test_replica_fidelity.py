@@ -32,6 +32,7 @@ def _server_command():
         "--api-key", KEY,
         "--deployment", "gpt-4o=gpt-4o-2024-08-06",
         "--deployment", "text-embedding-3-small=text-embedding-3-small",
+        "--deployment", "gpt-5-mini=gpt-5-mini-2025-08-07",
         "--deployment", "limited=gpt-4o-2024-08-06",
         "--deployment", "filtered=gpt-4o-2024-08-06",
         "--fault", "limited=rate_limit,times=2,retry_after_ms=50",
@@ -177,3 +178,101 @@ def test_azure_host_reached_through_replica_as_proxy(base_url):
     [entry] = journal(base_url, "py-proxy")
     assert entry["host"] == "contoso.openai.azure.com"
     assert entry["route"] == "azure_chat"
+
+
+def v1(base_url, **kwargs):
+    kwargs.setdefault("api_key", KEY)
+    return OpenAI(base_url=f"{base_url}/openai/v1/", max_retries=0, **kwargs)
+
+
+HELLO = [{"role": "user", "content": "Say hello in one sentence."}]
+
+
+def test_responses_plain(base_url):
+    r = v1(base_url, default_headers={SCOPE: "py-responses"}).responses.create(model="gpt-4o", input=HELLO)
+    assert r.id.startswith("resp_") and r.object == "response" and r.status == "completed"
+    assert r.model == "gpt-4o-2024-08-06"
+    assert [item.type for item in r.output] == ["message"]
+    assert r.output[0].content[0].type == "output_text"
+    assert r.output_text and r.output_text == r.output[0].content[0].text
+    u = r.usage
+    assert u.input_tokens > 0 and u.output_tokens == len(r.output_text.split(" "))
+    assert u.total_tokens == u.input_tokens + u.output_tokens
+    assert u.input_tokens_details.cached_tokens == 0 and u.output_tokens_details.reasoning_tokens == 0
+    # Azure's extra field survives the SDK's parsing.
+    assert [f["source_type"] for f in r.content_filters] == ["prompt", "completion"]
+    [entry] = journal(base_url, "py-responses")
+    assert entry["route"] == "v1_responses" and entry["status"] == 200 and entry["deployment"] == "gpt-4o"
+
+
+def test_responses_headers_are_the_responses_routes_own(base_url):
+    raw = v1(base_url).responses.with_raw_response.create(model="gpt-4o", input="hi")
+    assert raw.headers["x-ratelimit-key"] == "gpt-4o"
+    assert raw.headers["skip-error-remapping"] == "true"
+    assert raw.headers["x-ms-client-request-id"] == "Not-Set"
+    assert "x-ms-deployment-name" not in raw.headers and "azureml-model-session" not in raw.headers
+    assert raw.parse().status == "completed"
+
+
+def test_responses_reasoning_model_answers_with_a_reasoning_item_first(base_url):
+    r = v1(base_url).responses.create(model="gpt-5-mini", input="hi", instructions="Be brief.")
+    assert [item.type for item in r.output] == ["reasoning", "message"]
+    assert r.instructions == "Be brief." and r.output_text
+
+
+def test_responses_stream_events_in_order(base_url):
+    client = v1(base_url)
+    plain = client.responses.create(model="gpt-4o", input=HELLO)
+    events = list(client.responses.create(model="gpt-4o", input=HELLO, stream=True))
+    types = [e.type for e in events]
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert types == [
+        "response.created", "response.in_progress", "response.output_item.added",
+        "response.content_part.added",
+    ] + ["response.output_text.delta"] * len(deltas) + [
+        "response.output_text.done", "response.content_part.done", "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert "".join(deltas) == plain.output_text
+    assert events[0].response.status == "in_progress" and events[0].response.usage is None
+    done = events[-1].response
+    assert done.status == "completed" and done.output_text == plain.output_text
+    assert done.usage.total_tokens == done.usage.input_tokens + done.usage.output_tokens
+    assert done.usage.output_tokens == len(deltas)
+
+
+def test_responses_stream_helper_accumulates(base_url):
+    with v1(base_url).responses.stream(model="gpt-4o", input=HELLO) as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert final.output_text == text and final.usage.output_tokens > 0
+
+
+def test_responses_unknown_model_is_the_v1_bad_request(base_url):
+    with pytest.raises(openai.BadRequestError) as e:
+        v1(base_url).responses.create(model="missing", input="hi")
+    assert e.value.code == "unknown_model"
+    assert e.value.body["message"] == "Unknown model: missing"
+
+
+def test_responses_wrong_key_is_authentication_error(base_url):
+    with pytest.raises(openai.AuthenticationError):
+        v1(base_url, api_key="wrong").responses.create(model="gpt-4o", input="hi")
+
+
+def test_responses_dated_route_from_the_2025_03_preview(base_url):
+    client = AzureOpenAI(
+        azure_endpoint=base_url, api_key=KEY, api_version="2025-04-01-preview", max_retries=0,
+        default_headers={SCOPE: "py-responses-dated"},
+    )
+    r = client.responses.create(model="gpt-4o", input="hi")
+    assert r.status == "completed" and r.output_text
+    old = azure(base_url, default_headers={SCOPE: "py-responses-dated"})
+    with pytest.raises(openai.NotFoundError):
+        old.responses.create(model="gpt-4o", input="hi")
+    entries = journal(base_url, "py-responses-dated")
+    assert [(e["route"], e["api_version"], e["status"]) for e in entries] == [
+        ("azure_responses", "2025-04-01-preview", 200),
+        ("azure_responses", API_VERSION, 404),
+    ]
