@@ -23,7 +23,8 @@ use std::path::PathBuf;
         hh-compat drivers setup && hh-compat run --driver python --version-set openai-v1\n  \
         hh-compat run --target live            # AZURE_OPENAI_* from the environment or .env\n  \
         hh-compat record fixtures/case-1 --feature streaming && hh-compat run --fixtures fixtures/case-1\n  \
-        hh-compat run --command \"python repro.py\" --style traceloop --feature chat"
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
+        hh-compat versions check && hh-compat versions bump --set latest"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -83,6 +84,113 @@ pub enum Command {
     /// The python driver's environments (real packages from PyPI).
     #[command(subcommand)]
     Drivers(DriversCommand),
+    /// The matrix's pinned packages against the package index's newest releases.
+    #[command(subcommand)]
+    Versions(VersionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VersionsCommand {
+    /// List the pins of the matrix's version sets that have newer releases.
+    #[command(
+        long_about = "List the pins of the matrix's version sets that have newer releases.\n\n\
+            Every package is looked up with pip's own client (`python3 -m pip index versions`, \
+            the interpreter from $HH_COMPAT_PYTHON3 or PATH), so PIP_INDEX_URL, \
+            PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS and pip.conf apply. Pre-releases count only \
+            for pins that are themselves pre-releases (0.66b2 is compared with 0.67b0, \
+            1.45.2 only with final releases).",
+        after_help = "Exit codes: 0 every pin is the newest release · 1 some pins have newer \
+            releases · 2 usage or matrix error · 3 the index could not be asked (the package \
+            is named).\n\n\
+            Examples:\n  hh-compat versions check\n  \
+            hh-compat versions check --version-set latest\n  \
+            hh-compat versions check --matrix my-matrix.yaml --timeout 30 --jobs 8\n  \
+            PIP_INDEX_URL=https://mirror.example/simple hh-compat versions check --provider openai"
+    )]
+    Check(VersionsCheckArgs),
+    /// Rewrite one version set's pins in the matrix file to the newest releases.
+    #[command(
+        long_about = "Rewrite one version set's pins in the matrix file to the newest releases.\n\n\
+            Only the version strings change: comments, blank lines, quoting and anchors stay \
+            byte for byte. A pin reached through a YAML alias is changed at its anchor (every \
+            set using the anchor moves with it; the output marks these). The file is written \
+            atomically and validated again; the changes are printed.",
+        after_help = "Exit codes: 0 bumped, or already the newest · 2 usage or matrix error \
+            (an unknown set) · 3 the index could not be asked; the file is then unchanged.\n\n\
+            Examples:\n  hh-compat versions bump --set latest\n  \
+            hh-compat versions bump --set latest --dry-run\n  \
+            hh-compat versions bump --set latest --matrix matrix/openai.yaml && \
+            hh-compat drivers setup --version-set latest"
+    )]
+    Bump(VersionsBumpArgs),
+}
+
+/// How the package index is asked.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Seconds one index query may take (1-3600).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+    /// Index queries at once (1-32).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsCheckArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    /// Only these version sets (repeatable; default: all of the matrix's).
+    #[arg(long = "version-set", value_name = "NAME")]
+    pub version_sets: Vec<String>,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionsBumpArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    /// The version set whose pins to bump.
+    #[arg(long, value_name = "NAME")]
+    pub set: String,
+    /// Print what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+impl From<&IndexArgs> for hh_compat::commands::IndexOptions {
+    fn from(a: &IndexArgs) -> Self {
+        Self {
+            timeout: std::time::Duration::from_secs(a.timeout),
+            jobs: usize::from(a.jobs),
+        }
+    }
+}
+
+impl From<VersionsCheckArgs> for hh_compat::commands::VersionsCheck {
+    fn from(a: VersionsCheckArgs) -> Self {
+        Self {
+            provider: a.source.provider,
+            matrix: a.source.matrix,
+            version_sets: a.version_sets,
+            index: (&a.index).into(),
+        }
+    }
+}
+
+impl From<VersionsBumpArgs> for hh_compat::commands::VersionsBump {
+    fn from(a: VersionsBumpArgs) -> Self {
+        Self {
+            provider: a.source.provider,
+            matrix: a.source.matrix,
+            set: a.set,
+            dry_run: a.dry_run,
+            index: (&a.index).into(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

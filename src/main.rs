@@ -4,7 +4,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::{Cli, Command, DriversCommand, ReplicaCommand};
+use cli::{Cli, Command, DriversCommand, ReplicaCommand, VersionsCommand};
 use hh_compat::report::ExitStatus;
 use std::io::Write;
 use std::process::ExitCode;
@@ -75,6 +75,12 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, hh_compat::commands::CommandEr
         }
         Command::Drivers(DriversCommand::Setup(args)) => {
             hh_compat::commands::drivers_setup(&args.into()).await
+        }
+        Command::Versions(VersionsCommand::Check(args)) => {
+            hh_compat::commands::versions_check(&args.into()).await
+        }
+        Command::Versions(VersionsCommand::Bump(args)) => {
+            hh_compat::commands::versions_bump(&args.into()).await
         }
     }
 }

@@ -8,6 +8,7 @@ mod list;
 mod render;
 mod run;
 mod serve;
+mod versions;
 
 pub use diff::{diff, DiffFormat};
 pub use drivers::{drivers_setup, setup_envs, SetupCommand};
@@ -15,6 +16,7 @@ pub use list::list;
 pub use render::report;
 pub use run::{record, run, Recording, RunCommand};
 pub use serve::{replica_serve, ServeCommand};
+pub use versions::{versions_bump, versions_check, IndexOptions, VersionsBump, VersionsCheck};
 
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::console;
@@ -81,6 +83,9 @@ pub enum CommandError {
     Render(#[from] report::RenderError),
     #[error("{0}")]
     Replica(#[from] replica::ReplicaError),
+    /// The package index could not be asked (unreachable, timed out, no such package).
+    #[error("{0}")]
+    Index(#[from] crate::index::IndexError),
     /// The redaction pass could not rewrite the results; nothing is printed or written
     /// rather than something unredacted.
     #[error("the results could not be redacted, so nothing was printed or written")]
@@ -108,6 +113,7 @@ impl CommandError {
             }
             CommandError::Run(RunError::Receiver(_))
             | CommandError::Render(_)
+            | CommandError::Index(_)
             | CommandError::Unredactable => ExitStatus::Infrastructure,
         }
     }

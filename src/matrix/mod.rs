@@ -11,6 +11,7 @@ mod cell;
 mod error;
 mod live;
 mod overlay;
+pub mod pins;
 mod raw;
 mod setups;
 mod versions;

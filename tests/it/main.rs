@@ -25,3 +25,4 @@ mod record_replay;
 mod replica_client;
 mod replica_http;
 mod run_snapshots;
+mod versions_index;

@@ -1,0 +1,340 @@
+//! `hh-compat versions check` and `hh-compat versions bump`: the matrix's pins against
+//! what the package index has released since, asked through pip.
+
+use super::*;
+use crate::index::{IndexClient, IndexError, Query};
+use crate::matrix::pins;
+use crate::pep440::Version;
+use std::collections::BTreeMap;
+
+/// How the package index is asked.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Per query.
+    pub timeout: Duration,
+    /// Queries at once.
+    pub jobs: usize,
+}
+
+/// `hh-compat versions check` as typed on the command line.
+#[derive(Debug, Clone)]
+pub struct VersionsCheck {
+    pub provider: Option<Provider>,
+    pub matrix: Option<PathBuf>,
+    /// Only these version sets (empty = all).
+    pub version_sets: Vec<String>,
+    pub index: IndexOptions,
+}
+
+/// `hh-compat versions bump` as typed on the command line.
+#[derive(Debug, Clone)]
+pub struct VersionsBump {
+    pub provider: Option<Provider>,
+    pub matrix: Option<PathBuf>,
+    pub set: String,
+    /// Print what would change; write nothing.
+    pub dry_run: bool,
+    pub index: IndexOptions,
+}
+
+/// One pin of a version set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pin {
+    set: String,
+    package: String,
+    pinned: String,
+}
+
+impl Pin {
+    fn query(&self) -> Query {
+        Query {
+            package: self.package.clone(),
+            pre: Version::parse(&self.pinned).is_some_and(|v| v.is_prerelease()),
+        }
+    }
+}
+
+/// The version of a `package==version` pin.
+fn pinned_version(pin: &str) -> &str {
+    pin.split_once("==").map_or("", |(_, v)| v)
+}
+
+/// True when `candidate` is a newer release than `pinned`.
+fn is_newer(candidate: &str, pinned: &str) -> bool {
+    match (Version::parse(candidate), Version::parse(pinned)) {
+        (Some(c), Some(p)) => c > p,
+        _ => false,
+    }
+}
+
+fn client(index: &IndexOptions) -> Result<IndexClient, CommandError> {
+    let python = venv::find_python3().map_err(|e| IndexError::NoPython(e.to_string()))?;
+    Ok(IndexClient {
+        python,
+        timeout: index.timeout,
+        concurrency: index.jobs,
+    })
+}
+
+/// The newest release of every distinct query the pins make, asked a few at a time.
+async fn newest_of(
+    pins: impl IntoIterator<Item = Query>,
+    index: &IndexOptions,
+) -> Result<BTreeMap<Query, String>, CommandError> {
+    let queries: Vec<Query> = pins
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let answers = client(index)?.newest(&queries).await?;
+    Ok(answers.into_iter().collect())
+}
+
+/// `hh-compat versions check`: every pin with a newer release on the index, as a table.
+/// Exit 1 when there is any, 0 when none, 3 when the index could not be asked.
+pub async fn versions_check(command: &VersionsCheck) -> Result<ExitStatus, CommandError> {
+    let (matrix, label) = load(&Selection {
+        provider: command.provider,
+        matrix: command.matrix.clone(),
+        ..Selection::default()
+    })?;
+    check_version_sets(&matrix, &command.version_sets)?;
+    let mut pins: Vec<Pin> = Vec::new();
+    for set in matrix.version_sets() {
+        if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {
+            continue;
+        }
+        let lines = set.styles.iter().flat_map(|(_, r)| r).chain(
+            set.setups
+                .iter()
+                .flat_map(|list| list.iter().flat_map(|(_, p)| p)),
+        );
+        for line in lines {
+            let pin = Pin {
+                set: set.name.clone(),
+                package: matrix::parse_pin(line).map_err(CommandError::Usage)?,
+                pinned: pinned_version(line).to_string(),
+            };
+            if !pins.contains(&pin) {
+                pins.push(pin);
+            }
+        }
+    }
+    if pins.is_empty() {
+        console::err(&format!("versions check: {label} pins no packages"));
+        return Ok(ExitStatus::Ok);
+    }
+    let newest = newest_of(pins.iter().map(Pin::query), &command.index).await?;
+    let outdated: Vec<(&Pin, &str)> = pins
+        .iter()
+        .filter_map(|p| {
+            let n = newest.get(&p.query())?;
+            is_newer(n, &p.pinned).then_some((p, n.as_str()))
+        })
+        .collect();
+    if !outdated.is_empty() {
+        let rows: Vec<[&str; 4]> = outdated
+            .iter()
+            .map(|(p, n)| [p.package.as_str(), p.set.as_str(), p.pinned.as_str(), n])
+            .collect();
+        console::out(&table(["package", "set", "pinned", "newest"], &rows));
+    }
+    console::err(&format!(
+        "versions check: {} of {} pins in {label} have newer releases ({} packages asked)",
+        outdated.len(),
+        pins.len(),
+        newest.len()
+    ));
+    Ok(if outdated.is_empty() {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::Incompatible
+    })
+}
+
+/// `hh-compat versions bump --set NAME`: rewrites the set's pins in the matrix file to
+/// the newest releases, changing nothing but the version strings; the file is written
+/// atomically and validated again. Exit 2 for a set the file does not define.
+pub async fn versions_bump(command: &VersionsBump) -> Result<ExitStatus, CommandError> {
+    let path = match &command.matrix {
+        Some(p) => p.clone(),
+        None => matrix::default_matrix_path(command.provider.unwrap_or(Provider::AzureOpenAi)),
+    };
+    let origin = display_path(&path);
+    // The file must be valid before it is touched.
+    let (loaded, _) = load(&Selection {
+        provider: command.provider,
+        matrix: Some(path.clone()),
+        ..Selection::default()
+    })?;
+    let text = matrix::read_limited(&path).map_err(|source| CommandError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let Some(sites) = pins::sites(&text, &origin, &command.set)? else {
+        let own = pins::set_names(&text, &origin)?;
+        if own.is_empty() && loaded.version_set(&command.set).is_ok() {
+            return Err(CommandError::Usage(format!(
+                "--set {}: {origin} defines no version sets of its own (it extends another \
+                 matrix); bump the file that defines them",
+                command.set
+            )));
+        }
+        let hint = crate::vocab::did_you_mean(&command.set, own.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return Err(CommandError::Usage(format!(
+            "--set: unknown version set `{}`{hint}; {origin} defines: {}",
+            command.set,
+            if own.is_empty() {
+                "none".to_string()
+            } else {
+                own.join(", ")
+            }
+        )));
+    };
+    let pins: Vec<Pin> = sites
+        .iter()
+        .map(|s| Pin {
+            set: s.set.clone(),
+            package: s.package.clone(),
+            pinned: s.version.clone(),
+        })
+        .collect();
+    let newest = newest_of(pins.iter().map(Pin::query), &command.index).await?;
+    let rewritten = pins::rewrite(&text, &origin, &command.set, |package, pinned| {
+        let pin = Pin {
+            set: command.set.clone(),
+            package: package.to_string(),
+            pinned: pinned.to_string(),
+        };
+        newest
+            .get(&pin.query())
+            .filter(|n| is_newer(n, pinned))
+            .cloned()
+    })?;
+    let Some((new_text, changes)) = rewritten else {
+        return Err(CommandError::Usage(format!(
+            "--set {}: the set vanished from {origin} while it was read",
+            command.set
+        )));
+    };
+    if changes.is_empty() {
+        console::err(&format!(
+            "versions bump: every pin of `{}` in {origin} is the newest release ({} pins)",
+            command.set,
+            pins.len()
+        ));
+        return Ok(ExitStatus::Ok);
+    }
+    let shared = changes.iter().any(|c| c.via_alias);
+    let rows: Vec<[String; 4]> = changes
+        .iter()
+        .map(|c| {
+            [
+                c.package.clone(),
+                c.from.clone(),
+                c.to.clone(),
+                format!(
+                    "{origin}:{}{}",
+                    c.line,
+                    if c.via_alias { " (anchor)" } else { "" }
+                ),
+            ]
+        })
+        .collect();
+    let rows: Vec<[&str; 4]> = rows
+        .iter()
+        .map(|r| [r[0].as_str(), r[1].as_str(), r[2].as_str(), r[3].as_str()])
+        .collect();
+    console::out(&table(["package", "pinned", "newest", "at"], &rows));
+    if shared {
+        console::err(
+            "versions bump: pins marked (anchor) are written once and reused through a YAML \
+             alias; every set that uses the anchor moves with them",
+        );
+    }
+    // The new text is checked before it replaces the file, and the file after.
+    matrix::parse_str(&new_text, &origin)?;
+    if command.dry_run {
+        console::err(&format!(
+            "versions bump: {} of {} pins of `{}` would change; --dry-run, {origin} not written",
+            changes.len(),
+            pins.len(),
+            command.set
+        ));
+        return Ok(ExitStatus::Ok);
+    }
+    crate::atomic::write(&path, new_text.as_bytes()).map_err(|source| CommandError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    matrix::load_file(&path)?;
+    console::err(&format!(
+        "versions bump: {} of {} pins of `{}` changed in {origin}; run `hh-compat drivers \
+         setup --version-set {}` and the set's cells before committing",
+        changes.len(),
+        pins.len(),
+        command.set,
+        command.set
+    ));
+    Ok(ExitStatus::Ok)
+}
+
+/// A plain, aligned text table (CI logs and terminals alike), each line ended.
+fn table<const N: usize>(header: [&str; N], rows: &[[&str; N]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[&str; N]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let mut l = padded.join("  ").trim_end().to_string();
+        l.push('\n');
+        l
+    };
+    let mut out = line(&header);
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_is_by_version_order_not_text() {
+        assert!(is_newer("1.10.0", "1.9.0"));
+        assert!(is_newer("0.66", "0.66b2"));
+        assert!(!is_newer("0.66b2", "0.66"));
+        assert!(!is_newer("1.0.0", "1.0"));
+        assert!(!is_newer("junk", "1.0"));
+    }
+
+    #[test]
+    fn pre_releases_are_asked_for_only_for_pre_release_pins() {
+        let pin = |v: &str| Pin {
+            set: "s".into(),
+            package: "p".into(),
+            pinned: v.into(),
+        };
+        assert!(pin("0.66b2").query().pre);
+        assert!(pin("1.0.dev1").query().pre);
+        assert!(!pin("1.45.2").query().pre);
+        assert!(!pin("1.0.post1").query().pre);
+    }
+
+    #[test]
+    fn the_table_is_aligned() {
+        let t = table(["a", "bb"], &[["xxx", "y"], ["z", "w"]]);
+        assert_eq!(t, "a    bb\nxxx  y\nz    w\n");
+    }
+}
