@@ -24,6 +24,7 @@ pub mod redact;
 pub mod replica;
 pub mod report;
 pub mod runner;
+mod sse;
 pub mod vocab;
 
 pub use accept::ServerTimeouts;

@@ -7,37 +7,17 @@ use serde_json::Value;
 
 use super::model::SseEvent;
 
-/// Splits a stream body into events; `data:` payloads that are JSON (other than a bare
-/// JSON string) are parsed, anything else is kept as the verbatim string.
+/// Splits a stream body into events (framed by [`crate::sse`]); `data:` payloads that
+/// are JSON (other than a bare JSON string) are parsed, anything else is kept as the
+/// verbatim string.
 pub fn parse(body: &[u8]) -> Vec<SseEvent> {
-    let text = String::from_utf8_lossy(body).replace("\r\n", "\n");
-    let mut events = Vec::new();
-    for block in text.split("\n\n") {
-        let mut name = None;
-        let mut data: Option<String> = None;
-        for line in block.lines() {
-            let (field, value) = line.split_once(':').unwrap_or((line, ""));
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            match field {
-                "data" => match &mut data {
-                    Some(d) => {
-                        d.push('\n');
-                        d.push_str(value);
-                    }
-                    None => data = Some(value.to_string()),
-                },
-                "event" => name = Some(value.to_string()),
-                _ => {}
-            }
-        }
-        if let Some(raw) = data {
-            events.push(SseEvent {
-                event: name,
-                data: payload(raw),
-            });
-        }
-    }
-    events
+    crate::sse::events(body)
+        .into_iter()
+        .map(|e| SseEvent {
+            event: e.event,
+            data: payload(e.data),
+        })
+        .collect()
 }
 
 fn payload(raw: String) -> Value {

@@ -30,7 +30,8 @@ impl RawResponseTap {
     pub fn stream_scanner(&self) -> SseScanner {
         SseScanner {
             tap: self.clone(),
-            buffer: String::new(),
+            framer: crate::sse::Framer::default(),
+            scanned: 0,
             done: false,
         }
     }
@@ -56,7 +57,8 @@ impl RawResponseTap {
 #[derive(Debug)]
 pub struct SseScanner {
     tap: RawResponseTap,
-    buffer: String,
+    framer: crate::sse::Framer,
+    scanned: usize,
     done: bool,
 }
 
@@ -65,22 +67,16 @@ impl SseScanner {
         if self.done {
             return;
         }
-        self.buffer.push_str(&String::from_utf8_lossy(bytes));
-        while let Some(end) = self.buffer.find("\n\n") {
-            let event: String = self.buffer.drain(..end + 2).collect();
-            for line in event.lines() {
-                let Some(data) = line.strip_prefix("data:") else {
-                    continue;
-                };
-                if let Ok(value) = serde_json::from_str::<Value>(data.trim()) {
-                    if self.tap.keep(&value) {
-                        self.done = true;
-                        return;
-                    }
+        self.scanned = self.scanned.saturating_add(bytes.len());
+        for event in self.framer.feed(bytes) {
+            if let Ok(value) = serde_json::from_str::<Value>(&event.data) {
+                if self.tap.keep(&value) {
+                    self.done = true;
+                    return;
                 }
             }
         }
-        if self.buffer.len() > MAX_SCAN {
+        if self.scanned > MAX_SCAN || self.framer.pending() > MAX_SCAN {
             self.done = true;
         }
     }
@@ -113,6 +109,17 @@ mod tests {
         assert_eq!(
             tap.take(),
             Some(json!([{"prompt_index": 0, "content_filter_results": {}}]))
+        );
+        // Framed with CRLF, as HTTP servers may: the results are still found.
+        let crlf = RawResponseTap::default();
+        let mut scanner = crlf.stream_scanner();
+        for piece in stream.replace("\n", "\r\n").as_bytes().chunks(5) {
+            scanner.feed(piece);
+        }
+        assert_eq!(
+            crlf.take(),
+            Some(json!([{"prompt_index": 0, "content_filter_results": {}}])),
+            "a CRLF-framed stream is scanned"
         );
         let plain = RawResponseTap::default();
         let mut scanner = plain.stream_scanner();
