@@ -17,6 +17,7 @@ mod hash;
 pub mod index;
 pub mod instrument;
 pub mod live;
+mod located;
 pub mod matrix;
 pub mod pep440;
 pub mod process;

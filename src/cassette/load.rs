@@ -9,7 +9,7 @@ use super::model::{CassetteMeta, Exchange};
 use super::scope::{META_FILE, UNSCOPED_STEM};
 use super::yaml::{self, MAX_CASSETTE_BYTES};
 use super::CassetteError;
-use crate::matrix::Pos;
+use crate::located::Pos;
 
 /// One recorded exchange and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +73,7 @@ impl ReplayStore {
                         file: path.display().to_string(),
                         pos: None,
                         message: format!("cannot be read ({e}): a dangling or looping symlink?"),
+                        snippet: None,
                     })
                 }
             }
@@ -117,7 +118,7 @@ impl ReplayStore {
             });
             for spanned in raw.exchanges {
                 let pos = yaml::pos_of(&spanned);
-                validate(&spanned.value, &file, pos)?;
+                validate(&spanned.value, &file, pos, &text)?;
                 store.exchanges.push(RecordedExchange {
                     scope: scope.clone(),
                     file: file.clone(),
@@ -131,6 +132,7 @@ impl ReplayStore {
                 file: dir.display().to_string(),
                 pos: None,
                 message: "no cassette files (*.yaml) in this directory".into(),
+                snippet: None,
             });
         }
         Ok(store)
@@ -189,6 +191,7 @@ pub(super) fn read(path: &Path) -> Result<String, CassetteError> {
             file,
             pos: None,
             message: format!("larger than {MAX_CASSETTE_BYTES} bytes"),
+            snippet: None,
         });
     }
     String::from_utf8(bytes).map_err(|e| {
@@ -206,6 +209,7 @@ pub(super) fn read(path: &Path) -> Result<String, CassetteError> {
                 column: column as u64,
             }),
             message: format!("not UTF-8 text: an invalid byte at offset {}", valid.len()),
+            snippet: None,
         }
     })
 }
@@ -229,16 +233,24 @@ fn check_whole(text: &str, file: &str) -> Result<(), CassetteError> {
              full disk?); record it again",
             super::write::END_MARKER.trim_end()
         ),
+        snippet: crate::located::snippet(
+            text,
+            Pos {
+                line: lines,
+                column: 1,
+            },
+        ),
     })
 }
 
 /// What the parser cannot check: one body form per message, a path that is a path.
-fn validate(e: &Exchange, file: &str, pos: Option<Pos>) -> Result<(), CassetteError> {
+fn validate(e: &Exchange, file: &str, pos: Option<Pos>, text: &str) -> Result<(), CassetteError> {
     let err = |message: &str| {
         Err(CassetteError::Parse {
             file: file.to_string(),
             pos,
             message: message.to_string(),
+            snippet: pos.and_then(|p| crate::located::snippet(text, p)),
         })
     };
     if !e.request.path.starts_with('/') {

@@ -4,7 +4,7 @@
 //! - [`model`]: the file format as serde types; [`scope`]: scope → file name;
 //!   [`sse`]: event streams ↔ events; [`normalize`]: JSON normalization and diffs.
 //! - [`redact`]: what is never written, and scrubbing of secrets and the host.
-//! - [`write`]: writing a cassette directory; [`load`]: reading one, with `file:line:col`
+//! - [`write`](mod@write): writing a cassette directory; [`load`]: reading one, with `file:line:col`
 //!   errors, into a [`ReplayStore`].
 //! - [`traffic`]: raw HTTP traffic → exchanges; [`recorder`]: the recording proxy; [`replay`]: matching requests against a store
 //!   (served over HTTP by [`crate::replica::start_replay`]).
@@ -33,7 +33,7 @@ pub use write::{claim, write_cassettes, Claim, WriteOptions};
 
 use std::path::PathBuf;
 
-use crate::matrix::Pos;
+use crate::located::Pos;
 
 /// Everything that can go wrong with cassettes (never with one request: those get HTTP
 /// errors from the proxy or the replay server).
@@ -45,12 +45,14 @@ pub enum CassetteError {
         #[source]
         source: std::io::Error,
     },
-    /// A cassette file that cannot be used; `Display` is `FILE:LINE:COL: message`.
-    #[error("{}: {message}", location(file, *pos))]
+    /// A cassette file that cannot be used; `Display` is `FILE:LINE:COL: message`, then
+    /// the offending line with a caret when the text is at hand.
+    #[error("{}: {message}{}", location(file, *pos), snippet.as_deref().map(|s| format!("\n{s}")).unwrap_or_default())]
     Parse {
         file: String,
         pos: Option<Pos>,
         message: String,
+        snippet: Option<String>,
     },
     /// `record` will not write into this directory (see [`write::claim`]).
     #[error("{}: {reason}", dir.display())]

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::model::SseEvent;
 
-/// Splits a stream body into events (framed by [`crate::sse`]); `data:` payloads that
+/// Splits a stream body into events (framed by the crate's one SSE framer, `src/sse.rs`); `data:` payloads that
 /// are JSON (other than a bare JSON string) are parsed, anything else is kept as the
 /// verbatim string.
 pub fn parse(body: &[u8]) -> Vec<SseEvent> {

@@ -3,7 +3,7 @@
 use serde::de::DeserializeOwned;
 
 use super::CassetteError;
-use crate::matrix::Pos;
+use crate::located::Pos;
 
 /// Recorded embeddings make large files; anything far bigger is not a cassette.
 pub const MAX_CASSETTE_BYTES: usize = 64 << 20;
@@ -34,12 +34,13 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteE
             file: file.to_string(),
             pos: Some(Pos::START),
             message: "the file is empty (truncated?)".into(),
+            snippet: None,
         });
     }
-    serde_saphyr::from_str_with_options(text, options()).map_err(|e| translate(&e, file))
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| translate(&e, file, text))
 }
 
-fn translate(err: &serde_saphyr::Error, file: &str) -> CassetteError {
+fn translate(err: &serde_saphyr::Error, file: &str, text: &str) -> CassetteError {
     let inner = err.without_snippet();
     let pos = inner.location().as_ref().and_then(Pos::from_location);
     let mut message = inner.to_string();
@@ -51,10 +52,34 @@ fn translate(err: &serde_saphyr::Error, file: &str) -> CassetteError {
         file: file.to_string(),
         pos,
         message,
+        snippet: pos.and_then(|p| crate::located::snippet(text, p)),
     }
 }
 
 /// A position for a spanned value, when the parser knew it.
 pub fn pos_of<T>(s: &serde_saphyr::Spanned<T>) -> Option<Pos> {
     Pos::from_location(&s.referenced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Small {
+        status: u16,
+    }
+
+    #[test]
+    fn errors_are_located_with_the_line_and_a_caret() {
+        let e = parse::<Small>("# a cassette\nstatus: twohundred\n", "c.yaml")
+            .expect_err("not a number");
+        let text = e.to_string();
+        assert!(text.starts_with("c.yaml:2:"), "{text}");
+        assert!(
+            text.contains("\n2 | status: twohundred\n") && text.ends_with('^'),
+            "{text}"
+        );
+    }
 }

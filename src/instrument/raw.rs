@@ -53,7 +53,7 @@ impl RawResponseTap {
 }
 
 /// Looks through a server-sent-event stream, chunk by chunk as it passes, for the first
-/// event carrying `prompt_filter_results`; stops looking after it or after [`MAX_SCAN`].
+/// event carrying `prompt_filter_results`; stops looking after it or after `MAX_SCAN` bytes.
 #[derive(Debug)]
 pub struct SseScanner {
     tap: RawResponseTap,

@@ -2,23 +2,8 @@
 
 use std::fmt;
 
-/// A 1-based position in a matrix file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: u64,
-    pub column: u64,
-}
-
-impl Pos {
-    pub const START: Pos = Pos { line: 1, column: 1 };
-
-    pub fn from_location(loc: &serde_saphyr::Location) -> Option<Pos> {
-        (loc.line() > 0).then(|| Pos {
-            line: loc.line(),
-            column: loc.column().max(1),
-        })
-    }
-}
+use crate::located::snippet;
+pub use crate::located::Pos;
 
 /// A matrix that cannot be used. `Display` is `FILE:LINE:COL: message` (or
 /// `FILE: message` when there is no position, e.g. a missing file), followed by the
@@ -68,32 +53,6 @@ impl fmt::Display for MatrixError {
         }
         Ok(())
     }
-}
-
-/// The line at `pos` with a caret; the replica key and anything the redaction pass
-/// recognizes (a `.env` file's `…_KEY=value`, tokens) are never echoed, even in a snippet.
-fn snippet(text: &str, pos: Pos) -> Option<String> {
-    let idx = usize::try_from(pos.line.checked_sub(1)?).ok()?;
-    let line = crate::redact::Redactor::default().text(text.lines().nth(idx)?);
-    let line = line.as_str();
-    let shown = match line.find("api_key") {
-        Some(i) => format!("{}api_key: ***", &line[..i]),
-        None => line.to_string(),
-    };
-    let shown: String = shown
-        .chars()
-        .take(200)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let gutter = pos.line.to_string();
-    let pad = " ".repeat(gutter.len());
-    let col = usize::try_from(pos.column.saturating_sub(1))
-        .unwrap_or(0)
-        .min(200);
-    Some(format!(
-        "{pad} |\n{gutter} | {shown}\n{pad} | {}^",
-        " ".repeat(col)
-    ))
 }
 
 #[cfg(test)]

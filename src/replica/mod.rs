@@ -1,12 +1,12 @@
 //! The Azure OpenAI replica: an offline Azure that clients and instrumentors cannot tell
 //! from the real one.
 //!
-//! Its own HTTP front ([`front`]: why not wiremock's `MockServer`, and the limits it
-//! enforces) hands every request, as a [`wiremock::Request`], to [`server::Replica`],
-//! which routes it ([`routes`]), authenticates it ([`auth`]), applies faults ([`faults`]),
-//! answers in Azure's shapes ([`chat`], [`stream`], [`embeddings`], [`responses`],
-//! [`errors`]) and journals it ([`journal`]). [`serve`] runs it standalone for `hh-compat replica serve`.
-//! [`start_replay`] serves recorded cassettes instead ([`replay`]).
+//! Its own HTTP front (`front`: why not wiremock's `MockServer`, and the limits it
+//! enforces) hands every request, as a [`wiremock::Request`], to `server::Replica`,
+//! which routes it (`routes`), authenticates it (`auth`), applies faults (`faults`),
+//! answers in Azure's shapes (`chat`, `stream`, `embeddings`, `responses`,
+//! `errors`) and journals it (`journal`). `serve` runs it standalone for `hh-compat replica serve`.
+//! [`start_replay`] serves recorded cassettes instead (`replay`).
 
 mod auth;
 mod builtin;

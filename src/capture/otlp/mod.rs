@@ -4,7 +4,7 @@
 //! and turns every received span into the same [`CapturedSpan`](crate::capture::CapturedSpan)
 //! as in-process capture, filed by the cell named in its resource
 //! (`OTEL_RESOURCE_ATTRIBUTES=hh_compat.cell=<id>` in the exporting process) or, for
-//! an SDK that owns its resource, by the cell's API key ([`backend`]).
+//! an SDK that owns its resource, by the cell's API key (`backend.rs`).
 
 mod backend;
 mod convert;
