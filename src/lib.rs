@@ -27,5 +27,6 @@ pub mod report;
 pub mod runner;
 mod sse;
 pub mod vocab;
+mod wire;
 
 pub use accept::ServerTimeouts;

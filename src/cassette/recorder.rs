@@ -28,7 +28,7 @@ use super::redact::{Redactor, MIN_SECRET_CHARS};
 use super::traffic::{self, RawRequest, RawResponse};
 use super::write::{write_cassettes, WriteOptions};
 use super::{lock, CassetteError};
-use crate::replica::SCOPE_HEADER;
+use crate::wire::SCOPE_HEADER;
 
 /// Request headers that describe one hop, not the request; never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -71,7 +71,7 @@ impl RecorderConfig {
             secrets: Vec::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             timeout: Duration::from_secs(120),
-            max_body_bytes: crate::replica::MAX_BODY_BYTES,
+            max_body_bytes: crate::wire::MAX_BODY_BYTES,
         }
     }
 }

@@ -43,15 +43,10 @@ pub use versions::{
     is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS, V1_API_VERSIONS,
 };
 
-/// Requests carrying this header are journaled and fault-counted under its value, so
-/// concurrent cells sharing one replica stay isolated.
-pub const SCOPE_HEADER: &str = "x-hh-compat-scope";
+pub use crate::wire::{MAX_BODY_BYTES, SCOPE_HEADER};
 
 /// The replica's journal, as JSON, for out-of-process callers (GET; no auth; no secrets).
 pub const JOURNAL_PATH: &str = "/_replica/journal";
-
-/// Request bodies above this size get a 413, unread beyond it.
-pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Failures of the replica's own machinery (never of a request: those become HTTP errors).
 #[derive(Debug, thiserror::Error)]
