@@ -178,6 +178,36 @@ pub struct CapturedSpan {
     pub end_unix_nanos: u64,
 }
 
+#[cfg(test)]
+impl CapturedSpan {
+    /// A finished client span named `name` with `attrs` and status unset, for unit tests.
+    pub(crate) fn for_test(name: &str, attrs: &[(&str, AttrValue)]) -> Self {
+        CapturedSpan {
+            name: name.into(),
+            kind: SpanKind::Client,
+            status: SpanStatus {
+                code: StatusCode::Unset,
+                message: None,
+            },
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            events: Vec::new(),
+            trace_id: "t1".into(),
+            span_id: format!("s-{name}"),
+            parent_span_id: None,
+            scope: Scope {
+                name: "test".into(),
+                version: None,
+            },
+            resource: Default::default(),
+            start_unix_nanos: 0,
+            end_unix_nanos: 1,
+        }
+    }
+}
+
 fn no_attributes(a: &Arc<Attributes>) -> bool {
     a.is_empty()
 }

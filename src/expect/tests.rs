@@ -1,35 +1,11 @@
 //! Unit tests for every assertion kind, the failure text, and `judge`.
 
 use super::*;
-use crate::capture::{
-    AttrType, AttrValue, CapturedEvent, CapturedSpan, Scope, SpanKind, SpanStatus, StatusCode,
-};
+use crate::capture::{AttrType, AttrValue, CapturedEvent, CapturedSpan, SpanKind, StatusCode};
 use crate::vocab::{DriverKind, Feature, Style};
 
 fn span(name: &str, attrs: &[(&str, AttrValue)]) -> CapturedSpan {
-    CapturedSpan {
-        name: name.into(),
-        kind: SpanKind::Client,
-        status: SpanStatus {
-            code: StatusCode::Unset,
-            message: None,
-        },
-        attributes: attrs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
-        events: Vec::new(),
-        trace_id: "t1".into(),
-        span_id: format!("s-{name}"),
-        parent_span_id: None,
-        scope: Scope {
-            name: "test".into(),
-            version: None,
-        },
-        resource: Default::default(),
-        start_unix_nanos: 0,
-        end_unix_nanos: 1,
-    }
+    CapturedSpan::for_test(name, attrs)
 }
 
 fn vars() -> TemplateVars {

@@ -221,20 +221,24 @@ mod tests {
     use super::*;
     use crate::drivers::DriverError;
 
-    fn cell() -> Cell {
-        let m = crate::matrix::parse_str(
+    /// The one cell of a traceloop chat matrix whose `expect` and `known_issues` are
+    /// `rest`.
+    fn cell_with(rest: &str) -> Cell {
+        let text = format!(
             r#"
 provider: azure-openai
-target: {resource: contoso, api_version: "2024-10-21"}
-deployments: {gpt-4o: {model: gpt-4o-2024-08-06}}
+target: {{resource: contoso, api_version: "2024-10-21"}}
+deployments: {{gpt-4o: {{model: gpt-4o-2024-08-06}}}}
 styles: [traceloop]
-features: {chat: {deployment: gpt-4o}}
-expect: {all: {llm: {name: openai.chat}}}
-"#,
-            "m.yaml",
-        )
-        .expect("valid");
+features: {{chat: {{deployment: gpt-4o}}}}
+{rest}"#
+        );
+        let m = crate::matrix::parse_str(&text, "m.yaml").expect("valid");
         m.cells().remove(0)
+    }
+
+    fn cell() -> Cell {
+        cell_with("expect: {all: {llm: {name: openai.chat}}}\n")
     }
 
     fn judged(run: DriverRun) -> CellResult {
@@ -293,22 +297,13 @@ expect: {all: {llm: {name: openai.chat}}}
     /// the attribute fine, the second no longer reproduces: xpass.
     #[test]
     fn issues_about_a_missing_spans_attributes_are_not_judged() {
-        let m = crate::matrix::parse_str(
-            r#"
-provider: azure-openai
-target: {resource: contoso, api_version: "2024-10-21"}
-deployments: {gpt-4o: {model: gpt-4o-2024-08-06}}
-styles: [traceloop]
-features: {chat: {deployment: gpt-4o}}
-expect: {all: {llm: {name: openai.chat, attributes: {server.address: "{host}"}}}}
+        let cell = cell_with(
+            r#"expect: {all: {llm: {name: openai.chat, attributes: {server.address: "{host}"}}}}
 known_issues:
   - {id: no-span, reason: the span is never made, check: llm, subject: count}
   - {id: no-host, reason: no server.address, attribute: server.address}
 "#,
-            "m.yaml",
-        )
-        .expect("valid");
-        let cell = m.cells().remove(0);
+        );
         let r = judge(&cell, DriverRun::default(), Vec::new(), Duration::ZERO);
         assert_eq!(r.status, CellStatus::Xfail, "{:?}", r.findings);
         assert!(r
@@ -316,32 +311,14 @@ known_issues:
             .iter()
             .all(|f| f.kind != FindingKind::Unreproduced));
 
-        use crate::capture::{AttrValue, CapturedSpan, Scope, SpanKind, SpanStatus, StatusCode};
-        let span = CapturedSpan {
-            name: "openai.chat".into(),
-            kind: SpanKind::Client,
-            status: SpanStatus {
-                code: StatusCode::Unset,
-                message: None,
-            },
-            attributes: [(
-                "server.address".to_string(),
+        use crate::capture::{AttrValue, CapturedSpan};
+        let span = CapturedSpan::for_test(
+            "openai.chat",
+            &[(
+                "server.address",
                 AttrValue::String("contoso.openai.azure.com".into()),
-            )]
-            .into_iter()
-            .collect(),
-            events: Vec::new(),
-            trace_id: "t".into(),
-            span_id: "s".into(),
-            parent_span_id: None,
-            scope: Scope {
-                name: "test".into(),
-                version: None,
-            },
-            resource: Default::default(),
-            start_unix_nanos: 0,
-            end_unix_nanos: 1,
-        };
+            )],
+        );
         let r = judge(
             &cell,
             DriverRun::new(vec![span]),
