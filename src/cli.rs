@@ -78,6 +78,24 @@ pub enum Command {
         hh-compat diff customer-1.109.json customer-2.8.json --format json --out diff.json"
     )]
     Diff(DiffArgs),
+    /// Find the first release of a package where the verdict of the selected cells changes.
+    #[command(
+        after_help = "Runs the cells (a customer's --command, or python cells of one \
+        --version-set) with PACKAGE pinned to each release a binary search needs, every other \
+        pin fixed, and prints the first release whose verdicts differ from the older bound's, \
+        with the findings that differ. Releases are listed by pip's own client (PIP_INDEX_URL \
+        and pip.conf apply); environments are cached with the python driver's. A release that \
+        cannot be installed with the other pins is reported and skipped.\n\n\
+        Exit codes: 0 found · 1 the bounds give the same verdicts · 2 usage (unknown package, \
+        bad version, --good equal to --bad) · 3 a bound could not be installed or the index \
+        could not be asked.\n\n\
+        Examples:\n  \
+        hh-compat bisect --package opentelemetry-instrumentation-openai --good 0.40.0 --bad 0.30.0 \\\n      \
+        --command \"python repro.py\" --style traceloop --feature streaming --version-set latest\n  \
+        hh-compat bisect --package openinference-instrumentation-openai --range 0.1.41..0.1.66 \\\n      \
+        --version-set openai-v1 --style openinference --feature chat"
+    )]
+    Bisect(BisectArgs),
     /// The offline Azure OpenAI replica.
     #[command(subcommand)]
     Replica(ReplicaCommand),
@@ -276,9 +294,20 @@ pub struct RunArgs {
     pub command: Option<String>,
     /// Run the command with this package installed (repeatable, like `uv run --with`):
     /// the harness builds and caches the environment and puts it first on PATH. With
-    /// --version-set NAME, these replace that set's pins of the same packages.
-    #[arg(long = "with", value_name = "PKG==VER", requires = "command", value_parser = parse_requirement)]
+    /// --version-set NAME, these replace that set's pins of the same packages; without
+    /// --command, the python cells of the named sets run with them (exact pins only).
+    #[arg(long = "with", value_name = "PKG==VER", value_parser = parse_requirement)]
     pub with: Vec<String>,
+    /// The endpoint string apps receive, exactly as the customer writes it (e.g.
+    /// "https://contoso.openai.azure.com/" with its trailing slash); it must name the
+    /// target's host [default: the matrix's `target.endpoint`, else the resource origin
+    /// without a trailing slash, which every openai SDK release from 1.0 on accepts].
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Give command cells OPENAI_API_VERSION too, as the customer's environment does (the
+    /// openai SDK reads it by itself; default: the matrix's `target.api_version_env`).
+    #[arg(long, requires = "command")]
+    pub api_version_env: bool,
     /// Answer from the cassettes in DIR (written by `hh-compat record`, or by hand)
     /// instead of generating answers; implies --target replay.
     #[arg(long, value_name = "DIR")]
@@ -353,12 +382,106 @@ impl RecordArgs {
             env_file: self.env_file,
             command: self.command,
             with: self.with,
+            endpoint: None,
+            api_version_env: false,
             fixtures: None,
             jobs: self.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
             stable: false,
         };
         (command, recording)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BisectArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The package whose releases are searched, e.g. opentelemetry-instrumentation-openai.
+    #[arg(long, value_name = "NAME")]
+    pub package: String,
+    /// A release that behaves as it should.
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "bad",
+        conflicts_with = "range"
+    )]
+    pub good: Option<String>,
+    /// A release that shows the bug (older or newer than --good).
+    #[arg(long, value_name = "VERSION", requires = "good")]
+    pub bad: Option<String>,
+    /// FROM..TO: the first release after FROM whose verdicts differ from FROM's.
+    #[arg(long, value_name = "FROM..TO", required_unless_present = "good", value_parser = parse_range)]
+    pub range: Option<(String, String)>,
+    /// Count pre-releases between the bounds too.
+    #[arg(long)]
+    pub pre: bool,
+    /// The program command cells run (with `sh -c`); without it, python cells of the
+    /// one --version-set are run.
+    #[arg(long, value_name = "COMMAND LINE")]
+    pub command: Option<String>,
+    /// Other packages to pin (repeatable), as `run --with`.
+    #[arg(long = "with", value_name = "PKG==VER", value_parser = parse_requirement)]
+    pub with: Vec<String>,
+    /// Answer from the cassettes in DIR instead of generating answers.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    /// The endpoint string apps receive, as the customer writes it (see `run --help`).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Seconds one cell may take before it is an `error` (1-86400).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+}
+
+fn parse_range(text: &str) -> Result<(String, String), String> {
+    match text.split_once("..") {
+        Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            Ok((from.trim().to_string(), to.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not a range; expected FROM..TO, e.g. 0.16.0..0.17.0"
+        )),
+    }
+}
+
+impl From<BisectArgs> for hh_compat::commands::BisectCommand {
+    fn from(a: BisectArgs) -> Self {
+        let bounds = match (a.good, a.bad, a.range) {
+            (Some(good), Some(bad), _) => hh_compat::commands::Bounds::GoodBad { good, bad },
+            (_, _, Some((from, to))) => hh_compat::commands::Bounds::Range { from, to },
+            // clap requires one of the two forms.
+            _ => unreachable!("clap requires --good/--bad or --range"),
+        };
+        let run = hh_compat::commands::RunCommand {
+            output: hh_compat::commands::Output {
+                format: hh_compat::report::Format::Json,
+                out: None,
+            },
+            selection: a.select.into(),
+            target: if a.fixtures.is_some() {
+                Target::Replay
+            } else {
+                Target::Replica
+            },
+            env_file: None,
+            command: a.command,
+            with: a.with,
+            endpoint: a.endpoint,
+            api_version_env: false,
+            fixtures: a.fixtures,
+            jobs: None,
+            cell_timeout: std::time::Duration::from_secs(a.timeout),
+            stable: true,
+        };
+        Self {
+            run,
+            package: a.package,
+            bounds,
+            pre: a.pre,
+            index_timeout: std::time::Duration::from_secs(60),
+        }
     }
 }
 
@@ -561,6 +684,8 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             env_file: a.env_file,
             command: a.command,
             with: a.with,
+            endpoint: a.endpoint,
+            api_version_env: a.api_version_env,
             fixtures: a.fixtures,
             jobs: a.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(a.timeout),

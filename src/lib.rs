@@ -12,6 +12,7 @@ pub mod cassette;
 pub mod commands;
 mod console;
 pub mod drivers;
+pub mod endpoint;
 pub mod expect;
 mod hash;
 pub mod index;

@@ -70,6 +70,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, hh_compat::commands::CommandEr
             args.format.into(),
             args.out.as_deref(),
         ),
+        Command::Bisect(args) => hh_compat::commands::bisect(args.into()).await,
         Command::Replica(ReplicaCommand::Serve(args)) => {
             hh_compat::commands::replica_serve(args.into()).await
         }

@@ -3,6 +3,10 @@
 //!
 //! `1.10 > 1.9`, `1.0 == 1.0.0`, `0.66b2 < 0.66`, `1.0.dev1 < 1.0a1 < 1.0b1 < 1.0rc1
 //! < 1.0 < 1.0.post1`, and an epoch (`1!0.1`) outranks any release without one.
+//!
+//! [`Specifiers`] are version ranges as pip writes them (`<0.40`, `>=0.1.60,<0.2`,
+//! `==0.47.*`, `~=1.4`, `*`), used to say which releases a known issue concerns. An
+//! installed version is tested as it is: a pre-release inside the range matches.
 
 use std::cmp::Ordering;
 
@@ -178,6 +182,154 @@ impl PartialEq for Version {
 
 impl Eq for Version {}
 
+/// A comparison of one clause of a version range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    /// `==X.*`: the release starts with X's numbers.
+    Prefix,
+    /// `!=X.*`.
+    NotPrefix,
+    /// `~=X.Y`: at least X.Y, and the same release up to its last number.
+    Compatible,
+}
+
+/// A version range: clauses that must all hold (`>=0.1,<0.2`); `*` holds for any version.
+#[derive(Debug, Clone)]
+pub struct Specifiers {
+    text: String,
+    clauses: Vec<(Op, Version)>,
+}
+
+impl Specifiers {
+    /// Parses a comma-separated list of clauses; the error names the clause it rejects.
+    pub fn parse(text: &str) -> Result<Specifiers, String> {
+        let trimmed = text.trim();
+        let mut clauses = Vec::new();
+        if trimmed != "*" {
+            for clause in trimmed.split(',') {
+                clauses.push(parse_clause(clause.trim())?);
+            }
+        }
+        Ok(Specifiers {
+            text: trimmed.to_string(),
+            clauses,
+        })
+    }
+
+    /// True when `version` satisfies every clause.
+    pub fn contains(&self, version: &Version) -> bool {
+        self.clauses.iter().all(|(op, bound)| match op {
+            Op::Lt => version < bound,
+            Op::Le => version <= bound,
+            Op::Gt => version > bound,
+            Op::Ge => version >= bound,
+            Op::Eq => version == bound,
+            Op::Ne => version != bound,
+            Op::Prefix => starts_with(version, bound),
+            Op::NotPrefix => !starts_with(version, bound),
+            Op::Compatible => {
+                let mut prefix = bound.clone();
+                prefix.release.pop();
+                prefix.pre = None;
+                prefix.post = None;
+                prefix.dev = None;
+                version >= bound && starts_with(version, &prefix)
+            }
+        })
+    }
+}
+
+impl PartialEq for Specifiers {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl serde::Serialize for Specifiers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+/// A package name as the index compares names (PEP 503: lower case, each run of `-`,
+/// `_` and `.` one `-`).
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// A requirement's package name (`Pkg_Name[extra]>=1` → `pkg-name`), normalized.
+pub fn requirement_name(requirement: &str) -> String {
+    let name = requirement
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .next()
+        .unwrap_or_default();
+    normalize_name(name)
+}
+
+impl std::fmt::Display for Specifiers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// `version`'s release begins with `prefix`'s numbers (missing numbers count as 0), in
+/// the same epoch.
+fn starts_with(version: &Version, prefix: &Version) -> bool {
+    version.epoch == prefix.epoch
+        && prefix
+            .release
+            .iter()
+            .enumerate()
+            .all(|(i, n)| version.release.get(i).copied().unwrap_or(0) == *n)
+}
+
+fn parse_clause(clause: &str) -> Result<(Op, Version), String> {
+    let (op, rest) = [
+        ("~=", Op::Compatible),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ]
+    .into_iter()
+    .find_map(|(token, op)| clause.strip_prefix(token).map(|rest| (op, rest.trim())))
+    .ok_or_else(|| {
+        format!("`{clause}` is not a version clause (e.g. `<0.40`, `>=1.2,<2`, `==0.47.*`)")
+    })?;
+    let (op, rest) = match (op, rest.strip_suffix(".*")) {
+        (Op::Eq, Some(r)) => (Op::Prefix, r),
+        (Op::Ne, Some(r)) => (Op::NotPrefix, r),
+        (_, Some(_)) => return Err(format!("`{clause}`: `.*` goes only with `==` or `!=`")),
+        (_, None) => (op, rest),
+    };
+    let version =
+        Version::parse(rest).ok_or_else(|| format!("`{rest}` in `{clause}` is not a version"))?;
+    if op == Op::Compatible && version.release.len() < 2 {
+        return Err(format!(
+            "`{clause}`: `~=` needs at least two numbers (`~=1.4`)"
+        ));
+    }
+    Ok((op, version))
+}
+
 /// The newest of `versions` that parse, leaving pre-releases out unless `pre`.
 pub fn newest<'a>(versions: impl IntoIterator<Item = &'a str>, pre: bool) -> Option<&'a str> {
     versions
@@ -191,6 +343,43 @@ pub fn newest<'a>(versions: impl IntoIterator<Item = &'a str>, pre: bool) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_hold_the_versions_pip_would_pick() {
+        let holds = |spec: &str, version: &str| {
+            Specifiers::parse(spec)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .contains(&v(version))
+        };
+        assert!(holds("<0.40", "0.39.9"));
+        assert!(!holds("<0.40", "0.40.0"));
+        assert!(holds(">=0.1.60, <0.2", "0.1.66"));
+        assert!(!holds(">=0.1.60,<0.2", "0.2.0"));
+        assert!(holds("==0.47.*", "0.47.5"));
+        assert!(!holds("==0.47.*", "0.48.0"));
+        assert!(holds("!=1.0.*", "1.1"));
+        assert!(holds("~=1.4.2", "1.4.9"));
+        assert!(!holds("~=1.4.2", "1.5.0"));
+        assert!(holds("~=1.4", "1.9"));
+        assert!(holds("==1.0", "1.0.0"));
+        assert!(holds("*", "0.0.1"));
+        assert!(holds("<1.0", "1.0rc1"));
+        assert_eq!(Specifiers::parse(" <0.40 ").unwrap().to_string(), "<0.40");
+    }
+
+    #[test]
+    fn malformed_ranges_say_which_clause() {
+        for (spec, says) in [
+            ("0.40", "not a version clause"),
+            ("<zero", "`zero` in `<zero` is not a version"),
+            (">=1.*", "`.*` goes only with"),
+            ("~=1", "at least two numbers"),
+            (">=1,", "`` is not a version clause"),
+        ] {
+            let e = Specifiers::parse(spec).unwrap_err();
+            assert!(e.contains(says), "{spec}: {e}");
+        }
+    }
 
     fn v(s: &str) -> Version {
         Version::parse(s).unwrap_or_else(|| panic!("{s} did not parse"))

@@ -3,7 +3,7 @@ traced by Traceloop's OpenAI instrumentor and exported over OTLP.
 
 Nothing in it knows about hh-compat. It reads the variables any Azure OpenAI app reads
 (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY or AZURE_OPENAI_AD_TOKEN,
-OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT_NAME) and the standard OTEL_* exporter
+AZURE_OPENAI_API_VERSION, AZURE_OPENAI_DEPLOYMENT_NAME) and the standard OTEL_* exporter
 variables, so `hh-compat run --driver command --command "python stream_chat.py"`
 can point it at the replica, a replayed cassette or a live resource and judge its spans
 with the matrix's `streaming` expectations. See README "Reproducing a customer's bug".
@@ -25,7 +25,12 @@ trace.set_tracer_provider(provider)
 OpenAIInstrumentor().instrument()
 
 token = os.environ.get("AZURE_OPENAI_AD_TOKEN")
-client = AzureOpenAI(azure_ad_token=token) if token else AzureOpenAI()
+version = os.environ["AZURE_OPENAI_API_VERSION"]
+client = (
+    AzureOpenAI(azure_ad_token=token, api_version=version)
+    if token
+    else AzureOpenAI(api_version=version)
+)
 
 stream = client.chat.completions.create(
     model=os.environ["AZURE_OPENAI_DEPLOYMENT_NAME"],

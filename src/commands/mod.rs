@@ -2,6 +2,7 @@
 //! integration tests drive — one module each; here, what they share: the selection of
 //! a matrix's cells, the errors and their exit codes, and writing a report.
 
+mod bisect;
 mod diff;
 mod drivers;
 mod list;
@@ -10,6 +11,7 @@ mod run;
 mod serve;
 mod versions;
 
+pub use bisect::{bisect, BisectCommand, Bounds};
 pub use diff::{diff, DiffFormat};
 pub use drivers::{drivers_setup, setup_envs, SetupCommand};
 pub use list::list;
@@ -86,6 +88,9 @@ pub enum CommandError {
     /// The package index could not be asked (unreachable, timed out, no such package).
     #[error("{0}")]
     Index(#[from] crate::index::IndexError),
+    /// Packages the run needs could not be installed.
+    #[error("{0}")]
+    Install(String),
     /// The redaction pass could not rewrite the results; nothing is printed or written
     /// rather than something unredacted.
     #[error("the results could not be redacted, so nothing was printed or written")]
@@ -114,6 +119,7 @@ impl CommandError {
             CommandError::Run(RunError::Receiver(_))
             | CommandError::Render(_)
             | CommandError::Index(_)
+            | CommandError::Install(_)
             | CommandError::Unredactable => ExitStatus::Infrastructure,
         }
     }

@@ -14,6 +14,10 @@ pub struct RunCommand {
     pub command: Option<String>,
     /// Requirements the command runs with (`--with`).
     pub with: Vec<String>,
+    /// The endpoint string apps receive, as the customer writes it (`--endpoint`).
+    pub endpoint: Option<String>,
+    /// Command cells get `OPENAI_API_VERSION` (`--api-version-env`).
+    pub api_version_env: bool,
     /// A cassette directory to answer from instead of generating (`--fixtures`).
     pub fixtures: Option<PathBuf>,
     pub jobs: Option<usize>,
@@ -27,11 +31,40 @@ pub async fn run(command: RunCommand) -> Result<ExitStatus, CommandError> {
     execute(command, None).await
 }
 
-/// A run, recorded into cassettes when `recording` is given.
+/// A run, recorded into cassettes when `recording` is given, and its report written.
 async fn execute(
     command: RunCommand,
     recording: Option<ClaimedRecording>,
 ) -> Result<ExitStatus, CommandError> {
+    let output = command.output.clone();
+    let ran = collect(command, recording).await?;
+    let written = ran.recording_written & write_output(&ran.results, &output)?;
+    if let Some(note) = &ran.not_run {
+        console::err(note);
+    }
+    let status = if ran.results.cells.is_empty() {
+        ExitStatus::Ok
+    } else {
+        ran.results.exit_status()
+    };
+    Ok(if written { status } else { status.unwritten() })
+}
+
+/// What a run produced, redacted, before any report is written.
+pub(super) struct Ran {
+    pub results: RunResults,
+    /// False when the cassettes of a recording could not be written.
+    pub recording_written: bool,
+    /// What the default run left out, and the command that runs it.
+    pub not_run: Option<String>,
+}
+
+/// Resolves the request against the matrix and the target, runs the cells and returns
+/// their results (redacted); `record` also writes its cassettes here.
+pub(super) async fn collect(
+    command: RunCommand,
+    recording: Option<ClaimedRecording>,
+) -> Result<Ran, CommandError> {
     let mut selection = command.selection.clone();
     let drivers_defaulted = selection.drivers.is_empty();
     // The default run stays offline and fast: real Python packages (which need an
@@ -64,6 +97,19 @@ async fn execute(
     }
     let (mut matrix, label) = load(&selection)?;
     check_version_sets(&matrix, &selection.version_sets)?;
+    if command.command.is_none() && !command.with.is_empty() {
+        // Without a program, `--with` changes the named sets' pins for python cells.
+        if selection.version_sets.is_empty() {
+            return Err(CommandError::Usage(
+                "--with pins packages for --command, or for the python cells of the version \
+                 sets named with --version-set NAME"
+                    .into(),
+            ));
+        }
+        matrix = matrix
+            .with_pins(&selection.version_sets, &command.with)
+            .map_err(|e| CommandError::Usage(format!("--with: {e}")))?;
+    }
     if wants_command {
         // A program instruments itself one way: its spans are judged by one style.
         if selection.styles.len() != 1 {
@@ -82,10 +128,10 @@ async fn execute(
             console::err(&format!("shard {shard} holds none of the selected cells"));
             let mut results = RunResults::new(label, command.target, Vec::new());
             results.shard = Some(shard.to_string());
-            return Ok(if write_output(&results, &command.output)? {
-                ExitStatus::Ok
-            } else {
-                ExitStatus::Ok.unwritten()
+            return Ok(Ran {
+                results,
+                recording_written: true,
+                not_run: None,
             });
         }
         return Err(CommandError::Usage(
@@ -103,6 +149,14 @@ async fn execute(
     if let Some(aim) = &aim {
         matrix = matrix.retargeted(&aim.host, aim.api_version.as_deref(), &aim.deployments);
         cells = filter(&matrix, &selection);
+    }
+    if let Some(raw) = &command.endpoint {
+        matrix = matrix
+            .with_endpoint(raw)
+            .map_err(|e| CommandError::Usage(format!("--endpoint {e}")))?;
+    }
+    if command.api_version_env {
+        matrix = matrix.with_api_version_env();
     }
     if matches!(target, RunTarget::Live(_) | RunTarget::Recording { .. }) {
         // A real service is slower than the replica, and retries take their time.
@@ -168,18 +222,20 @@ async fn execute(
         results.stabilize();
     }
     let results = redactor.scrub(&results).ok_or(CommandError::Unredactable)?;
-    written &= write_output(&results, &command.output)?;
-    if drivers_defaulted && selection.drivers == [DriverKind::Rust] {
-        say_what_did_not_run(&matrix, &selection);
-    }
-    let status = results.exit_status();
-    Ok(if written { status } else { status.unwritten() })
+    let not_run = (drivers_defaulted && selection.drivers == [DriverKind::Rust])
+        .then(|| what_did_not_run(&matrix, &selection))
+        .flatten();
+    Ok(Ran {
+        results,
+        recording_written: written,
+        not_run,
+    })
 }
 
 /// The default run shows the project's reference emitters only; a reader must not take
 /// that for "the real instrumentors work": say which real-package cells did not run and
 /// the command that runs them.
-fn say_what_did_not_run(matrix: &Matrix, selection: &Selection) {
+fn what_did_not_run(matrix: &Matrix, selection: &Selection) -> Option<String> {
     let python = filter(
         matrix,
         &Selection {
@@ -188,7 +244,7 @@ fn say_what_did_not_run(matrix: &Matrix, selection: &Selection) {
         },
     );
     if python.is_empty() {
-        return;
+        return None;
     }
     let mut sets: Vec<&str> = Vec::new();
     for set in python.iter().filter_map(|c| c.version_set_name()) {
@@ -196,13 +252,13 @@ fn say_what_did_not_run(matrix: &Matrix, selection: &Selection) {
             sets.push(set);
         }
     }
-    console::err(&format!(
+    Some(format!(
         "note: these rows are the reference emitters (rust). Not run: {} cells of the real \
          instrumentor packages (version sets: {}); `hh-compat run --driver python` runs them \
          (environments are built from PyPI on first use, or ahead with `hh-compat drivers setup`).",
         python.len(),
         sets.join(", ")
-    ));
+    ))
 }
 
 /// The environment a command runs in: the `--version-set`'s pins for the command's style,
@@ -238,8 +294,8 @@ fn command_environment(
         }
     };
     for requirement in with {
-        let name = requirement_name(requirement);
-        requirements.retain(|r| requirement_name(r) != name);
+        let name = crate::pep440::requirement_name(requirement);
+        requirements.retain(|r| crate::pep440::requirement_name(r) != name);
         requirements.push(requirement.clone());
     }
     Ok(Some(EnvSpec {
@@ -247,27 +303,6 @@ fn command_environment(
         set,
         requirements,
     }))
-}
-
-/// A requirement's package name, normalized as PyPI compares names (PEP 503: lower
-/// case, each run of `-`, `_` and `.` one `-`).
-fn requirement_name(requirement: &str) -> String {
-    let name = requirement
-        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Every secret this run knows, for the one redaction pass over what it writes and
@@ -383,7 +418,7 @@ pub struct Recording {
 }
 
 /// A recording whose directory was claimed before the run (see [`crate::cassette::claim`]).
-struct ClaimedRecording {
+pub(super) struct ClaimedRecording {
     dir: PathBuf,
     label: Option<String>,
     anonymize_host: bool,

@@ -3,7 +3,8 @@
 //! and an OTLP exporter pointed at the run's receiver.
 //!
 //! Nothing is asked of the program beyond honouring the standard variables: the
-//! `openai` SDKs read `AZURE_OPENAI_*`/`OPENAI_API_VERSION`, OpenTelemetry SDKs read
+//! `openai` SDKs read `AZURE_OPENAI_*` (`OPENAI_API_VERSION` only when the matrix
+//! sets `target.api_version_env`, since it changes what some releases do), OpenTelemetry SDKs read
 //! `OTEL_*` (including `OTEL_RESOURCE_ATTRIBUTES`, which carries the cell id so its
 //! spans are attributed even while other cells export), and HTTP clients read
 //! `HTTP_PROXY`, which offline delivers the calls to the replica with the Azure host
@@ -55,6 +56,7 @@ fn recorded_package(name: &str) -> bool {
         "openlit",
         "azure-",
         "httpx",
+        "wrapt",
     ]
     .iter()
     .any(|p| name.starts_with(p))
@@ -108,9 +110,17 @@ pub async fn prepare_env(
         .filter(|o| o.status.is_some_and(|s| s.success()))
         .and_then(|o| serde_json::from_str(o.stdout.text().trim()).ok())
         .unwrap_or_default();
+    // What the command asked for is recorded too, whatever its name.
+    let pinned: Vec<String> = (spec.requirements.iter())
+        .map(|r| crate::pep440::requirement_name(r))
+        .collect();
     let versions = all
         .into_iter()
-        .filter(|(name, _)| name == "python" || recorded_package(name))
+        .filter(|(name, _)| {
+            name == "python"
+                || recorded_package(name)
+                || pinned.contains(&crate::pep440::normalize_name(name))
+        })
         .collect();
     Ok(Some(CommandEnv {
         dir: env.dir,
@@ -155,7 +165,11 @@ pub fn environment(
         Credential::EntraToken(token) => set("AZURE_OPENAI_AD_TOKEN", token.clone()),
     }
     if let Some(version) = ctx.api_version_for(cell.provider) {
-        set("OPENAI_API_VERSION", version.to_string());
+        // The openai SDK reads OPENAI_API_VERSION by itself, which changes what some
+        // SDK and instrumentor releases do: set only when the matrix asks for it.
+        if ctx.api_version_env {
+            set("OPENAI_API_VERSION", version.to_string());
+        }
         set("AZURE_OPENAI_API_VERSION", version.to_string());
     }
     let deployments: Vec<&str> = cell

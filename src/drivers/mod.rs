@@ -21,6 +21,10 @@ pub struct DriverContext {
     pub proxy: Option<String>,
     /// Scheme and host of the endpoint, e.g. `http://contoso.openai.azure.com`.
     pub endpoint_origin: String,
+    /// The form of the endpoint string apps receive (path, trailing slash).
+    pub endpoint_form: crate::endpoint::EndpointForm,
+    /// Whether command cells get `OPENAI_API_VERSION` (the matrix's `target.api_version_env`).
+    pub api_version_env: bool,
     /// How the app authenticates. Never printed.
     pub credential: Credential,
     /// The dated api-version for the `azure-openai` provider.
@@ -64,12 +68,7 @@ impl std::fmt::Debug for Credential {
 impl DriverContext {
     /// The base URL a client for `provider` is configured with.
     pub fn endpoint_url(&self, provider: Provider) -> String {
-        let origin = self.endpoint_origin.trim_end_matches('/');
-        match provider {
-            Provider::AzureOpenAi => format!("{origin}/"),
-            Provider::AzureOpenAiV1 => format!("{origin}/openai/v1/"),
-            Provider::OpenAi => format!("{origin}/v1/"),
-        }
+        self.endpoint_form.url(&self.endpoint_origin, provider)
     }
 
     /// The api-version a provider's client sends, if any.

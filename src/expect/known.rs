@@ -2,8 +2,18 @@
 //! stop reproducing.
 
 use super::eval::{Finding, Subject};
+use crate::pep440::{normalize_name, Specifiers, Version};
 use crate::vocab::{DriverKind, Feature, Setup, Style};
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A package and the releases of it an issue concerns (`when:` in the matrix).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackageRange {
+    /// The package name, normalized (PEP 503).
+    pub package: String,
+    pub range: Specifiers,
+}
 
 /// The kind of subject a known issue covers, when it covers one kind only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -46,6 +56,9 @@ pub struct KnownIssue {
     pub setups: Vec<Setup>,
     /// Only python cells of these version sets (empty = any cell, with or without a set).
     pub version_sets: Vec<String>,
+    /// Only cells whose environment ran these packages in these ranges (python and
+    /// command cells alike; empty = any cell). Judged from the versions the cell reports.
+    pub when: Vec<PackageRange>,
     /// Covers the driver's own error (e.g. an instrumentor that fails to import) when
     /// its message contains this text, and then the assertion failures it causes.
     /// Reproduces only when that error happens.
@@ -78,6 +91,17 @@ impl KnownIssue {
     pub fn applies_to_version_set(&self, version_set: Option<&str>) -> bool {
         self.version_sets.is_empty()
             || version_set.is_some_and(|v| self.version_sets.iter().any(|s| s == v))
+    }
+
+    /// Whether the issue applies to a cell that ran `versions` (as the cell reports
+    /// them: package → version, plus the python driver's `instrumentor` and
+    /// `instrumentor_version`). A package the cell did not report is not there.
+    pub fn applies_to_versions(&self, versions: &BTreeMap<String, String>) -> bool {
+        self.when.iter().all(|w| {
+            installed(versions, &w.package)
+                .and_then(Version::parse)
+                .is_some_and(|v| w.range.contains(&v))
+        })
     }
 
     /// Whether this issue expects a driver error with this message.
@@ -184,4 +208,20 @@ pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
         expected_failures,
         unreproduced,
     }
+}
+
+/// The version of `package` (normalized) among a cell's reported versions.
+pub fn installed<'a>(versions: &'a BTreeMap<String, String>, package: &str) -> Option<&'a str> {
+    let named = |name: &str| normalize_name(name) == package;
+    versions
+        .iter()
+        .find(|(name, _)| named(name))
+        .map(|(_, v)| v.as_str())
+        .or_else(|| {
+            versions
+                .get("instrumentor")
+                .filter(|dist| named(dist))
+                .and_then(|_| versions.get("instrumentor_version"))
+                .map(String::as_str)
+        })
 }

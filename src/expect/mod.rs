@@ -17,7 +17,7 @@ pub use check::{
     TemplateRegex,
 };
 pub use eval::{evaluate, Finding, SpanSummary, Subject};
-pub use known::{judge, Judgement, KnownIssue, SubjectKind, Verdict};
+pub use known::{installed, judge, Judgement, KnownIssue, PackageRange, SubjectKind, Verdict};
 pub use template::{
     is_known_placeholder, Template, TemplateError, TemplateVars, VarValue, KNOWN_PLACEHOLDERS,
 };

@@ -408,6 +408,7 @@ fn issue(id: &str) -> KnownIssue {
         features: vec![],
         drivers: vec![],
         version_sets: vec![],
+        when: vec![],
         error: None,
         check: None,
         attribute: None,
@@ -488,4 +489,31 @@ fn two_issues_covering_the_same_finding_both_count_as_reproduced() {
     let b = issue("b");
     let j = judge(vec![f], &[a, b]);
     assert_eq!(j.verdict, Verdict::XFail, "{j:#?}");
+}
+
+#[test]
+fn an_issue_scoped_by_versions_applies_only_where_those_releases_ran() {
+    use std::collections::BTreeMap;
+    let mut k = issue("old-traceloop");
+    k.when = vec![crate::expect::PackageRange {
+        package: "opentelemetry-instrumentation-openai".into(),
+        range: crate::pep440::Specifiers::parse("<0.40").unwrap(),
+    }];
+    let ran = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    // A command cell reports each package under its own name (any spelling).
+    assert!(k.applies_to_versions(&ran(&[("opentelemetry_instrumentation_openai", "0.39.1")])));
+    assert!(!k.applies_to_versions(&ran(&[("opentelemetry-instrumentation-openai", "0.40.0")])));
+    // The python driver names its instrumentor separately.
+    assert!(k.applies_to_versions(&ran(&[
+        ("instrumentor", "opentelemetry-instrumentation-openai"),
+        ("instrumentor_version", "0.16.5"),
+    ])));
+    // A cell that did not run the package (the rust driver) is not concerned.
+    assert!(!k.applies_to_versions(&ran(&[])));
+    assert!(issue("any").applies_to_versions(&ran(&[])));
 }

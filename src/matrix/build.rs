@@ -244,6 +244,32 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
                 .map_err(|m| cx.err(pos_of(set), format!("known issue `{}`: {m}", k.id.value)))?;
             issue_sets.push(set.value.clone());
         }
+        let mut when = Vec::new();
+        for (package, range) in &k.when.0 {
+            let name = crate::pep440::normalize_name(&package.value);
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(cx.err(
+                    pos_of(package),
+                    format!(
+                        "known issue `{}`: `{}` is not a package name",
+                        k.id.value, package.value
+                    ),
+                ));
+            }
+            let range = crate::pep440::Specifiers::parse(&range.value).map_err(|m| {
+                cx.err(
+                    pos_of(range),
+                    format!(
+                        "known issue `{}`, `when.{}`: {m}",
+                        k.id.value, package.value
+                    ),
+                )
+            })?;
+            when.push(crate::expect::PackageRange {
+                package: name,
+                range,
+            });
+        }
         known_issues.push(KnownIssue {
             id: k.id.value,
             summary: k.summary.unwrap_or_default(),
@@ -252,6 +278,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
             drivers: k.drivers.into_iter().map(|s| s.0).collect(),
             setups: k.setups.into_iter().map(|s| s.0).collect(),
             version_sets: issue_sets,
+            when,
             error: k.error.filter(|e| !e.trim().is_empty()),
             check: k.check.map(|c| c.value),
             attribute: k.attribute,
@@ -419,12 +446,19 @@ fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetS
             ),
         ));
     }
+    let endpoint = match &t.endpoint {
+        None => crate::endpoint::EndpointForm::default(),
+        Some(raw) => crate::endpoint::EndpointForm::parse(&raw.value, &host)
+            .map_err(|e| cx.err(pos_of(raw), format!("`target.endpoint`: {e}")))?,
+    };
     Ok(TargetSpec {
         resource: t.resource,
         host,
         api_version: t.api_version,
         api_key: t.api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
         shapes: t.shapes,
+        endpoint,
+        api_version_env: t.api_version_env,
     })
 }
 

@@ -45,6 +45,10 @@ pub struct TargetSpec {
     api_key: String,
     /// The month whose Azure shapes the offline replica answers in; `None`: the newest.
     pub shapes: Option<crate::replica::Shapes>,
+    /// The form of the endpoint string apps receive (`target.endpoint`).
+    pub endpoint: crate::endpoint::EndpointForm,
+    /// Whether command cells get `OPENAI_API_VERSION` (`target.api_version_env`).
+    pub api_version_env: bool,
 }
 
 impl TargetSpec {
@@ -92,6 +96,29 @@ impl Matrix {
     }
     pub fn target(&self) -> &TargetSpec {
         &self.target
+    }
+    /// The same matrix with apps given the endpoint in the form `raw` (`run --endpoint`),
+    /// which must name the target's host.
+    pub fn with_endpoint(mut self, raw: &str) -> Result<Self, String> {
+        self.target.endpoint = crate::endpoint::EndpointForm::parse(raw, &self.target.host)?;
+        Ok(self)
+    }
+    /// The same matrix with `requirements` (`package==version`) pinned in the named
+    /// version sets (all when empty): python cells run those releases (`run --with`).
+    pub fn with_pins(mut self, sets: &[String], requirements: &[String]) -> Result<Self, String> {
+        for set in &mut self.version_sets {
+            if sets.is_empty() || sets.contains(&set.name) {
+                for requirement in requirements {
+                    set.pin(requirement)?;
+                }
+            }
+        }
+        Ok(self)
+    }
+    /// The same matrix with command cells given `OPENAI_API_VERSION` (`run --api-version-env`).
+    pub fn with_api_version_env(mut self) -> Self {
+        self.target.api_version_env = true;
+        self
     }
     /// The deployments the replica should serve, in file order.
     pub fn deployments(&self) -> &[Deployment] {

@@ -60,6 +60,13 @@ pub struct RawTarget {
     pub api_key: Option<String>,
     #[serde(default)]
     pub shapes: Option<crate::replica::Shapes>,
+    /// The endpoint string apps receive, exactly as a customer writes it.
+    #[serde(default)]
+    pub endpoint: Option<Spanned<String>>,
+    /// Whether command cells get `OPENAI_API_VERSION` (it changes what some SDK and
+    /// instrumentor releases do, so it is set only when asked for).
+    #[serde(default)]
+    pub api_version_env: bool,
 }
 
 /// One version set: pins every style of the set shares (`common`) and per-style pins.
@@ -825,6 +832,9 @@ pub struct RawKnownIssue {
     /// Limits the issue to python cells of these version sets (empty = any cell).
     #[serde(default)]
     pub version_sets: Vec<Spanned<String>>,
+    /// Limits the issue to cells that ran these packages in these version ranges.
+    #[serde(default)]
+    pub when: OMap<Spanned<String>, Spanned<String>>,
     /// Text of a driver error (e.g. Python's import error) this issue expects.
     #[serde(default)]
     pub error: Option<String>,

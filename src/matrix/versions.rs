@@ -51,6 +51,24 @@ impl VersionSet {
         Some(out)
     }
 
+    /// Pins `requirement` (`package==version`) for every style and setup of this set:
+    /// it replaces the pin of the same package wherever the set has one, and is added to
+    /// each style's pins where it has none.
+    pub fn pin(&mut self, requirement: &str) -> Result<(), String> {
+        let package = parse_pin(requirement)?;
+        let same = |line: &String| parse_pin(line).is_ok_and(|p| p == package);
+        for (_, pins) in &mut self.styles {
+            pins.retain(|l| !same(l));
+            pins.push(requirement.to_string());
+        }
+        for (_, pins) in self.setups.iter_mut().flatten() {
+            for line in pins.iter_mut().filter(|l| same(l)) {
+                *line = requirement.to_string();
+            }
+        }
+        Ok(())
+    }
+
     /// Whether this set runs `setup` for any style.
     pub fn runs(&self, setup: Setup) -> bool {
         match &self.setups {
@@ -233,6 +251,34 @@ pub fn lookup<'a>(sets: &'a [VersionSet], name: &str) -> Result<&'a VersionSet, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_replaces_the_same_package_everywhere_in_the_set() {
+        let mut set = VersionSet {
+            name: "latest".into(),
+            description: None,
+            styles: vec![(
+                Style::Traceloop,
+                vec![
+                    "openai==1.0.0".into(),
+                    "Opentelemetry_Instrumentation_OpenAI==0.62.4".into(),
+                ],
+            )],
+            setups: Some(vec![(Setup::TraceloopSdk, vec!["openai==1.1.0".into()])]),
+        };
+        set.pin("opentelemetry-instrumentation-openai==0.40.0")
+            .unwrap();
+        set.pin("openai==1.40.0").unwrap();
+        assert_eq!(
+            set.requirements_for(Style::Traceloop, Setup::TraceloopSdk)
+                .unwrap(),
+            [
+                "opentelemetry-instrumentation-openai==0.40.0",
+                "openai==1.40.0"
+            ]
+        );
+        assert!(set.pin("openai>=1").is_err());
+    }
 
     #[test]
     fn pins_are_exact_and_names_normalized() {

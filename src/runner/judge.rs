@@ -2,7 +2,7 @@
 //! issues become one cell's status and findings.
 
 use crate::drivers::DriverRun;
-use crate::expect::{self, SubjectKind, Verdict};
+use crate::expect::{self, KnownIssue, SubjectKind, Verdict};
 use crate::matrix::Cell;
 use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord};
 use std::time::{Duration, Instant};
@@ -48,6 +48,10 @@ pub(super) fn judge(
     // check that follows.
     let mut evaluated = expect::evaluate_backend(&cell.backend, &run.backend);
     evaluated.extend(expect::evaluate(&cell.checks, &run.spans, &cell.vars));
+    // Issues scoped by package versions concern only cells that ran those releases.
+    let known: Vec<&KnownIssue> = (cell.known_issues.iter())
+        .filter(|k| k.applies_to_versions(&run.versions))
+        .collect();
     // An issue that names a driver error reproduces only when that error happens, and
     // then also covers the assertion failures it causes (e.g. no spans).
     let error_text = run.error.as_ref().map(ToString::to_string);
@@ -57,15 +61,12 @@ pub(super) fn judge(
         .filter(|e| !e.is_infrastructure())
         .and_then(|_| {
             let text = error_text.as_deref().unwrap_or_default();
-            cell.known_issues.iter().find(|k| k.covers_error(text))
+            known.iter().copied().find(|k| k.covers_error(text))
         });
-    let issues: Vec<_> = match error_issue {
-        Some(_) => cell.known_issues.clone(),
-        None => (cell.known_issues.iter())
-            .filter(|k| k.error.is_none())
-            .cloned()
-            .collect(),
-    };
+    let issues: Vec<KnownIssue> = (known.iter().copied())
+        .filter(|k| error_issue.is_some() || k.error.is_none())
+        .cloned()
+        .collect();
     let mut judgement = expect::judge(evaluated, &issues);
     // A known issue about a span's attributes, events or status cannot be judged when a
     // known issue explains that the span never existed (its check selects no span at
@@ -94,12 +95,8 @@ pub(super) fn judge(
     match error_issue {
         // The app failed before it could produce what the other issues are about.
         Some(_) => judgement.unreproduced.clear(),
-        None => (judgement.unreproduced).extend(
-            cell.known_issues
-                .iter()
-                .filter(|k| k.error.is_some())
-                .cloned(),
-        ),
+        None => (judgement.unreproduced)
+            .extend(known.iter().copied().filter(|k| k.error.is_some()).cloned()),
     }
     if !judgement.failures.is_empty() {
         judgement.verdict = Verdict::Fail;
@@ -150,7 +147,35 @@ pub(super) fn judge(
             .iter()
             .map(|n| Finding::new(FindingKind::Note, n.clone())),
     );
+    if let Some(note) = calls_without_spans(&run, &requests) {
+        findings.push(Finding::new(FindingKind::Note, note));
+    }
     result(cell, status, findings, run, requests, elapsed)
+}
+
+/// "No spans" alone does not say whether the app got that far: when it did call the
+/// service, say so, so the finding points at the instrumentation rather than the app.
+fn calls_without_spans(run: &DriverRun, requests: &[RequestRecord]) -> Option<String> {
+    if !run.spans.is_empty() || requests.is_empty() {
+        return None;
+    }
+    let mut statuses: Vec<(u16, usize)> = Vec::new();
+    for r in requests {
+        match statuses.iter_mut().find(|(s, _)| *s == r.status) {
+            Some((_, n)) => *n += 1,
+            None => statuses.push((r.status, 1)),
+        }
+    }
+    let answered: Vec<String> = statuses
+        .iter()
+        .map(|(s, n)| if *n == 1 { s.to_string() } else { format!("{s} ×{n}") })
+        .collect();
+    Some(format!(
+        "the app made {} call(s) to the service (answered {}) and no span arrived: the calls \
+         happened, the instrumentation did not record or export them",
+        requests.len(),
+        answered.join(", ")
+    ))
 }
 
 fn from_expect(kind: FindingKind, f: &expect::Finding) -> Finding {
@@ -326,5 +351,34 @@ known_issues:
             Duration::ZERO,
         );
         assert_eq!(r.status, CellStatus::Xpass, "{:?}", r.findings);
+    }
+
+    #[test]
+    fn no_spans_after_answered_calls_says_the_calls_happened() {
+        let call = |status| RequestRecord {
+            method: "POST".into(),
+            route: "azure_chat".into(),
+            deployment: Some("gpt-4o".into()),
+            status,
+            path: None,
+        };
+        let r = judge(
+            &cell(),
+            DriverRun::default(),
+            vec![call(200), call(200), call(404)],
+            Duration::ZERO,
+        );
+        assert_eq!(r.status, CellStatus::Fail);
+        let note = r.findings.iter().find(|f| f.kind == FindingKind::Note);
+        assert!(
+            note.is_some_and(|n| n.message.starts_with(
+                "the app made 3 call(s) to the service (answered 200 ×2, 404) and no span arrived"
+            )),
+            "{:?}",
+            r.findings
+        );
+        // Without calls there is nothing to add.
+        let r = judge(&cell(), DriverRun::default(), Vec::new(), Duration::ZERO);
+        assert!(r.findings.iter().all(|f| f.kind != FindingKind::Note));
     }
 }

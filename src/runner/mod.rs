@@ -109,10 +109,11 @@ pub async fn run(
             let ctx = offline_context(matrix, &replica, options, RetryPolicy::NONE);
             (Some(Arc::new(replica)), ctx)
         }
-        RunTarget::Live(live) => (None, live_context(live, None, options)),
-        RunTarget::Recording { live, proxy } => {
-            (None, live_context(live, Some(proxy.clone()), options))
-        }
+        RunTarget::Live(live) => (None, live_context(matrix, live, None, options)),
+        RunTarget::Recording { live, proxy } => (
+            None,
+            live_context(matrix, live, Some(proxy.clone()), options),
+        ),
         RunTarget::Replay(store) => {
             let replica = replica::start_replay(store.clone()).await?;
             // The recording holds whatever retries the live run made.
@@ -289,6 +290,8 @@ fn offline_context(
     DriverContext {
         proxy: Some(replica.base_url()),
         endpoint_origin: format!("http://{}", matrix.target().host),
+        endpoint_form: matrix.target().endpoint.clone(),
+        api_version_env: matrix.target().api_version_env,
         credential: Credential::ApiKey(matrix.api_key().to_string()),
         api_version: matrix.target().api_version.clone().unwrap_or_default(),
         request_timeout: options.request_timeout,
@@ -299,7 +302,12 @@ fn offline_context(
 
 /// How apps reach a live resource: directly, or through `proxy` with the endpoint's
 /// host kept over plain HTTP (the recording proxy speaks to the real endpoint).
-fn live_context(live: &LiveSettings, proxy: Option<String>, options: &RunOptions) -> DriverContext {
+fn live_context(
+    matrix: &Matrix,
+    live: &LiveSettings,
+    proxy: Option<String>,
+    options: &RunOptions,
+) -> DriverContext {
     let endpoint_origin = match &proxy {
         None => live.endpoint_origin.clone(),
         Some(_) => format!("http://{}", live.host),
@@ -307,6 +315,8 @@ fn live_context(live: &LiveSettings, proxy: Option<String>, options: &RunOptions
     DriverContext {
         proxy,
         endpoint_origin,
+        endpoint_form: matrix.target().endpoint.clone(),
+        api_version_env: matrix.target().api_version_env,
         credential: live.credential.clone(),
         api_version: live.api_version.clone().unwrap_or_default(),
         request_timeout: options.request_timeout,

@@ -3,10 +3,12 @@
 //! `cargo test --test it MODULE::` runs one area, e.g. `cargo test --test it adversarial::`.
 
 mod cassette_support;
+mod index_support;
 mod instrument_support;
 mod live_support;
 
 mod adversarial;
+mod bisect;
 mod cassette_record_replay;
 mod cassette_replay;
 mod cli;

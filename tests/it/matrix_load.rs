@@ -981,3 +981,50 @@ fn target_shapes_is_a_month() {
     let e = err(&bad).to_string();
     assert!(e.starts_with("m.yaml:") && e.contains("YYYY-MM"), "{e}");
 }
+
+#[test]
+fn an_endpoint_form_keeps_its_trailing_slash_and_must_name_the_host() {
+    let text = BASE.replace(
+        "  api_key: k\n",
+        "  api_key: k\n  endpoint: https://contoso.openai.azure.com/\n",
+    );
+    let m = parse_str(&text, "m.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.target()
+            .endpoint
+            .url("http://contoso.openai.azure.com", m.provider()),
+        "http://contoso.openai.azure.com/"
+    );
+    assert!(!m.target().api_version_env);
+    let text = BASE.replace(
+        "  api_key: k\n",
+        "  api_key: k\n  endpoint: https://fabrikam.openai.azure.com/\n",
+    );
+    assert_err(&text, "6:13", "`target.endpoint`");
+    assert_err(&text, "6:13", "target's host is `contoso.openai.azure.com`");
+}
+
+#[test]
+fn a_known_issue_scoped_by_versions_is_checked_at_load() {
+    let issue = |when: &str| {
+        format!("{BASE}known_issues:\n  - id: old\n    reason: r\n    when: {{{when}}}\n")
+    };
+    let m = parse_str(
+        &issue("opentelemetry_instrumentation_openai: \"<0.40\""),
+        "m.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let when = &m.cells()[0].known_issues[0].when;
+    assert_eq!(when[0].package, "opentelemetry-instrumentation-openai");
+    assert_eq!(when[0].range.to_string(), "<0.40");
+    assert_err(
+        &issue("openai: \"0.40\""),
+        "28:19",
+        "known issue `old`, `when.openai`: `0.40` is not a version clause",
+    );
+    assert_err(
+        &issue("\"open ai\": \"<1\""),
+        "28:12",
+        "`open ai` is not a package name",
+    );
+}

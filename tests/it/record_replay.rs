@@ -473,8 +473,8 @@ fn command_cells_need_a_command_one_style_and_a_program_that_works() {
     );
 }
 
-/// An app that builds its URL from an endpoint with a trailing slash, as openai SDKs
-/// before 1.58 do: `http://host/` + `/openai/…` = `//openai/…`.
+/// An app that appends `/openai/…` to its endpoint without trimming it, as openai SDKs
+/// before 1.58 do: given `http://host/`, it calls `//openai/…`.
 const DOUBLE_SLASH_APP: &str = r#"
 import json, os, urllib.request
 url = (os.environ["AZURE_OPENAI_ENDPOINT"] + "/openai/deployments/"
@@ -493,10 +493,13 @@ except urllib.error.HTTPError as e:
 fn a_route_azure_does_not_serve_is_a_setup_error_not_an_instrumentor_failure() {
     let dir = temp_dir("double-slash");
     std::fs::write(dir.join("app.py"), DOUBLE_SLASH_APP).expect("app");
+    // The customer's endpoint, exactly as written, with its trailing slash.
     let args = [
         "run",
         "--command",
         "python3 app.py",
+        "--endpoint",
+        "https://contoso.openai.azure.com/",
         "--style",
         "traceloop",
         "--feature",
@@ -514,5 +517,88 @@ fn a_route_azure_does_not_serve_is_a_setup_error_not_an_instrumentor_failure() {
     assert_eq!(
         c["requests"][0]["path"],
         "//openai/deployments/gpt-4o/chat/completions"
+    );
+}
+
+/// A customer's app on an openai release from before the SDK trimmed the endpoint.
+const OPENAI_1_40_APP: &str = r#"
+import os
+from openai import AzureOpenAI
+client = AzureOpenAI(azure_endpoint=os.environ["AZURE_OPENAI_ENDPOINT"],
+                     api_key=os.environ["AZURE_OPENAI_API_KEY"],
+                     api_version=os.environ["AZURE_OPENAI_API_VERSION"])
+reply = client.chat.completions.create(
+    model=os.environ["AZURE_OPENAI_DEPLOYMENT_NAME"],
+    messages=[{"role": "user", "content": os.environ["HH_COMPAT_PROMPT"]}])
+print("answered:", reply.choices[0].message.content[:20])
+"#;
+
+#[test]
+fn an_openai_1_40_app_reaches_real_routes_with_the_default_endpoint() {
+    let dir = temp_dir("openai-1-40");
+    std::fs::write(dir.join("app.py"), OPENAI_1_40_APP).expect("app");
+    let run = |extra: &[&str], exit| {
+        let mut args = vec![
+            "run",
+            "--command",
+            "python app.py",
+            "--with",
+            "openai==1.40.0",
+            // openai 1.40 passes `proxies=` to httpx, which httpx 0.28 removed.
+            "--with",
+            "httpx==0.27.2",
+            "--style",
+            "traceloop",
+            "--feature",
+            "chat",
+        ];
+        args.extend(extra);
+        run_json(&dir, &offline(), &args, exit).1
+    };
+    // The default endpoint: the call reaches the chat route and is answered; the app
+    // exports no span, so the cell fails on the spans, not on the setup.
+    let r = run(&[], 1);
+    let c = cell(&r, "azure-openai/traceloop/chat/command");
+    assert_eq!(c["versions"]["openai"], "1.40.0", "{c:#}");
+    assert_eq!(c["requests"][0]["route"], "azure_chat", "{c:#}");
+    assert_eq!(c["requests"][0]["status"], 200, "{c:#}");
+    assert!(c["requests"][0].get("path").is_none(), "{c:#}");
+    assert!(
+        !findings(c).iter().any(|f| f.starts_with("setup:")),
+        "{c:#}"
+    );
+    // The same app given the endpoint with a trailing slash calls `//openai/…`: a setup
+    // error that names the request.
+    let r = run(&["--endpoint", "http://contoso.openai.azure.com/"], 3);
+    let c = cell(&r, "azure-openai/traceloop/chat/command");
+    assert_eq!(c["status"], "error", "{c:#}");
+    assert_eq!(
+        c["requests"][0]["path"], "//openai/deployments/gpt-4o/chat/completions",
+        "{c:#}"
+    );
+}
+
+#[test]
+fn an_endpoint_for_another_host_is_a_usage_error() {
+    let dir = temp_dir("endpoint-host");
+    let matrix = matrix();
+    let out = hh(
+        &dir,
+        &offline(),
+        &[
+            "run",
+            "--matrix",
+            &matrix,
+            "--endpoint",
+            "https://fabrikam.openai.azure.com/",
+            "--feature",
+            "chat",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--endpoint") && stderr.contains("fabrikam.openai.azure.com"),
+        "{stderr}"
     );
 }

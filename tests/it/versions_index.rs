@@ -2,7 +2,6 @@
 //! on loopback, in PEP 503 "simple" form: pip's real client asks it (through
 //! PIP_INDEX_URL), so no test needs PyPI.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -27,50 +26,17 @@ const PACKAGES: &[(&str, &[&str])] = &[
     ("fake-same", &["fake_same-2.0.0.tar.gz"]),
 ];
 
-/// Serves the simple index on 127.0.0.1 for the rest of the test process; its URL.
+/// Serves the fake index (names only: `pip index versions` never downloads) on loopback.
 fn serve_index() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut header = String::new();
-                match reader.read_line(&mut header) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) if header.trim().is_empty() => break,
-                    Ok(_) => {}
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let name = path.trim_start_matches("/simple/").trim_end_matches('/');
-            let (status, body) = match PACKAGES.iter().find(|(n, _)| *n == name) {
-                Some((_, files)) => {
-                    let links: String = files
-                        .iter()
-                        .map(|f| format!("<a href=\"/files/{f}\">{f}</a>\n"))
-                        .collect();
-                    (
-                        "200 OK",
-                        format!("<!DOCTYPE html><html><body>\n{links}</body></html>\n"),
-                    )
-                }
-                None => ("404 Not Found", "not found\n".to_string()),
-            };
-            let mut stream = &stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    format!("http://{addr}/simple/")
+    crate::index_support::serve(
+        PACKAGES
+            .iter()
+            .map(|(name, files)| {
+                let files = files.iter().map(|f| (f.to_string(), Vec::new())).collect();
+                (name.to_string(), files)
+            })
+            .collect(),
+    )
 }
 
 const MATRIX: &str = "provider: openai

@@ -1,0 +1,339 @@
+//! `hh-compat bisect`: the first release of a package where a verdict changes.
+//!
+//! Given cells (a customer's `--command`, or python-driver cells of a version set), a
+//! package and two of its releases, the released versions between them are listed with
+//! pip's own client (as `versions check` does), and the cells are run with the package
+//! pinned to each release a binary search needs; every other pin stays as given. A
+//! release's outcome is its cells' statuses and the subjects of their findings; the
+//! search finds the first release, walking from the older bound to the newer, whose
+//! outcome is no longer the older bound's. Both bounds are run at once (their
+//! environments build in parallel); each environment is cached with the python driver's.
+//!
+//! A release whose environment cannot be built with the other pins (or that did not
+//! end up installed) is reported and skipped, not fatal; only the bounds must install.
+
+use super::run::{collect, RunCommand};
+use super::CommandError;
+use crate::console;
+use crate::drivers::venv;
+use crate::index::{self, Query};
+use crate::pep440::{normalize_name, Version};
+use crate::report::{CellResult, CellStatus, ExitStatus, FindingKind, RunResults};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Which releases to search between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bounds {
+    /// A release known good and one known bad (in either order: a fix or a regression).
+    GoodBad { good: String, bad: String },
+    /// `--range FROM..TO`: the first release after FROM that behaves differently.
+    Range { from: String, to: String },
+}
+
+/// `hh-compat bisect`.
+#[derive(Debug, Clone)]
+pub struct BisectCommand {
+    /// The cells to run (selection, `--command`, `--with`, target); the package's pin
+    /// is added to its `with` for each release tried.
+    pub run: RunCommand,
+    pub package: String,
+    pub bounds: Bounds,
+    /// Count pre-releases between the bounds too.
+    pub pre: bool,
+    /// How long the index may take to list the releases.
+    pub index_timeout: Duration,
+}
+
+/// What one release's cells did: per cell id, the status and the findings' subjects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome(BTreeMap<String, (CellStatus, BTreeSet<String>)>);
+
+impl Outcome {
+    fn of(results: &RunResults) -> Outcome {
+        Outcome(
+            results
+                .cells
+                .iter()
+                .map(|c| (c.id.clone(), (c.status, subjects(c))))
+                .collect(),
+        )
+    }
+
+    /// `fail` ×2, `pass` ×1 — for the progress lines.
+    fn summary(&self) -> String {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (status, _) in self.0.values() {
+            *counts.entry(status.as_str()).or_default() += 1;
+        }
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(s, n)| {
+                if *n == 1 {
+                    s.to_string()
+                } else {
+                    format!("{s} ×{n}")
+                }
+            })
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// The findings that make a verdict, as `check: subject` (or the message when the
+/// finding has no subject), notes left out.
+fn subjects(cell: &CellResult) -> BTreeSet<String> {
+    cell.findings
+        .iter()
+        .filter(|f| !matches!(f.kind, FindingKind::Note))
+        .map(|f| match (&f.check, &f.subject) {
+            (Some(check), Some(subject)) => format!("{check}: {subject}"),
+            _ => f.message.chars().take(160).collect(),
+        })
+        .collect()
+}
+
+/// Runs the bisection, printing progress and the answer. Exit 0 when a change was
+/// found, 1 when the bounds behave the same, 2 for bad input, 3 when a bound cannot run.
+pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> {
+    let package = normalize_name(&command.package);
+    let (from, to, labels) = match &command.bounds {
+        Bounds::GoodBad { good, bad } => {
+            let (g, b) = (parse_version(good)?, parse_version(bad)?);
+            if g == b {
+                return Err(CommandError::Usage(format!(
+                    "--good and --bad are the same release ({good}); give two different ones"
+                )));
+            }
+            if g < b {
+                (good.clone(), bad.clone(), ("good", "bad"))
+            } else {
+                (bad.clone(), good.clone(), ("bad", "good"))
+            }
+        }
+        Bounds::Range { from, to } => {
+            let (f, t) = (parse_version(from)?, parse_version(to)?);
+            if f >= t {
+                return Err(CommandError::Usage(format!(
+                    "--range {from}..{to}: the first release must be older than the second"
+                )));
+            }
+            (from.clone(), to.clone(), ("first", "last"))
+        }
+    };
+    let releases = releases_between(&command, &package, &from, &to).await?;
+    console::err(&format!(
+        "bisect: {package}: {} releases from {from} ({}) to {to} ({})",
+        releases.len(),
+        labels.0,
+        labels.1
+    ));
+
+    let (older, newer) = futures::join!(
+        try_release(&command, &package, &from),
+        try_release(&command, &package, &to)
+    );
+    let older = bound(older?, &from)?;
+    let newer = bound(newer?, &to)?;
+    console::err(&format!("bisect: {from} → {}", older.summary()));
+    console::err(&format!("bisect: {to} → {}", newer.summary()));
+    if older == newer {
+        console::out(&format!(
+            "{package} {from} and {to} give the same verdicts ({}); nothing changes between them",
+            older.summary()
+        ));
+        return Ok(ExitStatus::Incompatible);
+    }
+
+    // Invariant: releases[lo] behaves like `from`, releases[hi] does not.
+    let (mut lo, mut hi) = (0, releases.len() - 1);
+    let mut outcomes: BTreeMap<usize, Outcome> = BTreeMap::from([(lo, older), (hi, newer)]);
+    let mut untestable: BTreeSet<usize> = BTreeSet::new();
+    while let Some(mid) = next_probe(lo, hi, &untestable) {
+        let steps = ((hi - lo - untestable.range(lo..hi).count()) as f64)
+            .log2()
+            .ceil();
+        match try_release(&command, &package, &releases[mid]).await? {
+            Tried::Ran(outcome) => {
+                console::err(&format!(
+                    "bisect: {} → {} (about {steps} step(s) left)",
+                    releases[mid],
+                    outcome.summary()
+                ));
+                if outcome == outcomes[&0] {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+                outcomes.insert(mid, outcome);
+            }
+            Tried::NotInstalled(why) => {
+                console::err(&format!("bisect: {} skipped: {why}", releases[mid]));
+                untestable.insert(mid);
+            }
+        }
+    }
+    let skipped: Vec<&str> = (lo + 1..hi).map(|i| releases[i].as_str()).collect();
+    let mut answer = format!(
+        "first release of {package} that no longer behaves like {from} ({}): {}",
+        labels.0, releases[hi]
+    );
+    if skipped.is_empty() {
+        answer.push_str(&format!(" (the release before it is {})", releases[lo]));
+    } else {
+        answer.push_str(&format!(
+            " or one of {} (they could not be installed with the other pins; the last that \
+             behaves like {from} is {})",
+            skipped.join(", "),
+            releases[lo]
+        ));
+    }
+    console::out(&answer);
+    console::out(&differences(
+        &releases[lo],
+        &outcomes[&lo],
+        &releases[hi],
+        &outcomes[&hi],
+    ));
+    Ok(ExitStatus::Ok)
+}
+
+/// The next index to try between `lo` and `hi`: the middle one, or the nearest to it
+/// that is not known to be untestable. `None` when nothing is left between them.
+fn next_probe(lo: usize, hi: usize, untestable: &BTreeSet<usize>) -> Option<usize> {
+    let mid = lo + (hi - lo) / 2;
+    (0..hi - lo)
+        .flat_map(|d| [mid.checked_sub(d), Some(mid + d)])
+        .flatten()
+        .find(|i| *i > lo && *i < hi && !untestable.contains(i))
+}
+
+fn parse_version(text: &str) -> Result<Version, CommandError> {
+    Version::parse(text)
+        .ok_or_else(|| CommandError::Usage(format!("`{text}` is not a version (e.g. 0.16.7)")))
+}
+
+/// Every released version from `from` to `to` (both included), oldest first.
+async fn releases_between(
+    command: &BisectCommand,
+    package: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<String>, CommandError> {
+    let python = venv::find_python3().map_err(|e| CommandError::Usage(e.to_string()))?;
+    let (f, t) = (parse_version(from)?, parse_version(to)?);
+    let query = Query {
+        package: package.to_string(),
+        pre: command.pre || f.is_prerelease() || t.is_prerelease(),
+    };
+    let listed = index::released(&python, &query, command.index_timeout)
+        .await
+        .map_err(|e| match &e {
+            // pip says so when the index has no such project.
+            index::IndexError::Failed { detail, .. }
+                if detail.contains("No matching distribution") =>
+            {
+                CommandError::Usage(format!("{package}: the package index has no such package"))
+            }
+            _ => CommandError::Index(e),
+        })?;
+    let mut releases: Vec<(Version, String)> = listed
+        .into_iter()
+        .filter_map(|text| Version::parse(&text).map(|v| (v, text)))
+        .filter(|(v, _)| (query.pre || !v.is_prerelease()) && *v >= f && *v <= t)
+        .collect();
+    releases.sort_by(|a, b| a.0.cmp(&b.0));
+    releases.dedup_by(|a, b| a.0 == b.0);
+    for (bound, v) in [(from, &f), (to, &t)] {
+        if !releases.iter().any(|(r, _)| r == v) {
+            return Err(CommandError::Usage(format!(
+                "{package} {bound} is not a release the package index lists"
+            )));
+        }
+    }
+    Ok(releases.into_iter().map(|(_, text)| text).collect())
+}
+
+enum Tried {
+    Ran(Outcome),
+    NotInstalled(String),
+}
+
+/// Runs the cells with `package` pinned to `version`.
+async fn try_release(
+    command: &BisectCommand,
+    package: &str,
+    version: &str,
+) -> Result<Tried, CommandError> {
+    let mut run = command.run.clone();
+    run.with
+        .retain(|r| crate::pep440::requirement_name(r) != package);
+    run.with.push(format!("{package}=={version}"));
+    let ran = collect(run, None).await?;
+    let wanted = Version::parse(version);
+    // The release must be what ran: a failed install leaves it out (or another in).
+    let missing = ran.results.cells.iter().find(|c| {
+        c.status != CellStatus::Skip
+            && crate::expect::installed(&c.versions, package).and_then(Version::parse) != wanted
+    });
+    if let Some(cell) = missing {
+        let why = cell
+            .findings
+            .iter()
+            .find(|f| matches!(f.kind, FindingKind::Failure | FindingKind::Error))
+            .map(|f| f.message.lines().next().unwrap_or_default().to_string())
+            .unwrap_or_else(|| "the release was not installed".to_string());
+        return Ok(Tried::NotInstalled(why));
+    }
+    Ok(Tried::Ran(Outcome::of(&ran.results)))
+}
+
+/// A bound must run: without it there is nothing to compare with.
+fn bound(tried: Tried, version: &str) -> Result<Outcome, CommandError> {
+    match tried {
+        Tried::Ran(outcome) => Ok(outcome),
+        Tried::NotInstalled(why) => Err(CommandError::Install(format!(
+            "bisect: {version} could not be installed with the other pins: {why}"
+        ))),
+    }
+}
+
+/// The cells whose status or findings differ between the two releases.
+fn differences(a: &str, before: &Outcome, b: &str, after: &Outcome) -> String {
+    let mut out = String::from("what differs:");
+    for (id, (status, subjects)) in &after.0 {
+        let Some((was, had)) = before.0.get(id) else {
+            continue;
+        };
+        if was == status && had == subjects {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n  {id}: {a} {} → {b} {}",
+            was.as_str(),
+            status.as_str()
+        ));
+        for s in had.difference(subjects) {
+            out.push_str(&format!("\n    only in {a}: {s}"));
+        }
+        for s in subjects.difference(had) {
+            out.push_str(&format!("\n    only in {b}: {s}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_go_to_the_middle_and_step_around_untestable_releases() {
+        let none = BTreeSet::new();
+        assert_eq!(next_probe(0, 8, &none), Some(4));
+        assert_eq!(next_probe(3, 4, &none), None);
+        assert_eq!(next_probe(0, 2, &BTreeSet::from([1])), None);
+        let around = BTreeSet::from([4]);
+        assert!(matches!(next_probe(0, 8, &around), Some(3 | 5)));
+    }
+}
