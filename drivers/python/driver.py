@@ -437,18 +437,27 @@ def async_calls(plan: dict, cell: str, p: dict) -> list:
     return asyncio.run(calls())
 
 
-def run_feature(client, p: dict, tracer, plan=None, cell=None) -> list:
-    """Runs one feature's calls; returns notes. Raises on a failure."""
+def run_feature(client, p: dict, tracer, plan=None, cell=None, seen=None) -> list:
+    """Runs one feature's calls; returns notes. Raises on a failure. What the service
+    answered goes into `seen["answer"]` (chat and streaming), for content checks."""
     feature = p["feature"]
     notes = []
+    seen = {} if seen is None else seen
     if feature == "chat":
-        client.chat.completions.create(**chat_args(p["deployment"]["name"], p["prompt"], p))
+        reply = client.chat.completions.create(**chat_args(p["deployment"]["name"], p["prompt"], p))
+        seen["answer"] = reply.choices[0].message.content if reply.choices else None
     elif feature == "streaming":
         args = chat_args(p["deployment"]["name"], p["prompt"], p)
         args["stream"] = True
         if p["include_usage"]:
             args["stream_options"] = {"include_usage": True}
-        chunks = sum(1 for _ in client.chat.completions.create(**args))
+        chunks, text = 0, ""
+        for chunk in client.chat.completions.create(**args):
+            chunks += 1
+            for choice in chunk.choices:
+                if choice.delta is not None and choice.delta.content:
+                    text += choice.delta.content
+        seen["answer"] = text
         notes.append(f"streamed {chunks} chunks")
     elif feature == "embeddings":
         args = dict(model=p["deployment"]["name"], input=p["inputs"])
@@ -600,7 +609,11 @@ def main() -> int:
             cells.enter(cell["key"])
         retries.lines = []
         try:
-            result["notes"] = run_feature(client_for(plan, cell_id), p, app_tracer, plan, cell_id)
+            seen = {}
+            result["notes"] = run_feature(
+                client_for(plan, cell_id), p, app_tracer, plan, cell_id, seen
+            )
+            result["answer"] = seen.get("answer")
         except Exception as e:  # noqa: BLE001 — reported per cell, the run goes on
             result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")

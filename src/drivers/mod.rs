@@ -221,6 +221,10 @@ pub struct DriverRun {
     /// What the setup's backend received with the cell's key (setups other than
     /// `instrumentor`).
     pub backend: Vec<BackendRequest>,
+    /// The text the service answered, as the app received it (chat and streaming):
+    /// the `{answer}` content checks compare recorded output with. `None` when the
+    /// driver cannot know it (a command's program).
+    pub answer: Option<String>,
 }
 
 impl DriverRun {

@@ -94,6 +94,9 @@ struct SetupError {
 struct FeatureReport {
     cell: String,
     ok: bool,
+    /// What the service answered (chat and streaming), for content checks.
+    #[serde(default)]
+    answer: Option<String>,
     error: Option<String>,
     kind: Option<String>,
     message: Option<String>,
@@ -239,6 +242,7 @@ async fn collect(
             }
             Some(f) => {
                 run.notes = f.notes.clone();
+                run.answer = f.answer.clone();
                 run.notes
                     .push(format!("python driver: {} ms in the SDK", f.duration_ms));
                 if !f.ok {
@@ -487,6 +491,7 @@ mod tests {
             error: Some("RateLimitError".into()),
             kind: kind.map(String::from),
             message: Some("429".into()),
+            answer: None,
             notes: vec![],
             duration_ms: 1,
         }

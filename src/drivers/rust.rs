@@ -69,6 +69,7 @@ pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
         Ok(notes) => run.notes.extend(notes),
         Err(e) => run.error = Some(e.with_request_ids(&app.attempts.last_request_ids())),
     }
+    run.answer = app.answer.lock().ok().and_then(|mut a| a.take());
     run
 }
 
@@ -83,6 +84,8 @@ struct App<'a> {
     instrumentor: Instrumentor,
     app_tracer: opentelemetry_sdk::trace::SdkTracer,
     attempts: AttemptLog,
+    /// What the service answered (chat and streaming), for the content checks.
+    answer: std::sync::Mutex<Option<String>>,
 }
 
 impl<'a> App<'a> {
@@ -132,6 +135,7 @@ impl<'a> App<'a> {
             instrumentor,
             app_tracer: tracing.tracer(APP_SCOPE, None),
             attempts: AttemptLog::default(),
+            answer: Default::default(),
         })
     }
 
@@ -190,9 +194,13 @@ impl<'a> App<'a> {
             } => {
                 let request =
                     chat_request(&deployment.name, prompt, *max_tokens, *temperature, None)?;
-                self.chat(&deployment.name, request, no_retry)
-                    .await
+                let reply = (self.chat(&deployment.name, request, no_retry).await)
                     .map_err(DriverError::call)?;
+                let text = reply
+                    .choices
+                    .first()
+                    .and_then(|c| c.message.content.clone());
+                self.answered(text);
                 Ok(vec![])
             }
             FeaturePlan::Streaming {
@@ -215,6 +223,7 @@ impl<'a> App<'a> {
                     .chat_stream(&request, client.chat().create_stream(request.clone()))
                     .await
                     .map_err(DriverError::call)?;
+                self.answered(Some(summary.text.clone()));
                 Ok(vec![format!("streamed {} chunks", summary.chunks)])
             }
             FeaturePlan::Embeddings {
@@ -451,6 +460,13 @@ impl<'a> App<'a> {
             }
         }
         Ok(notes)
+    }
+
+    /// Keeps what the service answered, for the content checks.
+    fn answered(&self, text: Option<String>) {
+        if let Ok(mut answer) = self.answer.lock() {
+            *answer = text;
+        }
     }
 
     async fn chat(

@@ -320,6 +320,13 @@ pub enum AttrAssertion {
 }
 
 impl AttrAssertion {
+    /// Whether the expected value uses placeholder `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.templates()
+            .iter()
+            .any(|t| t.placeholders().any(|p| p == name))
+    }
+
     fn templates(&self) -> Vec<&Template> {
         match self {
             AttrAssertion::Equals(Expected::Text(t))

@@ -41,6 +41,12 @@ pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
         "embedding_model",
         "the snapshot behind `{embedding_deployment}`",
     ),
+    ("prompt", "chat, streaming: the user message the app sends"),
+    (
+        "answer",
+        "chat, streaming: the text the service answered, as the app received it \
+         (compared only when the driver knows it; a command's program does not report it)",
+    ),
     ("host", "the endpoint host, e.g. `contoso.openai.azure.com`"),
     ("resource", "the Azure resource name (Azure providers only)"),
     (

@@ -701,6 +701,11 @@ pub fn cell_vars(
     if let Some(a) = &target.api_version {
         v.set("api_version", a.as_str());
     }
+    if let FeaturePlan::Chat { prompt, .. } | FeaturePlan::Streaming { prompt, .. } = plan {
+        // `{answer}` is what the service said, known only once the cell ran: the
+        // judge sets it from the driver's report.
+        v.set("prompt", prompt.as_str()).set("answer", "");
+    }
     match plan {
         FeaturePlan::Chat { deployment, .. }
         | FeaturePlan::Streaming { deployment, .. }

@@ -46,8 +46,9 @@ pub(super) fn judge(
     }
     // What the backend received comes first: "nothing reached it" explains every span
     // check that follows.
+    let (checks, vars, uncompared) = with_answer(cell, &run);
     let mut evaluated = expect::evaluate_backend(&cell.backend, &run.backend);
-    evaluated.extend(expect::evaluate(&cell.checks, &run.spans, &cell.vars));
+    evaluated.extend(expect::evaluate(&checks, &run.spans, &vars));
     // Issues scoped by package versions concern only cells that ran those releases.
     let known: Vec<&KnownIssue> = (cell.known_issues.iter())
         .filter(|k| k.applies_to_versions(&run.versions))
@@ -150,7 +151,46 @@ pub(super) fn judge(
     if let Some(note) = calls_without_spans(&run, &requests) {
         findings.push(Finding::new(FindingKind::Note, note));
     }
+    if uncompared > 0 {
+        findings.push(Finding::new(
+            FindingKind::Note,
+            format!(
+                "{uncompared} content assertion(s) about the answer not evaluated: the \
+                 driver does not know what the service answered"
+            ),
+        ));
+    }
     result(cell, status, findings, run, requests, elapsed)
+}
+
+/// The cell's checks and variables with `{answer}` set to what the service answered.
+/// When the driver cannot know it (a command's program), the assertions that compare
+/// with it are left out and counted, never compared with a placeholder.
+fn with_answer<'c>(
+    cell: &'c Cell,
+    run: &DriverRun,
+) -> (
+    std::borrow::Cow<'c, [expect::SpanCheck]>,
+    std::borrow::Cow<'c, expect::TemplateVars>,
+    usize,
+) {
+    use std::borrow::Cow;
+    if cell.vars.get("answer").is_none() {
+        return (Cow::Borrowed(&cell.checks), Cow::Borrowed(&cell.vars), 0);
+    }
+    if let Some(answer) = &run.answer {
+        let mut vars = cell.vars.clone();
+        vars.set("answer", answer.as_str());
+        return (Cow::Borrowed(&cell.checks), Cow::Owned(vars), 0);
+    }
+    let mut left_out = 0;
+    let mut checks = cell.checks.clone();
+    for check in &mut checks {
+        let before = check.attributes.len();
+        check.attributes.retain(|(_, a)| !a.uses("answer"));
+        left_out += before - check.attributes.len();
+    }
+    (Cow::Owned(checks), Cow::Borrowed(&cell.vars), left_out)
 }
 
 /// "No spans" alone does not say whether the app got that far: when it did call the
@@ -168,7 +208,13 @@ fn calls_without_spans(run: &DriverRun, requests: &[RequestRecord]) -> Option<St
     }
     let answered: Vec<String> = statuses
         .iter()
-        .map(|(s, n)| if *n == 1 { s.to_string() } else { format!("{s} ×{n}") })
+        .map(|(s, n)| {
+            if *n == 1 {
+                s.to_string()
+            } else {
+                format!("{s} ×{n}")
+            }
+        })
         .collect();
     Some(format!(
         "the app made {} call(s) to the service (answered {}) and no span arrived: the calls \
@@ -380,5 +426,58 @@ known_issues:
         // Without calls there is nothing to add.
         let r = judge(&cell(), DriverRun::default(), Vec::new(), Duration::ZERO);
         assert!(r.findings.iter().all(|f| f.kind != FindingKind::Note));
+    }
+
+    #[test]
+    fn recorded_content_is_compared_with_what_the_service_answered() {
+        use crate::capture::{AttrValue, CapturedSpan};
+        let cell = cell_with(
+            "expect: {all: {llm: {name: openai.chat, attributes: \
+             {gen_ai.input.messages: {contains: \"{prompt}\"}, \
+             gen_ai.output.messages: {contains: \"{answer}\"}}}}}\n",
+        );
+        let prompt = cell
+            .vars
+            .value("prompt")
+            .expect("chat has a prompt")
+            .to_string();
+        let span = |answer: &str| {
+            CapturedSpan::for_test(
+                "openai.chat",
+                &[
+                    (
+                        "gen_ai.input.messages",
+                        AttrValue::String(format!("[{{\"content\": \"{prompt}\"}}]")),
+                    ),
+                    (
+                        "gen_ai.output.messages",
+                        AttrValue::String(format!("[{{\"content\": \"{answer}\"}}]")),
+                    ),
+                ],
+            )
+        };
+        let answered = |recorded: &str, answer: Option<&str>| {
+            let mut run = DriverRun::new(vec![span(recorded)]);
+            run.answer = answer.map(str::to_string);
+            judge(&cell, run, Vec::new(), Duration::ZERO)
+        };
+        assert_eq!(
+            answered("Hello there", Some("Hello there")).status,
+            CellStatus::Pass
+        );
+        // An instrumentor that records something else than the answer fails.
+        let r = answered("FILTERED", Some("Hello there"));
+        assert_eq!(r.status, CellStatus::Fail);
+        assert!(
+            r.findings[0].message.contains("gen_ai.output.messages"),
+            "{:?}",
+            r.findings
+        );
+        // Without the answer (a command's program) the comparison is left out, and said so.
+        let r = answered("FILTERED", None);
+        assert_eq!(r.status, CellStatus::Pass, "{:?}", r.findings);
+        assert!(r.findings.iter().any(|f| f.kind == FindingKind::Note
+            && f.message
+                .starts_with("1 content assertion(s) about the answer not evaluated")));
     }
 }
