@@ -2,6 +2,7 @@
 //! integration tests drive — one module each; here, what they share: the selection of
 //! a matrix's cells, the errors and their exit codes, and writing a report.
 
+mod cassettes;
 mod diff;
 mod drivers;
 mod list;
@@ -10,6 +11,7 @@ mod run;
 mod serve;
 mod versions;
 
+pub use cassettes::{cassettes, CassettesCommand, ImportArgs, ImportFormat};
 pub use diff::{diff, DiffFormat};
 pub use drivers::{drivers_setup, setup_envs, SetupCommand};
 pub use list::list;

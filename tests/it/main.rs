@@ -7,6 +7,7 @@ mod instrument_support;
 mod live_support;
 
 mod adversarial;
+mod cassette_import;
 mod cassette_record_replay;
 mod cassette_replay;
 mod cli;
