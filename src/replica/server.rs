@@ -524,11 +524,15 @@ impl Replica {
                 .insert_header("x-request-id", other.as_str())
                 .insert_header("azureml-model-session", "d20260101000000-replica")
                 .insert_header("x-ms-rai-invoked", "true")
-                .insert_header("x-accel-buffering", "no")
-                .insert_header("x-ratelimit-renewalperiod-requests", "60")
-                .insert_header("x-ratelimit-renewalperiod-tokens", "60")
-                .insert_header("x-ratelimit-reset-requests", "500")
-                .insert_header("x-ratelimit-reset-tokens", "7");
+                .insert_header("x-accel-buffering", "no");
+            if shapes.rate_limit_resets() {
+                t = t
+                    .insert_header("x-ratelimit-abusepenalty-active", "False")
+                    .insert_header("x-ratelimit-renewalperiod-requests", "60")
+                    .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+                    .insert_header("x-ratelimit-reset-requests", "500")
+                    .insert_header("x-ratelimit-reset-tokens", "7");
+            }
         }
         // No rate-limit headers without a deployment: 404s, and the v1 route's 400 for an
         // unknown model (recorded 2026-01).
@@ -577,10 +581,17 @@ impl Replica {
             }
             _ => (t, rate_headers) = self.azure_headers(t, reply.status, n, echo),
         }
-        if rate_headers {
+        // Azure's limits pair arrived in 2025 (see `Shapes::rate_limit_limits`); OpenAI
+        // sends it always.
+        let limits = matches!(api, Some(Api::OpenAi))
+            || self.config.shapes.unwrap_or_default().rate_limit_limits();
+        if rate_headers && limits {
             t = t
                 .insert_header("x-ratelimit-limit-requests", "100")
-                .insert_header("x-ratelimit-limit-tokens", "100000")
+                .insert_header("x-ratelimit-limit-tokens", "100000");
+        }
+        if rate_headers {
+            t = t
                 .insert_header(
                     "x-ratelimit-remaining-requests",
                     if limited { "0" } else { "99" },
