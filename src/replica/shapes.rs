@@ -47,6 +47,10 @@ impl Shapes {
         year: 2025,
         month: 8,
     };
+    const TYPED_NOT_FOUND: Shapes = Shapes {
+        year: 2026,
+        month: 1,
+    };
     const RATE_LIMIT_RESETS: Shapes = Shapes {
         year: 2026,
         month: 3,
@@ -89,6 +93,13 @@ impl Shapes {
     /// `x-ratelimit-abusepenalty-active`: absent through 2026-02, present 2026-03 on.
     pub fn rate_limit_resets(self) -> bool {
         self >= Self::RATE_LIMIT_RESETS
+    }
+
+    /// A missing deployment's 404 is pretty-printed, has `type: invalid_request_error`
+    /// and no content type: recorded 2026-03; the untyped compact JSON body recorded
+    /// 2024-10. The switch is placed at 2026-01, the year the recording's source dates it to.
+    pub fn typed_deployment_not_found(self) -> bool {
+        self >= Self::TYPED_NOT_FOUND
     }
 
     /// Stream chunks after the prompt annotation carry `obfuscation`.
