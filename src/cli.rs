@@ -105,6 +105,9 @@ pub enum Command {
     /// The matrix's pinned packages against the package index's newest releases.
     #[command(subcommand)]
     Versions(VersionsCommand),
+    /// Cassette sets: import other projects' recordings (vcrpy) for offline replay.
+    #[command(subcommand)]
+    Cassettes(hh_compat::commands::CassettesCommand),
 }
 
 #[derive(Debug, Subcommand)]

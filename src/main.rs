@@ -83,6 +83,7 @@ async fn dispatch(cli: Cli) -> Result<ExitStatus, hh_compat::commands::CommandEr
         Command::Versions(VersionsCommand::Bump(args)) => {
             hh_compat::commands::versions_bump(&args.into()).await
         }
+        Command::Cassettes(command) => hh_compat::commands::cassettes(&command),
     }
 }
 

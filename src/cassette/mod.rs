@@ -8,6 +8,7 @@
 //!   errors, into a [`ReplayStore`].
 //! - [`traffic`]: raw HTTP traffic → exchanges; [`recorder`]: the recording proxy; [`replay`]: matching requests against a store
 //!   (served over HTTP by [`crate::replica::start_replay`]).
+//! - [`vcrpy`]: other projects' vcrpy cassettes → exchanges (`hh-compat cassettes import`).
 
 pub mod load;
 pub mod model;
@@ -18,6 +19,7 @@ pub mod replay;
 pub mod scope;
 pub mod sse;
 pub mod traffic;
+pub mod vcrpy;
 pub mod write;
 mod yaml;
 

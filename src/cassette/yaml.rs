@@ -8,9 +8,10 @@ use crate::located::Pos;
 /// Recorded embeddings make large files; anything far bigger is not a cassette.
 pub const MAX_CASSETTE_BYTES: usize = 64 << 20;
 
-fn options() -> serde_saphyr::Options {
+fn options(binary_as_text: bool) -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
+        ignore_binary_tag_for_string: binary_as_text,
         budget: serde_saphyr::budget! {
             max_events: 20_000_000,
             max_aliases: 10_000,
@@ -29,6 +30,24 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses `text` (the contents of `file`) as `T`.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteError> {
+    parse_with(text, file, false)
+}
+
+/// Like [`parse`], but a `!!binary` scalar read as a string keeps its base64 text (the
+/// caller decodes it; with [`serde_saphyr::Tagged`] it also sees the tag), so binary
+/// bodies that are not UTF-8 (gzip) can be read.
+pub fn parse_binary_as_text<T: DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, CassetteError> {
+    parse_with(text, file, true)
+}
+
+fn parse_with<T: DeserializeOwned>(
+    text: &str,
+    file: &str,
+    binary_as_text: bool,
+) -> Result<T, CassetteError> {
     if text.trim().is_empty() {
         return Err(CassetteError::Parse {
             file: file.to_string(),
@@ -37,7 +56,8 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteE
             snippet: None,
         });
     }
-    serde_saphyr::from_str_with_options(text, options()).map_err(|e| translate(&e, file, text))
+    serde_saphyr::from_str_with_options(text, options(binary_as_text))
+        .map_err(|e| translate(&e, file, text))
 }
 
 fn translate(err: &serde_saphyr::Error, file: &str, text: &str) -> CassetteError {

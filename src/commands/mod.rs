@@ -3,6 +3,7 @@
 //! a matrix's cells, the errors and their exit codes, and writing a report.
 
 mod bisect;
+mod cassettes;
 mod diff;
 mod drivers;
 mod list;
@@ -12,6 +13,7 @@ mod serve;
 mod versions;
 
 pub use bisect::{bisect, BisectCommand, Bounds};
+pub use cassettes::{cassettes, CassettesCommand, ImportArgs, ImportFormat};
 pub use diff::{diff, DiffFormat};
 pub use drivers::{drivers_setup, setup_envs, SetupCommand};
 pub use list::list;

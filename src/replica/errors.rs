@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::auth::AuthFailure;
 use super::reply::Reply;
 use super::routes::{Api, Operation};
+use super::shapes::Shapes;
 
 fn reply(status: u16, body: Value) -> Reply {
     Reply::json(status, body.to_string().into_bytes())
@@ -72,7 +73,7 @@ pub fn api_version_not_supported() -> Reply {
     azure(400, "BadRequest", "API version not supported")
 }
 
-pub fn deployment_not_found(api: Api, model: &str) -> Reply {
+pub fn deployment_not_found(api: Api, model: &str, shapes: Shapes) -> Reply {
     match api {
         // The v1 API names models in the body and answers an unknown one with a 400
         // (recorded 2026-01), its own content type included.
@@ -92,13 +93,23 @@ pub fn deployment_not_found(api: Api, model: &str) -> Reply {
             None,
             Some("model_not_found"),
         ),
-        _ => azure(
-            404,
-            "DeploymentNotFound",
-            "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.",
-        ),
+        _ if shapes.typed_deployment_not_found() => {
+            // Since 2026: pretty-printed, typed, and without a content type (recorded
+            // 2026-03); the openai SDK still raises NotFoundError with code and type.
+            let body = json!({"error": {
+                "type": "invalid_request_error",
+                "code": "DeploymentNotFound",
+                "message": DEPLOYMENT_NOT_FOUND,
+            }});
+            let mut r = Reply::json(404, serde_json::to_vec_pretty(&body).unwrap_or_default());
+            r.content_type = "";
+            r
+        }
+        _ => azure(404, "DeploymentNotFound", DEPLOYMENT_NOT_FOUND),
     }
 }
+
+const DEPLOYMENT_NOT_FOUND: &str = "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.";
 
 pub fn operation_not_supported(op: Operation, model: &str) -> Reply {
     let name = match op {
@@ -321,10 +332,22 @@ mod tests {
             body(&unauthorized(Api::Azure, AuthFailure::BadToken))["statusCode"],
             401
         );
+        // 2024: compact, untyped, JSON; since 2026: pretty-printed, typed, no content type.
+        let old = deployment_not_found(Api::Azure, "x", Shapes::parse("2024-10").expect("month"));
         assert_eq!(
-            body(&deployment_not_found(Api::Azure, "x"))["error"]["code"],
-            "DeploymentNotFound"
+            body(&old),
+            json!({"error": {"code": "DeploymentNotFound", "message": DEPLOYMENT_NOT_FOUND}})
         );
+        assert_eq!(old.content_type, "application/json");
+        let new = deployment_not_found(Api::Azure, "x", Shapes::CURRENT);
+        assert_eq!(
+            body(&new)["error"]
+                .as_object()
+                .map(|e| e.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["type".into(), "code".into(), "message".into()])
+        );
+        assert!(String::from_utf8_lossy(&new.body).starts_with("{\n  \"error\": {\n"));
+        assert_eq!((new.status, new.content_type), (404, ""));
         let p = body(&prompt_filtered());
         assert_eq!(
             p["error"]["innererror"]["content_filter_result"]["violence"]["filtered"],

@@ -116,8 +116,14 @@ impl Answer {
     }
 
     /// Sets the body and its `content-type`.
+    /// Sets the body and its `content-type`; an empty `mime` sends none (as Azure's 2026
+    /// `DeploymentNotFound` does).
     pub(super) fn set_body_raw(self, body: impl Into<Bytes>, mime: &str) -> Self {
-        let mut a = self.insert_header("content-type", mime);
+        let mut a = if mime.is_empty() {
+            self
+        } else {
+            self.insert_header("content-type", mime)
+        };
         a.body = body.into();
         a
     }

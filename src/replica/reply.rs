@@ -7,6 +7,7 @@ use std::time::Duration;
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// Empty: no `content-type` header at all.
     pub content_type: &'static str,
     /// For 429s: announced as `retry-after-ms` and, rounded up to seconds, `retry-after`.
     pub retry_after_ms: Option<u64>,

@@ -295,6 +295,11 @@ pub(super) fn host_of(request: &Request) -> Option<String> {
 }
 
 impl Replica {
+    /// The month whose shapes this replica answers in.
+    fn shapes(&self) -> super::shapes::Shapes {
+        self.config.shapes.unwrap_or_default()
+    }
+
     fn handle(
         &self,
         request: &Request,
@@ -338,7 +343,7 @@ impl Replica {
                 let name = route.deployment.as_deref().unwrap_or_default();
                 match self.config.deployments.iter().find(|d| d.name == name) {
                     Some(d) => d,
-                    None => return errors::deployment_not_found(api, name),
+                    None => return errors::deployment_not_found(api, name, self.shapes()),
                 }
             }
             _ => {
@@ -368,7 +373,7 @@ impl Replica {
                     });
                 match found {
                     Some(d) => d,
-                    None => return errors::deployment_not_found(api, &name),
+                    None => return errors::deployment_not_found(api, &name, self.shapes()),
                 }
             }
         };
@@ -418,7 +423,7 @@ impl Replica {
                 };
                 let mut plan = chat::plan(&req, &deployment.model, active.output_filter);
                 if flavor == Flavor::Azure {
-                    plan.shapes = self.config.shapes.unwrap_or_default();
+                    plan.shapes = self.shapes();
                 }
                 let reply = if req.stream {
                     Reply::event_stream(stream::body(&plan, flavor, StreamFaults::from(&active)))
@@ -496,7 +501,7 @@ impl Replica {
             t = t.insert_header("x-ms-region", self.config.region.as_str());
         }
         let success = (200..300).contains(&status);
-        let shapes = self.config.shapes.unwrap_or_default();
+        let shapes = self.shapes();
         // Since 2025 a success names the deployment that answered, and so does a
         // prompt-filter 400, with `x-ms-rai-invoked` (recorded 2025-04 to 2026-04).
         if success && echo.responses {
@@ -524,11 +529,15 @@ impl Replica {
                 .insert_header("x-request-id", other.as_str())
                 .insert_header("azureml-model-session", "d20260101000000-replica")
                 .insert_header("x-ms-rai-invoked", "true")
-                .insert_header("x-accel-buffering", "no")
-                .insert_header("x-ratelimit-renewalperiod-requests", "60")
-                .insert_header("x-ratelimit-renewalperiod-tokens", "60")
-                .insert_header("x-ratelimit-reset-requests", "500")
-                .insert_header("x-ratelimit-reset-tokens", "7");
+                .insert_header("x-accel-buffering", "no");
+            if shapes.rate_limit_resets() {
+                t = t
+                    .insert_header("x-ratelimit-abusepenalty-active", "False")
+                    .insert_header("x-ratelimit-renewalperiod-requests", "60")
+                    .insert_header("x-ratelimit-renewalperiod-tokens", "60")
+                    .insert_header("x-ratelimit-reset-requests", "500")
+                    .insert_header("x-ratelimit-reset-tokens", "7");
+            }
         }
         // No rate-limit headers without a deployment: 404s, and the v1 route's 400 for an
         // unknown model (recorded 2026-01).
@@ -577,10 +586,16 @@ impl Replica {
             }
             _ => (t, rate_headers) = self.azure_headers(t, reply.status, n, echo),
         }
-        if rate_headers {
+        // Azure's limits pair arrived in 2025 (see `Shapes::rate_limit_limits`); OpenAI
+        // sends it always.
+        let limits = matches!(api, Some(Api::OpenAi)) || self.shapes().rate_limit_limits();
+        if rate_headers && limits {
             t = t
                 .insert_header("x-ratelimit-limit-requests", "100")
-                .insert_header("x-ratelimit-limit-tokens", "100000")
+                .insert_header("x-ratelimit-limit-tokens", "100000");
+        }
+        if rate_headers {
+            t = t
                 .insert_header(
                     "x-ratelimit-remaining-requests",
                     if limited { "0" } else { "99" },

@@ -12,6 +12,11 @@
 //!   prompt annotation carries an `obfuscation` padding string (recorded 2026-01 to
 //!   2026-04). The switch sits between the last recording without them (2025-04) and the
 //!   first with them (2026-01), at the month OpenAI's own API added stream obfuscation.
+//!
+//! The rate-limit headers grew by month too: only `x-ratelimit-remaining-*` through 2025-01
+//! (recorded 2024-02 to 2025-01), `x-ratelimit-limit-*` beside them from 2025-04 (recorded
+//! 2025-04 to 2026-02), and on successes `x-ratelimit-reset-*`, `-renewalperiod-*` and
+//! `-abusepenalty-active` from 2026-03 (recorded 2026-03 and 2026-04).
 
 use std::fmt;
 
@@ -42,6 +47,14 @@ impl Shapes {
         year: 2025,
         month: 8,
     };
+    const TYPED_NOT_FOUND: Shapes = Shapes {
+        year: 2026,
+        month: 1,
+    };
+    const RATE_LIMIT_RESETS: Shapes = Shapes {
+        year: 2026,
+        month: 3,
+    };
 
     /// Parses `YYYY-MM` (months 01-12, years 2023 on: Azure OpenAI's first GA year).
     pub fn parse(value: &str) -> Option<Shapes> {
@@ -68,6 +81,25 @@ impl Shapes {
     /// absent 2025-01, present 2025-04 on.
     pub fn deployment_name_header(self) -> bool {
         self >= Self::DEPLOYMENT_NAME
+    }
+
+    /// Azure answers with deployment rate limits carry `x-ratelimit-limit-requests` and
+    /// `-tokens` beside the `remaining` pair: absent through 2025-01, present 2025-04 on.
+    pub fn rate_limit_limits(self) -> bool {
+        self >= Self::DEPLOYMENT_NAME
+    }
+
+    /// Successes also carry `x-ratelimit-reset-*`, `x-ratelimit-renewalperiod-*` and
+    /// `x-ratelimit-abusepenalty-active`: absent through 2026-02, present 2026-03 on.
+    pub fn rate_limit_resets(self) -> bool {
+        self >= Self::RATE_LIMIT_RESETS
+    }
+
+    /// A missing deployment's 404 is pretty-printed, has `type: invalid_request_error`
+    /// and no content type: recorded 2026-03; the untyped compact JSON body recorded
+    /// 2024-10. The switch is placed at 2026-01, the year the recording's source dates it to.
+    pub fn typed_deployment_not_found(self) -> bool {
+        self >= Self::TYPED_NOT_FOUND
     }
 
     /// Stream chunks after the prompt annotation carry `obfuscation`.
@@ -119,6 +151,14 @@ pub fn obfuscation(seed: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limit_headers_grew_by_month() {
+        let at = |m: &str| Shapes::parse(m).expect("month");
+        assert!(!at("2025-01").rate_limit_limits() && at("2025-04").rate_limit_limits());
+        assert!(!at("2026-02").rate_limit_resets() && at("2026-03").rate_limit_resets());
+        assert!(Shapes::CURRENT.rate_limit_resets());
+    }
 
     #[test]
     fn months_parse_order_and_print() {

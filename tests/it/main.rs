@@ -9,6 +9,7 @@ mod live_support;
 
 mod adversarial;
 mod bisect;
+mod cassette_import;
 mod cassette_record_replay;
 mod cassette_replay;
 mod cli;

@@ -615,6 +615,41 @@ async fn success_headers_repeat_the_deployment_and_client_request_id() {
     assert_eq!(headers["x-ms-client-request-id"], "4b1d-client-id");
 }
 
+/// Rate-limit headers follow the month (as recorded): only the `remaining` pair through
+/// 2025-01, the `limit` pair beside it from 2025-04, and on successes the `reset`,
+/// `renewalperiod` and `abusepenalty` headers from 2026-03 (the default).
+#[tokio::test]
+async fn rate_limit_headers_by_month() {
+    const LIMITS: [&str; 2] = ["x-ratelimit-limit-requests", "x-ratelimit-limit-tokens"];
+    const RESETS: [&str; 5] = [
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+        "x-ratelimit-renewalperiod-requests",
+        "x-ratelimit-renewalperiod-tokens",
+        "x-ratelimit-abusepenalty-active",
+    ];
+    for (month, limits, resets) in [
+        (Some("2024-12"), false, false),
+        (Some("2025-06"), true, false),
+        (Some("2026-02"), true, false),
+        (None, true, true),
+    ] {
+        let mut config = ReplicaConfig::with_builtin_deployments(KEY);
+        config.shapes = month.and_then(replica::Shapes::parse);
+        let h = replica::start(config).await.expect("replica starts");
+        let (status, headers, _) = post(&chat_url(&h, "gpt-4o"), &[("api-key", KEY)], HELLO).await;
+        assert_eq!(status, 200);
+        assert!(headers.contains_key("x-ratelimit-remaining-requests"));
+        assert!(headers.contains_key("x-ratelimit-remaining-tokens"));
+        for name in LIMITS {
+            assert_eq!(headers.contains_key(name), limits, "{month:?} {name}");
+        }
+        for name in RESETS {
+            assert_eq!(headers.contains_key(name), resets, "{month:?} {name}");
+        }
+    }
+}
+
 /// The gateway's headers, as recorded 2024-2026: every answer but a 401 has
 /// `strict-transport-security` and `x-content-type-options: nosniff`; the gateway's own
 /// 404 for a path it does not serve names no region (a missing deployment's does); the

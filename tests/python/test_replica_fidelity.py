@@ -117,9 +117,16 @@ def test_embeddings_dimensions(base_url):
 
 
 def test_unknown_deployment_is_not_found(base_url):
+    # Azure's 2026 body: pretty-printed, typed, without a content type, and no x-request-id.
     with pytest.raises(openai.NotFoundError) as e:
         ask(azure(base_url), model="missing")
+    assert e.value.status_code == 404
     assert e.value.code == "DeploymentNotFound"
+    assert e.value.type == "invalid_request_error"
+    assert e.value.message.startswith("Error code: 404 - The API deployment for this resource does not exist.")
+    assert e.value.request_id is None
+    assert "content-type" not in e.value.response.headers
+    assert e.value.response.text.startswith('{\n  "error": {\n')
 
 
 def test_wrong_key_is_authentication_error(base_url):
