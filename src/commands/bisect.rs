@@ -139,7 +139,7 @@ pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> 
     console::err(&format!("bisect: {to} → {}", newer.summary()));
     if older == newer {
         console::out(&format!(
-            "{package} {from} and {to} give the same verdicts ({}); nothing changes between them",
+            "{package} {from} and {to} give the same verdicts ({}); nothing changes between them\n",
             older.summary()
         ));
         return Ok(ExitStatus::Incompatible);
@@ -188,6 +188,7 @@ pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> 
             releases[lo]
         ));
     }
+    answer.push('\n');
     console::out(&answer);
     console::out(&differences(
         &releases[lo],
@@ -320,6 +321,7 @@ fn differences(a: &str, before: &Outcome, b: &str, after: &Outcome) -> String {
             out.push_str(&format!("\n    only in {b}: {s}"));
         }
     }
+    out.push('\n');
     out
 }
 

@@ -69,9 +69,9 @@ pub(super) fn judge(
         .cloned()
         .collect();
     let mut judgement = expect::judge(evaluated, &issues);
-    // A known issue about a span's attributes, events or status cannot be judged when a
-    // known issue explains that the span never existed (its check selects no span at
-    // all): neither reproduced nor fixed.
+    // A known issue about a span's attributes, events or status cannot be judged when the
+    // span never existed (its check selects no span at all, whether or not a known issue
+    // explains why): neither reproduced nor fixed.
     let selects_nothing = |label: &str| {
         cell.checks.iter().filter(|c| c.label == label).all(|c| {
             !run.spans
@@ -79,10 +79,9 @@ pub(super) fn judge(
                 .any(|s| c.select.matches(s, &cell.vars).unwrap_or(false))
         })
     };
-    let span_missing = judgement
-        .expected_failures
-        .iter()
-        .any(|(f, _)| f.subject == expect::Subject::Count && selects_nothing(&f.check));
+    let span_missing = (judgement.expected_failures.iter().map(|(f, _)| f))
+        .chain(&judgement.failures)
+        .any(|f| f.subject == expect::Subject::Count && selects_nothing(&f.check));
     if span_missing {
         judgement.unreproduced.retain(|k| {
             k.attribute.is_none()
