@@ -118,6 +118,7 @@ pub(super) fn judge(
         let mut finding = from_expect(FindingKind::KnownIssue, f);
         finding.reason = Some(issue.reason.clone());
         finding.link = issue.link.clone();
+        finding.issue = Some(issue.id.clone());
         findings.push(finding);
     }
     for issue in &judgement.unreproduced {
@@ -125,7 +126,9 @@ pub(super) fn judge(
             FindingKind::Unreproduced,
             format!("known issue no longer reproduces: {}", issue.reason),
         );
+        finding.reason = Some(issue.reason.clone());
         finding.link = issue.link.clone();
+        finding.issue = Some(issue.id.clone());
         findings.push(finding);
     }
     let mut status = match judgement.verdict {
@@ -139,6 +142,7 @@ pub(super) fn judge(
             let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
             finding.reason = Some(issue.reason.clone());
             finding.link = issue.link.clone();
+            finding.issue = Some(issue.id.clone());
             findings.insert(0, finding);
         } else {
             findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
