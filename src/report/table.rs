@@ -82,8 +82,30 @@ pub fn render(results: &RunResults, colour: Colour) -> String {
     }
     let mut out = table.to_string();
     out.push('\n');
+    out.push_str(&full_details(results));
     out.push_str(&summary_line(results));
     out.push('\n');
+    out
+}
+
+/// The findings of every cell that needs attention (`fail`, `xpass`, `error`) in full:
+/// the table cuts them to one line each.
+fn full_details(results: &RunResults) -> String {
+    let mut out = String::new();
+    let attention =
+        |s: CellStatus| matches!(s, CellStatus::Fail | CellStatus::Xpass | CellStatus::Error);
+    for cell in results.cells.iter().filter(|c| attention(c.status)) {
+        out.push_str(&format!("\n{} ({}):\n", cell.id, cell.status));
+        for finding in &cell.findings {
+            for (i, line) in finding.message.lines().enumerate() {
+                let lead = if i == 0 { "  - " } else { "    " };
+                out.push_str(&format!("{lead}{line}\n"));
+            }
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
@@ -116,6 +138,29 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         })
+    }
+
+    #[test]
+    fn cells_that_need_attention_are_shown_in_full_after_the_table() {
+        use crate::report::result::sample_cell;
+        use crate::report::{CellStatus, Finding, FindingKind, RunResults};
+        use crate::vocab::Target;
+        let long = format!(
+            "attribute `server.address` absent {}\nsecond line",
+            "x".repeat(200)
+        );
+        let mut failed = sample_cell("a/fail", CellStatus::Fail);
+        failed.findings = vec![Finding::new(FindingKind::Failure, long.clone())];
+        let mut xfail = sample_cell("a/xfail", CellStatus::Xfail);
+        xfail.findings = vec![Finding::new(FindingKind::KnownIssue, "known")];
+        let results = RunResults::new("m.yaml", Target::Replica, vec![failed, xfail]);
+        let text = super::render(&results, Colour::Never);
+        let first = long.lines().next().unwrap();
+        assert!(
+            text.contains(&format!("\na/fail (fail):\n  - {first}\n    second line\n")),
+            "{text}"
+        );
+        assert!(!text.contains("a/xfail (xfail):"), "{text}");
     }
 
     #[test]
