@@ -202,11 +202,9 @@ fn read_results(path: &Path) -> Result<RunResults, CommandError> {
 /// is written atomically; when that fails the table is still printed, the error is said,
 /// and `Ok(false)` lets the exit code say it too.
 fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandError> {
-    let colour = if std::io::stdout().is_terminal() {
-        Colour::from_env()
-    } else {
-        Colour::Never
-    };
+    let colour = Colour::detect(std::io::stdout().is_terminal(), |name| {
+        std::env::var(name).ok()
+    });
     let rendered = report::render(results, output.format, colour)?;
     let Some(path) = &output.out else {
         console::out(&rendered);

@@ -1,8 +1,10 @@
 //! JUnit XML for CI systems: one suite per provider × driver × style, one case per feature
-//! (and version set: `chat@latest`), so every test name in a report is unique. An
+//! (and version set and setup: `chat@latest/honeyhive`), so every test name in a report
+//! is unique. An
 //! `xfail` is written as pytest writes one: skipped, typed `xfail`, with the known issue.
 
 use super::result::{CellResult, CellStatus, FindingKind, RunResults};
+use crate::vocab::Setup;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -70,10 +72,13 @@ fn test_case(suite: &str, cell: &CellResult) -> TestCase {
             s
         }
     };
-    let name = match &cell.version_set {
+    let mut name = match &cell.version_set {
         Some(set) => format!("{}@{set}", cell.feature),
         None => cell.feature.to_string(),
     };
+    if cell.setup != Setup::Instrumentor {
+        name = format!("{name}/{}", cell.setup);
+    }
     let mut case = TestCase::new(name, status);
     case.set_classname(suite);
     case.set_time(Duration::from_millis(cell.duration_ms));
@@ -112,12 +117,15 @@ mod tests {
         let mut issue = Finding::new(FindingKind::KnownIssue, "attribute `server.address` absent");
         issue.reason = Some("the instrumentor never sets server.address".into());
         xfail.findings.push(issue);
+        let mut setup = python("latest", CellStatus::Pass);
+        setup.setup = Setup::Honeyhive;
         let results = RunResults::new(
             "m.yaml",
             Target::Replica,
-            vec![python("latest", CellStatus::Pass), xfail],
+            vec![python("latest", CellStatus::Pass), setup, xfail],
         );
         let xml = render(&results).expect("xml");
+        assert!(xml.contains(r#"name="chat@latest/honeyhive""#), "{xml}");
         assert!(xml.contains(r#"name="chat@latest""#), "{xml}");
         assert!(xml.contains(r#"name="chat@openai-v1""#), "{xml}");
         assert!(

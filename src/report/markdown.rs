@@ -1,9 +1,14 @@
-//! The markdown compatibility table: one table per provider, styles × features. A cell
-//! that is not a plain pass says in a few words what is missing (`no server.address`)
-//! and points at numbered notes; a note is written once however many cells share it —
-//! one per known issue, one per distinct failure — and a cell cites it once.
+//! The markdown compatibility report, per provider: for Azure, what each package records
+//! (one row per package release and setup, one column per fact, from `super::facts`);
+//! then the cells, styles × features, in two tables (plain instrumentor rows, then
+//! customers' setups). A cell that is not a plain pass says in a few words what is
+//! missing (`no server.address`) and cites GitHub footnotes: one per known issue,
+//! labelled with its id, and one per distinct other finding, labelled by a hash of its
+//! text. A footnote is cited once per cell, and what every noted cell of a row shares is
+//! said once, on the row.
 
-use super::result::{CellResult, CellStatus, FindingKind, RunResults};
+use super::facts::FACTS;
+use super::result::{CellResult, CellStatus, Finding, FindingKind, RunResults};
 use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -23,41 +28,88 @@ fn symbol(status: CellStatus) -> &'static str {
 /// The packages a setup adds, as the python driver reports their versions.
 const SETUP_PACKAGES: &[&str] = &["honeyhive", "traceloop-sdk", "arize-phoenix-otel"];
 
-/// A row of the table: one style as seen through one driver (and its versions), in
-/// one setup.
-fn row_label(cell: &CellResult) -> String {
-    match cell.driver {
-        DriverKind::Rust => format!("{} (rust reference)", cell.style),
-        _ => match (
-            cell.versions.get("instrumentor"),
-            cell.versions.get("instrumentor_version"),
-        ) {
-            (Some(name), Some(version)) => {
-                let openai = cell
-                    .versions
-                    .get("openai")
-                    .map(|v| format!(", openai {v}"))
-                    .unwrap_or_default();
-                let set = cell
-                    .version_set
-                    .as_deref()
-                    .map(|s| format!(", set `{s}`"))
-                    .unwrap_or_default();
-                let setup = if cell.setup == Setup::Instrumentor {
-                    String::new()
-                } else {
-                    // The SDK that wired tracing, with the version that ran.
-                    let sdk = SETUP_PACKAGES
-                        .iter()
-                        .find_map(|p| cell.versions.get(*p).map(|v| format!(" ({p} {v})")))
-                        .unwrap_or_default();
-                    format!("; setup `{}`{sdk}", cell.setup)
-                };
-                format!("{} ({name} {version}{openai}{set}{setup})", cell.style)
-            }
-            _ => format!("{} ({})", cell.style, cell.driver),
-        },
+/// A row's label in parts, so rows that differ only in the setup SDK's release and show
+/// the same cells merge into one (`honeyhive 1.7.0, 1.6.1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RowLabel {
+    /// Everything but the setup SDK's release.
+    base: String,
+    /// The setup SDK and the releases the row covers.
+    sdk: Option<(&'static str, Vec<String>)>,
+    /// What every cited cell of the row shares: phrases and footnotes.
+    shared: String,
+}
+
+impl RowLabel {
+    fn new(base: String, cell: &CellResult) -> Self {
+        let sdk = (cell.setup != Setup::Instrumentor)
+            .then(|| {
+                SETUP_PACKAGES
+                    .iter()
+                    .find_map(|p| cell.versions.get(*p).map(|v| (*p, vec![v.clone()])))
+            })
+            .flatten();
+        let mut base = base;
+        if cell.setup != Setup::Instrumentor {
+            let _ = write!(base, " · `{}`", cell.setup);
+        }
+        Self {
+            base,
+            sdk,
+            shared: String::new(),
+        }
     }
+
+    fn render(&self) -> String {
+        let mut out = self.base.clone();
+        if let Some((name, versions)) = &self.sdk {
+            let _ = write!(out, " ({name} {})", versions.join(", "));
+        }
+        out + &self.shared
+    }
+}
+
+/// Rows with the same label base and the same body become one row listing every setup
+/// SDK release; the order is the order rows first appear.
+fn merge_rows(rows: Vec<(RowLabel, String)>) -> Vec<(String, String)> {
+    let mut merged: Vec<(RowLabel, String)> = Vec::new();
+    for (label, body) in rows {
+        let same = merged.iter_mut().find(|(l, b)| {
+            l.base == label.base
+                && l.shared == label.shared
+                && *b == body
+                && l.sdk.is_some()
+                && label.sdk.is_some()
+        });
+        match (same, label.sdk) {
+            (Some((into, _)), Some((_, versions))) => {
+                if let Some((_, have)) = into.sdk.as_mut() {
+                    have.extend(versions);
+                }
+            }
+            (_, sdk) => merged.push((RowLabel { sdk, ..label }, body)),
+        }
+    }
+    merged.into_iter().map(|(l, b)| (l.render(), b)).collect()
+}
+
+/// The cells table's label for a cell's row: its style as one driver and release ran
+/// it (the package's full name is in the table of facts), in one setup.
+fn row_label(cell: &CellResult) -> RowLabel {
+    let base = match (cell.driver, cell.versions.get("instrumentor_version")) {
+        (DriverKind::Rust, _) => format!("{} (rust reference)", cell.style),
+        (_, Some(version)) => {
+            // A setup's row is a plain row's package with another `main`: the openai
+            // release is said there.
+            let openai = (cell.versions.get("openai"))
+                .filter(|_| cell.setup == Setup::Instrumentor)
+                .map(|v| format!(" (openai {v})"))
+                .unwrap_or_default();
+            format!("{} {version}{openai}", cell.style)
+        }
+        (driver, None) => format!("{} ({driver})", cell.style),
+    };
+    RowLabel::new(base, cell)
 }
 
 /// Renders the results; the same results always give the same bytes.
@@ -72,44 +124,144 @@ pub fn render(results: &RunResults) -> String {
     let _ = writeln!(out, "# LLM tracing compatibility\n");
     let _ = writeln!(
         out,
-        "Generated by `hh-compat` from `{}` against the {} target. Do not edit by hand: \
-         re-render with `hh-compat report RESULTS.json --format markdown`.\n",
+        "Generated by `hh-compat` from `{}` ({} target); re-render with \
+         `hh-compat report RESULTS.json --format markdown`, do not edit.\n",
         results.matrix, results.target
     );
     let _ = writeln!(
         out,
-        "Legend: ✅ pass · ❌ fail · ⚠️ known issue · ❗ known issue no longer reproduced · ⏭ skipped · 💥 harness or infrastructure error\n"
+        "✅ pass · ❌ fail · ⚠️ known issue · ❗ known issue no longer reproduced · ⏭ skipped · 💥 harness error\n"
     );
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes = Notes::default();
     for provider in providers {
         let cells: Vec<&CellResult> = results
             .cells
             .iter()
             .filter(|c| c.provider == provider)
             .collect();
-        render_provider(&mut out, provider, &cells, &mut notes);
-    }
-    if !notes.is_empty() {
-        let _ = writeln!(out, "## Notes\n");
-        for (i, note) in notes.iter().enumerate() {
-            let _ = writeln!(out, "{}. {note}", i + 1);
+        let _ = writeln!(out, "## {provider}\n");
+        if provider != Provider::OpenAi {
+            render_facts(&mut out, &cells);
         }
+        let (plain, setups): (Vec<&CellResult>, Vec<&CellResult>) =
+            cells.iter().partition(|c| c.setup == Setup::Instrumentor);
+        render_cells(&mut out, "Every cell", &plain, &mut notes);
+        render_cells(&mut out, "Customers' setups", &setups, &mut notes);
     }
     let s = &results.summary;
     let _ = writeln!(
         out,
-        "\n{} cells: {} pass, {} fail, {} known issues, {} xpass, {} skipped, {} errors.",
+        "{} cells: {} pass, {} fail, {} known issues, {} xpass, {} skipped, {} errors.",
         s.total, s.pass, s.fail, s.xfail, s.xpass, s.skip, s.error
     );
+    write_notes(&mut out, &notes);
     out
 }
 
-fn render_provider(
-    out: &mut String,
-    provider: Provider,
-    cells: &[&CellResult],
-    notes: &mut Vec<String>,
-) {
+/// The footnotes, then the links they cite, each link written once (numbered in order)
+/// however many notes share it.
+fn write_notes(out: &mut String, notes: &Notes) {
+    if notes.cited.is_empty() {
+        return;
+    }
+    let mut links: Vec<&str> = Vec::new();
+    out.push('\n');
+    for (label, text, link) in &notes.cited {
+        let _ = write!(out, "[^{label}]: {text}");
+        if let Some(link) = link {
+            let n = match links.iter().position(|l| *l == link.as_str()) {
+                Some(i) => i + 1,
+                None => {
+                    links.push(link);
+                    links.len()
+                }
+            };
+            let _ = write!(out, " [↗][{n}]");
+        }
+        out.push('\n');
+    }
+    if !links.is_empty() {
+        out.push('\n');
+        for (i, link) in links.iter().enumerate() {
+            let _ = writeln!(out, "[{}]: {link}", i + 1);
+        }
+    }
+}
+
+/// The table of facts: one row per package release (and setup), one column per fact.
+fn render_facts(out: &mut String, cells: &[&CellResult]) {
+    let mut groups: Vec<(String, RowLabel, Vec<&CellResult>)> = Vec::new();
+    let mut packages: Vec<&CellResult> = cells
+        .iter()
+        .copied()
+        .filter(|c| c.driver != DriverKind::Rust)
+        .collect();
+    // Styles in order; within a style, the order rows first appear.
+    packages.sort_by_key(|c| c.style);
+    for cell in packages {
+        let Some(label) = package_label(cell) else {
+            continue;
+        };
+        let key = label.render();
+        match groups.iter_mut().find(|(k, _, _)| *k == key) {
+            Some((_, _, row)) => row.push(cell),
+            None => groups.push((key, label, vec![cell])),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let rows = groups
+        .into_iter()
+        .map(|(_, label, row)| {
+            let verdicts: Vec<&str> = FACTS.iter().map(|f| f.judge(&row).symbol()).collect();
+            (label, verdicts.join(" | "))
+        })
+        .collect();
+    let _ = writeln!(out, "### What each package records on Azure\n");
+    let _ = writeln!(
+        out,
+        "✅ in every cell that tested it · ❌ missing, wrong or an older name in one or \
+         more · — untested · ↳ a setup of the package above.\n"
+    );
+    let headings: Vec<&str> = FACTS.iter().map(|f| f.heading).collect();
+    table_head(out, "package", &headings);
+    let mut above = String::new();
+    for (label, body) in merge_rows(rows) {
+        // A setup's row right below its package's row names only the setup.
+        let package = label.split(" · ").next().unwrap_or_default().to_string();
+        let shown = match label.strip_prefix(&format!("{above} · ")) {
+            Some(setup) => format!("↳ {setup}"),
+            None => label.clone(),
+        };
+        let _ = writeln!(out, "| {shown} | {body} |");
+        if package == label {
+            above = package;
+        }
+    }
+    out.push('\n');
+}
+
+/// A table's heading and delimiter rows: a left-aligned first column, the rest centred.
+fn table_head(out: &mut String, first: &str, columns: &[&str]) {
+    let _ = writeln!(out, "| {first} | {} |", columns.join(" | "));
+    let _ = writeln!(out, "|---|{}", ":---:|".repeat(columns.len()));
+}
+
+/// A package row's label: `package@version`, and the setup with its SDK's release when
+/// it is not `instrumentor`; `None` for a cell that names no instrumentor.
+fn package_label(cell: &CellResult) -> Option<RowLabel> {
+    let name = cell.versions.get("instrumentor")?;
+    let version = cell.versions.get("instrumentor_version")?;
+    Some(RowLabel::new(format!("`{name}@{version}`"), cell))
+}
+
+/// A table of cells: styles (as each driver and release ran them) × the features its
+/// cells have. A footnote every cited cell of a row shares is cited once, on the row.
+fn render_cells(out: &mut String, title: &str, cells: &[&CellResult], notes: &mut Notes) {
+    if cells.is_empty() {
+        return;
+    }
     let features: Vec<Feature> = Feature::ALL
         .iter()
         .copied()
@@ -124,38 +276,60 @@ fn render_provider(
         }
     }
     type RowKey = (Style, DriverKind, usize, Setup, String);
-    let mut rows: BTreeMap<RowKey, BTreeMap<Feature, &CellResult>> = BTreeMap::new();
+    let mut rows: BTreeMap<RowKey, (RowLabel, BTreeMap<Feature, &CellResult>)> = BTreeMap::new();
     for cell in cells {
         let set = set_order
             .iter()
             .position(|s| *s == cell.version_set.as_deref())
             .unwrap_or(usize::MAX);
-        rows.entry((cell.style, cell.driver, set, cell.setup, row_label(cell)))
-            .or_default()
+        let label = row_label(cell);
+        rows.entry((cell.style, cell.driver, set, cell.setup, label.render()))
+            .or_insert_with(|| (label, BTreeMap::new()))
+            .1
             .insert(cell.feature, cell);
     }
-    let _ = writeln!(out, "## {provider}\n");
-    let _ = write!(out, "| style (driver) |");
-    for f in &features {
-        let _ = write!(out, " {f} |");
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in &features {
-        let _ = write!(out, ":---:|");
-    }
-    out.push('\n');
-    for ((_, _, _, _, label), by_feature) in &rows {
-        let _ = write!(out, "| {label} |");
-        for f in &features {
-            match by_feature.get(f) {
-                None => out.push_str(" — |"),
-                Some(cell) => {
-                    let refs = note_refs(cell, notes);
-                    let _ = write!(out, " {}{} |", symbol(cell.status), refs);
-                }
-            }
+    let mut rendered: Vec<(RowLabel, String)> = Vec::new();
+    for (mut label, by_feature) in rows.into_values() {
+        let parts: Vec<Option<(CellStatus, CellNotes)>> = features
+            .iter()
+            .map(|f| by_feature.get(f).map(|c| (c.status, cell_notes(c, notes))))
+            .collect();
+        // What every cell with notes says, when there are several such cells, is said
+        // once on the row: `traceloop 0.62.4: no server.address [^id]`.
+        let noted: Vec<&CellNotes> = (parts.iter().flatten().map(|(_, n)| n))
+            .filter(|n| !n.labels.is_empty())
+            .collect();
+        let shared = match noted.split_first() {
+            Some((first, rest)) if !rest.is_empty() => CellNotes {
+                phrases: (first.phrases.iter())
+                    .filter(|p| rest.iter().all(|n| n.phrases.contains(p)))
+                    .cloned()
+                    .collect(),
+                labels: (first.labels.iter())
+                    .filter(|l| rest.iter().all(|n| n.labels.contains(l)))
+                    .cloned()
+                    .collect(),
+            },
+            _ => CellNotes::default(),
+        };
+        if !shared.labels.is_empty() {
+            label.shared = format!(":{}", shared.show(&CellNotes::default()));
         }
-        out.push('\n');
+        let body: Vec<String> = parts
+            .iter()
+            .map(|part| match part {
+                None => "—".to_string(),
+                Some((status, n)) => format!("{}{}", symbol(*status), n.show(&shared)),
+            })
+            .collect();
+        rendered.push((label, body.join(" | ")));
+    }
+    let _ = writeln!(out, "### {title}\n");
+    let headings: Vec<String> = features.iter().map(ToString::to_string).collect();
+    let headings: Vec<&str> = headings.iter().map(String::as_str).collect();
+    table_head(out, "style (driver)", &headings);
+    for (label, body) in merge_rows(rendered) {
+        let _ = writeln!(out, "| {label} | {body} |");
     }
     out.push('\n');
 }
@@ -163,22 +337,62 @@ fn render_provider(
 /// The most "what is missing" phrases shown in one cell; the notes hold the rest.
 const PHRASES_SHOWN: usize = 2;
 
-/// A few words for what a finding says is wrong: `no server.address`, `llm.model_name
-/// differs`; `None` for findings that are not about one attribute.
-fn phrase(finding: &super::result::Finding) -> Option<String> {
-    let subject = finding.subject.as_deref()?;
-    let key = subject.strip_prefix("attribute `")?.strip_suffix('`')?;
-    let words = match (finding.expected.as_deref(), finding.actual.as_deref()) {
-        (_, Some("absent")) => format!("no `{key}`"),
-        (Some("absent"), _) => format!("unexpected `{key}`"),
-        _ => format!("`{key}` differs"),
+/// A few words for what a finding says is wrong: `no server.address`, `status unset`,
+/// `no llm span`; `None` for findings that are not a problem (notes, skips).
+fn phrase(finding: &Finding) -> Option<String> {
+    if !matches!(
+        finding.kind,
+        FindingKind::Failure | FindingKind::KnownIssue | FindingKind::Error
+    ) {
+        return None;
+    }
+    let expected = finding.expected.as_deref().unwrap_or_default();
+    let actual = finding.actual.as_deref().unwrap_or_default();
+    let check = finding.check.as_deref().unwrap_or("check");
+    let words = match finding.subject.as_deref() {
+        None if finding.kind == FindingKind::Error => "harness error".to_string(),
+        None => "app failed".to_string(),
+        Some("span count") => match actual.split_whitespace().next() {
+            Some("0") | Some("no") => format!("no `{check}` span"),
+            Some(n) => format!("{n} `{check}` spans"),
+            None => format!("`{check}` span count"),
+        },
+        Some("status") => format!("status {}", actual.split(' ').next().unwrap_or(actual)),
+        Some(subject) => {
+            if let Some(key) = quoted(subject, "attribute") {
+                match (expected, actual) {
+                    (_, "absent") => format!("no `{key}`"),
+                    ("absent", _) => format!("unexpected `{key}`"),
+                    _ => format!("`{key}` differs"),
+                }
+            } else if let Some(event) = quoted(subject, "event") {
+                match actual {
+                    "0" => format!("no `{event}` event"),
+                    _ => format!("`{event}` events: {actual}"),
+                }
+            } else if let Some(route) = quoted(subject, "requests to") {
+                format!("no `{route}`")
+            } else if let Some(relation) = subject.strip_prefix("relation ") {
+                format!("not {relation}")
+            } else {
+                subject.to_string()
+            }
+        }
     };
     Some(words.replace('|', "\\|"))
 }
 
-/// The text of a finding's note: a known issue by its reason and link (so every cell it
-/// covers shares one note), anything else by its assertion.
-fn note_text(finding: &super::result::Finding) -> String {
+/// `key` from a subject spelled `` kind `key` ``.
+fn quoted<'a>(subject: &'a str, kind: &str) -> Option<&'a str> {
+    subject
+        .strip_prefix(kind)?
+        .strip_prefix(" `")?
+        .strip_suffix('`')
+}
+
+/// The text of a finding's note: a known issue by its reason (so every cell it covers
+/// shares one note; its link is added apart), anything else by its assertion.
+fn note_text(finding: &Finding) -> String {
     // Notes name the assertion, not the whole span dump (which carries ids that
     // differ between runs); the JSON keeps the full message.
     let summary = match (
@@ -198,56 +412,100 @@ fn note_text(finding: &super::result::Finding) -> String {
             .unwrap_or_default()
             .to_string(),
     };
-    let text = match (finding.kind, &finding.reason) {
-        (FindingKind::KnownIssue, Some(reason)) => {
-            let mut t = format!("Known issue: {reason}");
-            if let Some(link) = &finding.link {
-                let _ = write!(t, " ({link})");
-            }
-            t
-        }
-        (FindingKind::KnownIssue, None) => format!("Known issue: {summary}"),
+    let known = matches!(
+        finding.kind,
+        FindingKind::KnownIssue | FindingKind::Unreproduced
+    );
+    let text = match (known, &finding.reason) {
+        (true, Some(reason)) => reason.clone(),
+        (true, None) => format!("Known issue: {summary}"),
         _ => summary,
     };
     text.replace('\n', " ").replace('|', "\\|")
 }
 
-/// What a table cell shows after its symbol: a few words on what is missing, and the
-/// numbers of its notes (each once), adding notes not seen before.
-fn note_refs(cell: &CellResult, notes: &mut Vec<String>) -> String {
-    let mut refs: Vec<usize> = Vec::new();
-    let mut phrases: Vec<String> = Vec::new();
+/// The footnotes of a report: one per known issue (labelled with the issue's id, so a
+/// note keeps its label from run to run) and one per distinct other finding (labelled
+/// with a hash of its text), in the order the tables first cite them.
+#[derive(Default)]
+struct Notes {
+    /// (label, text, link), in order of first citation.
+    cited: Vec<(String, String, Option<String>)>,
+}
+
+impl Notes {
+    /// Cites a finding's note, adding it when new, and returns its label.
+    fn cite(&mut self, finding: &Finding) -> String {
+        let text = note_text(finding);
+        let label = match finding.issue.as_deref() {
+            Some(id) => label(id),
+            None => format!("note-{:08x}", crate::hash::fnv1a(text.as_bytes()) as u32),
+        };
+        if !self.cited.iter().any(|(l, _, _)| *l == label) {
+            self.cited.push((label.clone(), text, finding.link.clone()));
+        }
+        label
+    }
+}
+
+/// A footnote label GitHub accepts: letters, digits, `-` and `_`.
+fn label(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// What a cell says besides its symbol: what is missing, and its footnotes (each once).
+#[derive(Debug, Default)]
+struct CellNotes {
+    phrases: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl CellNotes {
+    /// The text after the symbol, leaving out what its row already says.
+    fn show(&self, row: &CellNotes) -> String {
+        let mut out = String::new();
+        let phrases: Vec<&String> = (self.phrases.iter())
+            .filter(|p| !row.phrases.contains(p))
+            .collect();
+        if !phrases.is_empty() {
+            let shown: Vec<&str> = phrases
+                .iter()
+                .take(PHRASES_SHOWN)
+                .map(|p| p.as_str())
+                .collect();
+            let _ = write!(out, " {}", shown.join(", "));
+            if phrases.len() > shown.len() {
+                let _ = write!(out, " +{}", phrases.len() - shown.len());
+            }
+        }
+        for label in self.labels.iter().filter(|l| !row.labels.contains(l)) {
+            let _ = write!(out, " [^{label}]");
+        }
+        out
+    }
+}
+
+/// A cell's phrases and footnotes, adding notes not seen before.
+fn cell_notes(cell: &CellResult, notes: &mut Notes) -> CellNotes {
+    let mut out = CellNotes::default();
     for finding in cell.findings.iter().filter(|f| f.kind != FindingKind::Note) {
         if let Some(p) = phrase(finding) {
-            if !phrases.contains(&p) {
-                phrases.push(p);
+            if !out.phrases.contains(&p) {
+                out.phrases.push(p);
             }
         }
-        let text = note_text(finding);
-        let index = match notes.iter().position(|n| *n == text) {
-            Some(i) => i,
-            None => {
-                notes.push(text);
-                notes.len() - 1
-            }
-        };
-        if !refs.contains(&(index + 1)) {
-            refs.push(index + 1);
+        let label = notes.cite(finding);
+        if !out.labels.contains(&label) {
+            out.labels.push(label);
         }
-    }
-    let mut out = String::new();
-    if !phrases.is_empty() {
-        let more = phrases.len().saturating_sub(PHRASES_SHOWN);
-        phrases.truncate(PHRASES_SHOWN);
-        let _ = write!(out, " {}", phrases.join(", "));
-        if more > 0 {
-            let _ = write!(out, " +{more}");
-        }
-    }
-    if !refs.is_empty() {
-        refs.sort_unstable();
-        let refs: Vec<String> = refs.iter().map(ToString::to_string).collect();
-        let _ = write!(out, " <sup>{}</sup>", refs.join(","));
     }
     out
 }
@@ -267,11 +525,12 @@ mod tests {
         f.actual = Some("absent".into());
         f.reason = Some("the package never sets it".into());
         f.link = Some("https://example.org/issue".into());
+        f.issue = Some("no-host".into());
         f
     }
 
     #[test]
-    fn a_known_issue_is_one_note_cited_once_per_cell_and_cells_say_what_is_missing() {
+    fn a_known_issue_is_one_footnote_cited_once_per_cell_and_cells_say_what_is_missing() {
         let mut cells = Vec::new();
         for (i, feature) in [Feature::Chat, Feature::Streaming].into_iter().enumerate() {
             let mut c = sample_cell(&format!("c{i}"), CellStatus::Xfail);
@@ -282,13 +541,82 @@ mod tests {
         }
         let md = render(&RunResults::new("m.yaml", Target::Replica, cells));
         assert_eq!(
-            md.matches("Known issue: the package never sets it").count(),
+            md.matches("[^no-host]: the package never sets it [↗][1]")
+                .count(),
             1,
             "{md}"
         );
         assert!(
-            md.contains("| ⚠️ no `server.address`, no `server.port` <sup>1</sup> | ⚠️ no `server.address`, no `server.port` <sup>1</sup> |"),
+            md.contains("| traceloop (rust reference): no `server.address`, no `server.port` [^no-host] | ⚠️ | ⚠️ |"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn findings_without_an_issue_get_a_label_from_their_text_and_a_phrase() {
+        let mut cell = sample_cell("c", CellStatus::Fail);
+        let mut missing = Finding::new(FindingKind::Failure, "no span");
+        missing.check = Some("llm".into());
+        missing.subject = Some("span count".into());
+        missing.expected = Some("1 span(s) with name=x".into());
+        missing.actual = Some("0 selected; captured spans: `y`".into());
+        let mut event = missing.clone();
+        event.subject = Some("event `exception`".into());
+        event.expected = Some("1 occurrence(s)".into());
+        event.actual = Some("0".into());
+        cell.findings = vec![missing, event, Finding::new(FindingKind::Note, "retried")];
+        let mut notes = Notes::default();
+        let shown = cell_notes(&cell, &mut notes).show(&CellNotes::default());
+        assert_eq!(notes.cited.len(), 2, "notes are not footnotes");
+        let (label, text, _) = notes.cited[0].clone();
+        assert!(label.starts_with("note-") && label.len() == 13, "{label}");
+        assert!(
+            text.starts_with("[llm] span count: expected 1 span"),
+            "{text}"
+        );
+        assert!(
+            shown.starts_with(" no `llm` span, no `exception` event [^note-"),
+            "{shown}"
+        );
+        // The same finding in another run or cell gets the same label.
+        assert_eq!(notes.cite(&cell.findings[0]), label);
+        assert_eq!(super::label("a b/c"), "a-b-c");
+    }
+
+    #[test]
+    fn packages_get_a_row_of_facts_and_the_reference_none() {
+        let mut reference = sample_cell("r", CellStatus::Pass);
+        reference.style = Style::Traceloop;
+        let mut package = sample_cell("p", CellStatus::Xfail);
+        package.driver = DriverKind::Python;
+        package.version_set = Some("latest".into());
+        package.setup = Setup::Honeyhive;
+        for (k, v) in [
+            ("instrumentor", "opentelemetry-instrumentation-openai"),
+            ("instrumentor_version", "0.62.4"),
+            ("openai", "3.57.0"),
+            ("honeyhive", "1.7.0"),
+        ] {
+            package.versions.insert(k.into(), v.into());
+        }
+        package.findings = vec![known("server.address")];
+        let md = render(&RunResults::new(
+            "m.yaml",
+            Target::Replica,
+            vec![reference, package],
+        ));
+        assert!(
+            md.contains("### What each package records on Azure"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `opentelemetry-instrumentation-openai@0.62.4` · `honeyhive` (honeyhive 1.7.0) | ❌ | ❌ |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| traceloop 0.62.4 · `honeyhive` (honeyhive 1.7.0) | ⚠️ no `server.address` [^no-host] |"),
+            "{md}"
+        );
+        assert_eq!(md.matches("(rust reference)").count(), 1, "{md}");
     }
 }

@@ -1,6 +1,7 @@
 //! Results and their renderings: terminal table, markdown, JSON, JUnit.
 
 mod diff;
+mod facts;
 mod json;
 mod junit;
 mod markdown;

@@ -95,6 +95,9 @@ pub struct Finding {
     /// For known issues: an upstream link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// For known issues: the issue's id in the matrix, stable across runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue: Option<String>,
 }
 
 impl Finding {
@@ -108,6 +111,7 @@ impl Finding {
             actual: None,
             reason: None,
             link: None,
+            issue: None,
         }
     }
 }

@@ -1,18 +1,30 @@
-//! The terminal table: one row per cell, coloured statuses (unless `NO_COLOR` or not a TTY).
+//! The terminal table: one row per cell, coloured statuses by the usual conventions
+//! (`NO_COLOR`, `CLICOLOR_FORCE`, `TERM=dumb`, a TTY).
 
 use super::result::{CellStatus, FindingKind, RunResults};
 use comfy_table::{presets, Cell, CellAlignment, Color, ContentArrangement, Table};
 
-/// Whether to colour output: never with `NO_COLOR` set (any value), else only on a TTY.
+/// Whether to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Colour {
+    /// Colour, the output being a terminal.
     Auto,
     Never,
+    /// Colour even when the output is not a terminal (`CLICOLOR_FORCE`).
+    Always,
 }
 
 impl Colour {
-    pub fn from_env() -> Self {
-        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+    /// The conventions, first match wins: `NO_COLOR` set (non-empty) never colours;
+    /// `CLICOLOR_FORCE` set (non-empty, not `0`) always does; `TERM=dumb` never does;
+    /// otherwise colour only on a terminal. `var` reads an environment variable.
+    pub fn detect(terminal: bool, var: impl Fn(&str) -> Option<String>) -> Self {
+        let set = |name: &str| var(name).filter(|v| !v.is_empty());
+        if set("NO_COLOR").is_some() {
+            Colour::Never
+        } else if set("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+            Colour::Always
+        } else if set("TERM").as_deref() == Some("dumb") || !terminal {
             Colour::Never
         } else {
             Colour::Auto
@@ -40,8 +52,14 @@ pub fn render(results: &RunResults, colour: Colour) -> String {
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec!["cell", "status", "ms", "details"]);
-    if colour == Colour::Never {
-        table.force_no_tty();
+    match colour {
+        Colour::Never => {
+            table.force_no_tty();
+        }
+        Colour::Always => {
+            table.enforce_styling();
+        }
+        Colour::Auto => {}
     }
     for cell in &results.cells {
         let detail = cell
@@ -64,8 +82,30 @@ pub fn render(results: &RunResults, colour: Colour) -> String {
     }
     let mut out = table.to_string();
     out.push('\n');
+    out.push_str(&full_details(results));
     out.push_str(&summary_line(results));
     out.push('\n');
+    out
+}
+
+/// The findings of every cell that needs attention (`fail`, `xpass`, `error`) in full:
+/// the table cuts them to one line each.
+fn full_details(results: &RunResults) -> String {
+    let mut out = String::new();
+    let attention =
+        |s: CellStatus| matches!(s, CellStatus::Fail | CellStatus::Xpass | CellStatus::Error);
+    for cell in results.cells.iter().filter(|c| attention(c.status)) {
+        out.push_str(&format!("\n{} ({}):\n", cell.id, cell.status));
+        for finding in &cell.findings {
+            for (i, line) in finding.message.lines().enumerate() {
+                let lead = if i == 0 { "  - " } else { "    " };
+                out.push_str(&format!("{lead}{line}\n"));
+            }
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
@@ -85,5 +125,61 @@ fn truncate(text: &str, max: usize) -> String {
     } else {
         let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Colour;
+
+    fn detect(terminal: bool, env: &[(&str, &str)]) -> Colour {
+        Colour::detect(terminal, |name| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn cells_that_need_attention_are_shown_in_full_after_the_table() {
+        use crate::report::result::sample_cell;
+        use crate::report::{CellStatus, Finding, FindingKind, RunResults};
+        use crate::vocab::Target;
+        let long = format!(
+            "attribute `server.address` absent {}\nsecond line",
+            "x".repeat(200)
+        );
+        let mut failed = sample_cell("a/fail", CellStatus::Fail);
+        failed.findings = vec![Finding::new(FindingKind::Failure, long.clone())];
+        let mut xfail = sample_cell("a/xfail", CellStatus::Xfail);
+        xfail.findings = vec![Finding::new(FindingKind::KnownIssue, "known")];
+        let results = RunResults::new("m.yaml", Target::Replica, vec![failed, xfail]);
+        let text = super::render(&results, Colour::Never);
+        let first = long.lines().next().unwrap();
+        assert!(
+            text.contains(&format!("\na/fail (fail):\n  - {first}\n    second line\n")),
+            "{text}"
+        );
+        assert!(!text.contains("a/xfail (xfail):"), "{text}");
+    }
+
+    #[test]
+    fn colour_follows_the_usual_conventions() {
+        assert_eq!(detect(true, &[]), Colour::Auto);
+        assert_eq!(detect(false, &[]), Colour::Never);
+        assert_eq!(detect(true, &[("NO_COLOR", "1")]), Colour::Never);
+        // An empty NO_COLOR is unset, as its convention says.
+        assert_eq!(detect(true, &[("NO_COLOR", "")]), Colour::Auto);
+        assert_eq!(detect(false, &[("CLICOLOR_FORCE", "1")]), Colour::Always);
+        assert_eq!(detect(false, &[("CLICOLOR_FORCE", "0")]), Colour::Never);
+        assert_eq!(
+            detect(false, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]),
+            Colour::Never
+        );
+        assert_eq!(detect(true, &[("TERM", "dumb")]), Colour::Never);
+        assert_eq!(
+            detect(false, &[("TERM", "dumb"), ("CLICOLOR_FORCE", "1")]),
+            Colour::Always
+        );
     }
 }

@@ -115,6 +115,7 @@ pub(super) fn judge(
         let mut finding = from_expect(FindingKind::KnownIssue, f);
         finding.reason = Some(issue.reason.clone());
         finding.link = issue.link.clone();
+        finding.issue = Some(issue.id.clone());
         findings.push(finding);
     }
     for issue in &judgement.unreproduced {
@@ -122,7 +123,9 @@ pub(super) fn judge(
             FindingKind::Unreproduced,
             format!("known issue no longer reproduces: {}", issue.reason),
         );
+        finding.reason = Some(issue.reason.clone());
         finding.link = issue.link.clone();
+        finding.issue = Some(issue.id.clone());
         findings.push(finding);
     }
     let mut status = match judgement.verdict {
@@ -136,6 +139,7 @@ pub(super) fn judge(
             let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
             finding.reason = Some(issue.reason.clone());
             finding.link = issue.link.clone();
+            finding.issue = Some(issue.id.clone());
             findings.insert(0, finding);
         } else {
             findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));

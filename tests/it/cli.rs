@@ -138,7 +138,7 @@ fn report_rerenders_a_saved_run() {
     assert_eq!(md1.stdout, md2.stdout);
     let md = text(&md1.stdout);
     assert!(
-        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ no `llm.model_name` <sup>1</sup> | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ | ⏭ <sup>2</sup> | ✅ |"),
+        md.contains("| openinference (rust reference) | ✅ | ✅ | ✅ | ⚠️ app failed, status ERROR +2 [^async-openai-no-delta] | ✅ | ✅ | ✅ | ✅ | ✅ | ✅ | ⏭ [^note-3ac5edb3] | ✅ |"),
         "{md}"
     );
     let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);

@@ -19,6 +19,7 @@ mod instrument_otel_genai;
 mod instrument_snapshots;
 mod instrument_traceloop;
 mod live_target;
+mod markdown_render;
 mod matrix_load;
 mod otlp_python;
 mod otlp_receiver;
