@@ -237,6 +237,18 @@ impl Matrix {
         setup: Setup,
     ) -> Cell {
         let set_name = version_set.as_ref().map(|v| v.name.as_str());
+        // The releases a cell runs, where they are known before it runs: a set's pins,
+        // and none of the python packages for the rust driver.
+        let pinned: Option<BTreeMap<String, String>> = match (&version_set, driver) {
+            (Some(v), _) => Some(
+                (v.requirements.iter())
+                    .filter_map(|r| r.split_once("=="))
+                    .map(|(name, version)| (name.to_string(), version.to_string()))
+                    .collect(),
+            ),
+            (None, DriverKind::Rust) => Some(BTreeMap::new()),
+            (None, _) => None,
+        };
         let mut id = match set_name {
             Some(set) => format!("{}/{style}/{feature}/{driver}@{set}", self.provider),
             None => format!("{}/{style}/{feature}/{driver}", self.provider),
@@ -271,6 +283,9 @@ impl Matrix {
                     k.applies_to(style, feature, driver)
                         && k.applies_to_setup(setup)
                         && k.applies_to_version_set(set_name)
+                        // Command cells' releases are known once they ran: the judge
+                        // decides for them.
+                        && pinned.as_ref().is_none_or(|p| k.applies_to_versions(p))
                 })
                 .cloned()
                 .collect(),

@@ -97,13 +97,23 @@ fn verdict(
         .collect();
     let m = load_file(&default_matrix_path(Provider::AzureOpenAi)).expect("matrix");
     let checks = m.checks(style, feature).expect("checks");
+    // The reference spans were recorded with the `latest` packages.
+    let latest: std::collections::BTreeMap<String, String> = m
+        .version_set("latest")
+        .expect("latest")
+        .requirements(style)
+        .expect("pins")
+        .iter()
+        .filter_map(|r| r.split_once("=="))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     let known: Vec<_> = m
         .known_issues()
         .iter()
-        // The reference spans were recorded with the `latest` packages.
         .filter(|k| {
             k.applies_to(style, feature, DriverKind::Python)
                 && k.applies_to_version_set(Some("latest"))
+                && k.applies_to_versions(&latest)
         })
         .cloned()
         .collect();
