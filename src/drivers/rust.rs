@@ -315,9 +315,9 @@ impl<'a> App<'a> {
                 }
                 let request: CreateResponse = from_json(body)?;
                 let client = self.responses_client(api_version);
+                let instrumentor = self.instrumentor.clone().with_api_version(api_version);
                 let (what, text) = if *stream {
-                    let (events, text) = self
-                        .instrumentor
+                    let (events, text) = instrumentor
                         .responses_stream(
                             &request,
                             client.responses().create_stream(request.clone()),
@@ -326,8 +326,7 @@ impl<'a> App<'a> {
                         .map_err(DriverError::call)?;
                     (format!("streamed {events} events"), text)
                 } else {
-                    let response = self
-                        .instrumentor
+                    let response = instrumentor
                         .responses(&request, client.responses().create(request.clone()))
                         .await
                         .map_err(DriverError::call)?;

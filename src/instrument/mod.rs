@@ -109,6 +109,15 @@ impl Instrumentor {
         self.tap.as_ref().and_then(RawResponseTap::take)
     }
 
+    /// The same instrumentor for calls that send another api-version (Azure's Responses
+    /// API route); an endpoint without one (the v1 API) keeps none.
+    pub fn with_api_version(mut self, api_version: &str) -> Self {
+        if self.endpoint.api_version.is_some() {
+            self.endpoint.api_version = Some(api_version.to_string());
+        }
+        self
+    }
+
     pub fn with_content_capture(mut self, content: ContentCapture) -> Self {
         self.content = content;
         self

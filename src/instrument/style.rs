@@ -439,6 +439,54 @@ mod tests {
     }
 
     #[test]
+    fn a_response_is_named_and_shaped_as_each_package_records_it() {
+        let mut req = testkit::chat_request(true);
+        req.api = crate::instrument::facts::Api::Responses;
+        req.messages.insert(
+            0,
+            crate::instrument::facts::Message {
+                role: "system".into(),
+                content: Some("Be brief".into()),
+                ..Default::default()
+            },
+        );
+        let e = testkit::endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: crate::instrument::ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let t0 = SystemTime::now();
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &[t0, t0],
+        };
+        use crate::vocab::Style;
+        let conv = |style| crate::instrument::convention(style);
+        let names: Vec<String> = Style::ALL
+            .iter()
+            .map(|s| conv(*s).start(&call).name)
+            .collect();
+        assert_eq!(names, ["Response", "openai.response", "chat my-gpt4o"]);
+        let otel = conv(Style::OtelGenAi).start(&call).attributes;
+        assert_eq!(
+            testkit::get(&otel, "gen_ai.system_instructions").map(|v| v.to_string()),
+            Some(r#"[{"content":"Be brief","type":"text"}]"#.into())
+        );
+        assert!(testkit::get(&otel, "gen_ai.input.messages")
+            .is_some_and(|v| !v.to_string().contains("Be brief")));
+        let result = testkit::sample_result();
+        let traceloop =
+            conv(Style::Traceloop).end(&call, &Outcome::Chat(&result), Some(&timing), t0);
+        assert!(traceloop.events.is_empty(), "no per-event events");
+        let oi = conv(Style::OpenInference).end(&call, &Outcome::Chat(&result), Some(&timing), t0);
+        assert!(testkit::has(
+            &oi.attributes,
+            "llm.output_messages.0.message.contents.0.message_content.text"
+        ));
+    }
+
+    #[test]
     fn an_abandoned_stream_is_unset_in_every_style() {
         let req = testkit::chat_request(true);
         let e = testkit::endpoint("http://r.openai.azure.com/");
