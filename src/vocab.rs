@@ -104,6 +104,16 @@ named_enum! {
         RawResponse => "raw-response",
         /// Chat, a stream with usage and embeddings through the async client.
         Async => "async",
+        /// A chat call whose `response_format` is a strict JSON schema, made twice: with
+        /// the schema as a dict (`create`), and with a typed model (`parse`) where the
+        /// SDK has one.
+        StructuredOutput => "structured-output",
+        /// One call of the Responses API (`responses.create`): Azure's dated
+        /// `/openai/responses` route, or `/openai/v1/responses` on the v1 API.
+        Responses => "responses",
+        /// `responses`, streamed (`stream=True`): typed events from `response.created`
+        /// to `response.completed`.
+        ResponsesStreaming => "responses-streaming",
         /// HoneyHive's pattern: one chat call inside a `@trace()` function that calls
         /// `enrich_span` (setups with the HoneyHive tracer only).
         Enrichment => "enrichment",

@@ -415,6 +415,78 @@ def raw_responses(client, p: dict) -> list:
     return notes
 
 
+def calendar_event_model():
+    """The typed model customers hand to `parse` (OpenAI's own example)."""
+    from pydantic import BaseModel
+
+    class CalendarEvent(BaseModel):
+        name: str
+        date: str
+        participants: list[str]
+
+    return CalendarEvent
+
+
+def structured_output(client, p: dict) -> list:
+    """`response_format` with the plan's strict JSON schema, twice: as a dict through
+    `create` (any SDK), and as a pydantic model through `parse`, which OpenAI's and
+    Azure's structured-output guides use (`chat.completions.parse` in current SDKs,
+    `beta.chat.completions.parse` before it). Both answers must parse."""
+    args = chat_args(p["deployment"]["name"], p["prompt"], p)
+    response_format = {"type": "json_schema", "json_schema": {
+        "name": p["schema_name"], "strict": True, "schema": p["schema"]}}
+    answer = client.chat.completions.create(**args, response_format=response_format)
+    content = answer.choices[0].message.content
+    try:
+        event = json.loads(content)
+    except (TypeError, ValueError):
+        raise Unexpected(f"the structured answer is not JSON: {content!r}")
+    missing = [k for k in p["schema"].get("required", []) if k not in event]
+    if missing:
+        raise Unexpected(f"the structured answer lacks {', '.join(missing)}: {content}")
+    notes = [f"create: {content}"]
+    model = calendar_event_model()
+    expected = dict(model.model_json_schema(), additionalProperties=False)
+    if expected != p["schema"]:
+        raise Unexpected("the plan's schema is not the driver's CalendarEvent model's")
+    parse = getattr(client.chat.completions, "parse", None)
+    where = "chat.completions.parse"
+    if parse is None:
+        parse, where = client.beta.chat.completions.parse, "beta.chat.completions.parse"
+    parsed = parse(**args, response_format=model).choices[0].message.parsed
+    if not isinstance(parsed, model):
+        raise Unexpected(f"{where} returned {type(parsed).__name__}, not a CalendarEvent")
+    notes.append(f"{where}: {parsed!r}")
+    return notes
+
+
+def responses_call(plan: dict, cell: str, client, p: dict) -> list:
+    """One `responses.create`, plain or streamed. On Azure's deployment API the client
+    sends the feature's api-version (the dated `/openai/responses` route exists only
+    from 2025-03-01-preview); the v1 API's client is the cell's own."""
+    if plan["provider"] == "azure-openai":
+        client = new_client(dict(plan, api_version=p["api_version"]), {SCOPE_HEADER: cell},
+                            asynchronous=False)
+    args = dict(model=p["deployment"]["name"], input=p["prompt"])
+    if p.get("instructions"):
+        args["instructions"] = p["instructions"]
+    if not p["stream"]:
+        response = client.responses.create(**args)
+        if response.status != "completed" or not response.output_text:
+            raise Unexpected(f"response {response.status} with output text {response.output_text!r}")
+        return [f"{response.usage.total_tokens} tokens: {response.output_text}"]
+    text, kinds, completed = [], [], None
+    for event in client.responses.create(**args, stream=True):
+        kinds.append(event.type)
+        if event.type == "response.output_text.delta":
+            text.append(event.delta)
+        elif event.type == "response.completed":
+            completed = event.response
+    if completed is None or "".join(text) != completed.output_text:
+        raise Unexpected(f"the stream did not complete with its deltas' text ({len(kinds)} events)")
+    return [f"streamed {len(kinds)} events: {completed.output_text}"]
+
+
 def async_calls(plan: dict, cell: str, p: dict) -> list:
     """Chat, a stream with usage, and embeddings through the async client."""
     import asyncio
@@ -512,6 +584,10 @@ def run_feature(client, p: dict, tracer, plan=None, cell=None, seen=None) -> lis
         notes.extend(raw_responses(client, p))
     elif feature == "async":
         notes.extend(async_calls(plan, cell, p))
+    elif feature == "structured_output":
+        notes.extend(structured_output(client, p))
+    elif feature == "responses":
+        notes.extend(responses_call(plan, cell, client, p))
     else:
         raise Unexpected(f"the python driver does not know feature `{feature}`")
     return notes

@@ -235,6 +235,8 @@ fn plan_prompt(plan: &FeaturePlan) -> Option<&str> {
         | FeaturePlan::Enrichment { prompt, .. }
         | FeaturePlan::Tools { prompt, .. }
         | FeaturePlan::StreamAbandoned { prompt, .. }
+        | FeaturePlan::StructuredOutput { prompt, .. }
+        | FeaturePlan::Responses { prompt, .. }
         | FeaturePlan::RawResponse { prompt, .. }
         | FeaturePlan::Async { prompt, .. } => Some(prompt.as_str()),
     }

@@ -17,6 +17,7 @@ use async_openai::config::{AzureConfig, Config, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::CreateChatCompletionRequest;
 use async_openai::types::embeddings::CreateEmbeddingRequest;
+use async_openai::types::responses::CreateResponse;
 use async_openai::Client;
 use opentelemetry::trace::{FutureExt, TraceContextExt, Tracer};
 use opentelemetry::Context;
@@ -121,9 +122,15 @@ impl<'a> App<'a> {
         // Like the Python instrumentors, which read Azure's extras off the raw response.
         let tap = RawResponseTap::default();
         let mut instrumentor = instrumentor.with_raw_tap(tap.clone());
-        // The tool features' checks are about message content, which the python driver
-        // switches on for every style; so does this app for them.
-        if matches!(cell.plan, FeaturePlan::Tools { .. }) {
+        // The checks of the tool, structured-output and Responses API features are about
+        // message content, which the python driver switches on for every style; so does
+        // this app for them.
+        if matches!(
+            cell.plan,
+            FeaturePlan::Tools { .. }
+                | FeaturePlan::StructuredOutput { .. }
+                | FeaturePlan::Responses { .. }
+        ) {
             instrumentor = instrumentor.with_content_capture(ContentCapture::On);
         }
         Ok(Self {
@@ -172,6 +179,35 @@ impl<'a> App<'a> {
         // client (loading the system trust store) on every call.
         Client::build(self.http.clone(), config).with_http_service(
             RetryingService::new(self.http.clone(), retries, self.attempts.clone())
+                .with_header(SCOPE_HEADER, self.scope.clone())
+                .with_raw_tap(self.tap.clone()),
+        )
+    }
+
+    /// A client for the Responses API: on Azure's deployment API the resource-level
+    /// route `/openai/responses` with the feature's api-version (async-openai's
+    /// `AzureConfig` would put a deployment in the path, which Azure does not serve);
+    /// on the v1 API the same client as for chat.
+    fn responses_client(&self, api_version: &str) -> DynClient {
+        let client = self.client("", self.ctx.retries);
+        if self.cell.provider != Provider::AzureOpenAi {
+            return client;
+        }
+        let key = self.ctx.credential.secret().to_string();
+        let azure = AzureConfig::new()
+            .with_api_base(
+                self.ctx
+                    .endpoint_url(Provider::AzureOpenAi)
+                    .trim_end_matches('/'),
+            )
+            .with_api_version(api_version)
+            .with_api_key(key);
+        let config: Box<dyn Config> = match &self.ctx.credential {
+            Credential::ApiKey(_) => Box::new(ResourceRoute(azure)),
+            Credential::EntraToken(_) => Box::new(ResourceRoute(BearerAuth(azure))),
+        };
+        Client::build(self.http.clone(), config).with_http_service(
+            RetryingService::new(self.http.clone(), self.ctx.retries, self.attempts.clone())
                 .with_header(SCOPE_HEADER, self.scope.clone())
                 .with_raw_tap(self.tap.clone()),
         )
@@ -274,6 +310,61 @@ impl<'a> App<'a> {
                     notes.push(format!("{what} ({} chunks read)", summary.chunks));
                 }
                 Ok(notes)
+            }
+            FeaturePlan::Responses {
+                deployment,
+                prompt,
+                instructions,
+                api_version,
+                stream,
+            } => {
+                let mut body = json!({"model": deployment.name, "input": prompt});
+                if let Some(i) = instructions {
+                    body["instructions"] = json!(i);
+                }
+                let request: CreateResponse = from_json(body)?;
+                let client = self.responses_client(api_version);
+                let instrumentor = self.instrumentor.clone().with_api_version(api_version);
+                let (what, text) = if *stream {
+                    let (events, text) = instrumentor
+                        .responses_stream(
+                            &request,
+                            client.responses().create_stream(request.clone()),
+                        )
+                        .await
+                        .map_err(DriverError::call)?;
+                    (format!("streamed {events} events"), text)
+                } else {
+                    let response = instrumentor
+                        .responses(&request, client.responses().create(request.clone()))
+                        .await
+                        .map_err(DriverError::call)?;
+                    let value = serde_json::to_value(&response).unwrap_or_default();
+                    let text = value["output"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|item| item["content"].as_array())
+                        .flatten()
+                        .filter_map(|part| part["text"].as_str())
+                        .collect::<String>();
+                    (format!("response {}", value["status"]), text)
+                };
+                if text.is_empty() {
+                    return Err(DriverError::Unexpected(format!(
+                        "{what} without output text"
+                    )));
+                }
+                Ok(vec![format!("{what}: {text}")])
+            }
+            FeaturePlan::StructuredOutput {
+                deployment,
+                prompt,
+                schema_name,
+                schema,
+            } => {
+                self.structured_output(&deployment.name, prompt, schema_name, schema)
+                    .await
             }
             // Skipped before the driver runs (see `unsupported`).
             FeaturePlan::RawResponse { .. } => {
@@ -469,6 +560,78 @@ impl<'a> App<'a> {
         }
     }
 
+    /// Asks for `schema` as `response_format` (strict) twice, as the python app does
+    /// with `create` and then `parse`: the first answer is checked as JSON with every
+    /// property the schema requires, the second deserialized into a typed struct (what
+    /// `parse` does; async-openai has no `parse`, an app uses serde).
+    async fn structured_output(
+        &self,
+        deployment: &str,
+        prompt: &str,
+        schema_name: &str,
+        schema: &serde_json::Value,
+    ) -> Result<Vec<String>, DriverError> {
+        let content = self
+            .structured_call(deployment, prompt, schema_name, schema)
+            .await?;
+        let parsed: serde_json::Value = serde_json::from_str(&content).map_err(|e| {
+            DriverError::Unexpected(format!(
+                "the structured answer is not JSON ({e}): {content}"
+            ))
+        })?;
+        let missing: Vec<&str> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(serde_json::Value::as_str)
+            .filter(|key| parsed.get(*key).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(DriverError::Unexpected(format!(
+                "the structured answer lacks the required {}: {content}",
+                missing.join(", ")
+            )));
+        }
+        let content = self
+            .structured_call(deployment, prompt, schema_name, schema)
+            .await?;
+        let typed: CalendarEvent = serde_json::from_str(&content).map_err(|e| {
+            DriverError::Unexpected(format!(
+                "the structured answer is not a CalendarEvent ({e}): {content}"
+            ))
+        })?;
+        Ok(vec![
+            format!("{schema_name} as JSON: {parsed}"),
+            format!("{schema_name} typed: {typed:?}"),
+        ])
+    }
+
+    /// One chat call with `schema` as a strict `json_schema` format; the content.
+    async fn structured_call(
+        &self,
+        deployment: &str,
+        prompt: &str,
+        schema_name: &str,
+        schema: &serde_json::Value,
+    ) -> Result<String, DriverError> {
+        let body = json!({
+            "model": deployment,
+            "messages": [{"role": "user", "content": prompt}],
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": schema_name, "strict": true, "schema": schema}},
+        });
+        let request: CreateChatCompletionRequest = from_json(body)?;
+        let response = self
+            .chat(deployment, request, self.ctx.retries)
+            .await
+            .map_err(DriverError::call)?;
+        Ok(response
+            .choices
+            .first()
+            .and_then(|c| c.message.content.clone())
+            .unwrap_or_default())
+    }
+
     async fn chat(
         &self,
         deployment: &str,
@@ -480,6 +643,16 @@ impl<'a> App<'a> {
             .chat(&request, client.chat().create(request.clone()))
             .await
     }
+}
+
+/// The typed answer of `structured-output` (the matrix's CalendarEvent schema).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read through Debug only
+struct CalendarEvent {
+    name: String,
+    date: String,
+    participants: Vec<String>,
 }
 
 /// Azure's Entra ID authentication: the config's URL and api-version, with the token
@@ -499,6 +672,28 @@ impl Config for BearerAuth {
     }
     fn url(&self, path: &str) -> String {
         self.0.url(path)
+    }
+    fn query(&self) -> Vec<(&str, &str)> {
+        self.0.query()
+    }
+    fn api_base(&self) -> &str {
+        self.0.api_base()
+    }
+    fn api_key(&self) -> &secrecy::SecretString {
+        self.0.api_key()
+    }
+}
+
+/// An Azure config whose paths are the resource's own (`/openai/responses`), not a
+/// deployment's.
+struct ResourceRoute<C>(C);
+
+impl<C: Config> Config for ResourceRoute<C> {
+    fn headers(&self) -> reqwest::header::HeaderMap {
+        self.0.headers()
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}/openai{path}", self.0.api_base())
     }
     fn query(&self) -> Vec<(&str, &str)> {
         self.0.query()

@@ -68,8 +68,20 @@ fn tool_calls_at(v: &Value, pointer: &str) -> Vec<ToolCall> {
         .unwrap_or_default()
 }
 
+/// Which API a chat-like call went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Api {
+    /// `POST …/chat/completions`.
+    #[default]
+    ChatCompletions,
+    /// `POST …/responses`: the instructions are the first (system) message and
+    /// `input` the others; the answer is the output items' text.
+    Responses,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChatRequest {
+    pub api: Api,
     /// What the caller asked for: the Azure deployment name, or the OpenAI model.
     pub model: String,
     pub messages: Vec<Message>,
@@ -85,10 +97,32 @@ pub(crate) struct ChatRequest {
     pub include_usage: bool,
     /// The `tools` entries as sent (`{"type": "function", "function": {...}}`).
     pub tools: Vec<Value>,
+    /// `response_format` as sent (`{"type": "json_schema", "json_schema": {...}}`).
+    pub response_format: Option<Value>,
     /// The request body as JSON text.
     pub json: String,
     /// The body without `messages`: what OpenInference calls invocation parameters.
     pub invocation_parameters: String,
+}
+
+impl ChatRequest {
+    /// `gen_ai.output.type` for the requested format: `json` for `json_object` and
+    /// `json_schema`, `text` for `text`, nothing when no format was asked for.
+    pub fn output_type(&self) -> Option<&'static str> {
+        match self.response_format.as_ref()?.get("type")?.as_str()? {
+            "json_object" | "json_schema" => Some("json"),
+            "text" => Some("text"),
+            _ => None,
+        }
+    }
+
+    /// The JSON schema a `json_schema` format asks for, as JSON text.
+    pub fn structured_output_schema(&self) -> Option<String> {
+        self.response_format
+            .as_ref()?
+            .pointer("/json_schema/schema")
+            .map(Value::to_string)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +256,7 @@ pub(crate) fn chat_request(req: &CreateChatCompletionRequest) -> ChatRequest {
         _ => Vec::new(),
     };
     ChatRequest {
+        api: Api::ChatCompletions,
         model: req.model.clone(),
         messages,
         max_tokens: req.max_tokens.or(req.max_completion_tokens).map(i64::from),
@@ -242,8 +277,127 @@ pub(crate) fn chat_request(req: &CreateChatCompletionRequest) -> ChatRequest {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default(),
+        response_format: value
+            .get("response_format")
+            .filter(|f| f.is_object())
+            .cloned(),
         invocation_parameters: without_key(&value, "messages"),
         json,
+    }
+}
+
+/// A Responses API request as a chat: `instructions` as a system message first, then
+/// `input` (a string is one user message; items with a role are messages).
+pub(crate) fn responses_request(
+    req: &async_openai::types::responses::CreateResponse,
+) -> ChatRequest {
+    let (json, value) = to_json(req);
+    let mut messages = Vec::new();
+    if let Some(text) = value.get("instructions").and_then(Value::as_str) {
+        messages.push(Message {
+            role: "system".into(),
+            content: Some(text.to_string()),
+            ..Default::default()
+        });
+    }
+    match value.get("input") {
+        Some(Value::String(text)) => messages.push(Message {
+            role: "user".into(),
+            content: Some(text.clone()),
+            ..Default::default()
+        }),
+        Some(Value::Array(items)) => {
+            messages.extend(items.iter().filter(|i| i.get("role").is_some()).map(|i| {
+                let mut m = message_of(i);
+                // Responses input parts are `input_text`, not `text`.
+                if let Some(Value::Array(parts)) = i.get("content") {
+                    m.text_parts = parts
+                        .iter()
+                        .filter(|p| p.get("type").and_then(Value::as_str) == Some("input_text"))
+                        .filter_map(|p| str_at(p, "text"))
+                        .collect();
+                }
+                m
+            }))
+        }
+        _ => {}
+    }
+    let int = |k: &str| value.get(k).and_then(Value::as_i64);
+    let float = |k: &str| value.get(k).and_then(Value::as_f64);
+    let mut params = value.clone();
+    if let Some(obj) = params.as_object_mut() {
+        obj.shift_remove("input");
+        obj.shift_remove("instructions");
+    }
+    ChatRequest {
+        api: Api::Responses,
+        model: str_at(&value, "model").unwrap_or_default(),
+        messages,
+        max_tokens: int("max_output_tokens"),
+        temperature: float("temperature"),
+        top_p: float("top_p"),
+        frequency_penalty: None,
+        presence_penalty: None,
+        seed: None,
+        n: None,
+        stop: Vec::new(),
+        stream: value
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        include_usage: false,
+        tools: Vec::new(),
+        response_format: None,
+        invocation_parameters: params.to_string(),
+        json,
+    }
+}
+
+/// A Responses API response (or the one a stream's `response.completed` carries) as a
+/// chat result: one choice with the output messages' text, finishing `stop` when the
+/// response completed and `length` when it stopped at `max_output_tokens`.
+pub(crate) fn responses_result(value: &Value) -> ChatResult {
+    let text: String = value
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| item.get("type").and_then(Value::as_str) == Some("message"))
+        .filter_map(|item| item.get("content").and_then(Value::as_array))
+        .flatten()
+        .filter(|p| p.get("type").and_then(Value::as_str) == Some("output_text"))
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect();
+    let finish = match value.get("status").and_then(Value::as_str) {
+        Some("completed") => Some("stop".to_string()),
+        Some("incomplete") => Some("length".to_string()),
+        _ => None,
+    };
+    let usage = value.get("usage").filter(|u| u.is_object()).map(|u| {
+        let int = |p: &str| u.pointer(p).and_then(Value::as_i64);
+        Usage {
+            prompt: int("/input_tokens").unwrap_or(0),
+            completion: int("/output_tokens").unwrap_or(0),
+            total: int("/total_tokens").unwrap_or(0),
+            cached_prompt: int("/input_tokens_details/cached_tokens"),
+            reasoning: int("/output_tokens_details/reasoning_tokens"),
+        }
+    });
+    ChatResult {
+        id: str_at(value, "id").filter(|s| !s.is_empty()),
+        model: str_at(value, "model").filter(|s| !s.is_empty()),
+        system_fingerprint: None,
+        service_tier: str_at(value, "service_tier"),
+        choices: vec![Choice {
+            index: 0,
+            role: "assistant".into(),
+            content: Some(text),
+            finish_reason: finish,
+            tool_calls: Vec::new(),
+        }],
+        usage,
+        json: value.to_string(),
+        prompt_filter_results: None,
     }
 }
 
@@ -393,6 +547,55 @@ mod tests {
         let result = chat_result(&resp);
         assert_eq!(result.choices[0].tool_calls[0].id, "call_2");
         assert_eq!(result.finish_reasons(), vec!["tool_calls".to_string()]);
+    }
+
+    #[test]
+    fn response_formats_give_the_output_type_and_schema() {
+        let r = chat_request(&request(serde_json::json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "e", "strict": true,
+                "schema": {"type": "object", "properties": {"name": {"type": "string"}}}}}
+        })));
+        assert_eq!(r.output_type(), Some("json"));
+        assert_eq!(
+            r.structured_output_schema().as_deref(),
+            Some(r#"{"type":"object","properties":{"name":{"type":"string"}}}"#)
+        );
+        assert!(r.invocation_parameters.contains("response_format"));
+        let plain = chat_request(&request(serde_json::json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}]
+        })));
+        assert_eq!(
+            (plain.output_type(), plain.structured_output_schema()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn responses_calls_read_as_chats() {
+        let req: async_openai::types::responses::CreateResponse =
+            serde_json::from_value(serde_json::json!({
+                "model": "my-gpt4o", "input": "Say hello", "instructions": "Be brief",
+                "max_output_tokens": 50
+            }))
+            .expect("a request");
+        let r = responses_request(&req);
+        assert_eq!(r.api, Api::Responses);
+        let roles: Vec<&str> = r.messages.iter().map(|m| m.role.as_str()).collect();
+        assert_eq!(roles, ["system", "user"]);
+        assert_eq!(r.messages[1].content.as_deref(), Some("Say hello"));
+        assert_eq!(r.max_tokens, Some(50));
+        assert!(!r.invocation_parameters.contains("Say hello"));
+        let result = responses_result(&serde_json::json!({
+            "id": "resp_1", "model": "gpt-4o-2024-08-06", "status": "completed",
+            "output": [{"type": "message", "role": "assistant",
+                "content": [{"type": "output_text", "text": "Hello there."}]}],
+            "usage": {"input_tokens": 9, "output_tokens": 3, "total_tokens": 12,
+                "output_tokens_details": {"reasoning_tokens": 0}}
+        }));
+        assert_eq!(result.choices[0].content.as_deref(), Some("Hello there."));
+        assert_eq!(result.finish_reasons(), ["stop"]);
+        assert_eq!(result.usage.map(|u| (u.prompt, u.total)), Some((9, 12)));
     }
 
     #[test]

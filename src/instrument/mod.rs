@@ -26,6 +26,7 @@ use async_openai::types::chat::{
     ChatCompletionResponseStream, CreateChatCompletionRequest, CreateChatCompletionResponse,
 };
 use async_openai::types::embeddings::{CreateEmbeddingRequest, CreateEmbeddingResponse};
+use async_openai::types::responses::{CreateResponse, Response, ResponseStream};
 use futures::StreamExt;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt, Tracer};
@@ -106,6 +107,15 @@ impl Instrumentor {
     /// What the HTTP layer saw of the last call; clears it.
     fn raw_extras(&self) -> Option<serde_json::Value> {
         self.tap.as_ref().and_then(RawResponseTap::take)
+    }
+
+    /// The same instrumentor for calls that send another api-version (Azure's Responses
+    /// API route); an endpoint without one (the v1 API) keeps none.
+    pub fn with_api_version(mut self, api_version: &str) -> Self {
+        if self.endpoint.api_version.is_some() {
+            self.endpoint.api_version = Some(api_version.to_string());
+        }
+        self
     }
 
     pub fn with_content_capture(mut self, content: ContentCapture) -> Self {
@@ -237,6 +247,98 @@ impl Instrumentor {
         };
         self.complete(&cx, &call_facts, &outcome, Some(&timing));
         Ok(acc.summary())
+    }
+
+    /// One Responses API call, recorded as each style records a response.
+    pub async fn responses<F>(
+        &self,
+        request: &CreateResponse,
+        call: F,
+    ) -> Result<Response, OpenAIError>
+    where
+        F: Future<Output = Result<Response, OpenAIError>>,
+    {
+        let facts = facts::responses_request(request);
+        let call_facts = self.call(Request::Chat(&facts));
+        let started = SystemTime::now();
+        let cx = self.begin(&call_facts, started);
+        let result = call.with_context(cx.clone()).await;
+        match &result {
+            Ok(resp) => {
+                let value = serde_json::to_value(resp).unwrap_or_default();
+                let r = facts::responses_result(&value);
+                self.complete(&cx, &call_facts, &Outcome::Chat(&r), None);
+            }
+            Err(e) => {
+                let info = classify(e);
+                self.complete(&cx, &call_facts, &Outcome::Failed(&info), None);
+            }
+        }
+        result
+    }
+
+    /// One streamed Responses API call, read to its end: the span records when the first
+    /// event arrived and the response that `response.completed` carries. Returns the
+    /// number of events and the deltas' text.
+    pub async fn responses_stream<F>(
+        &self,
+        request: &CreateResponse,
+        call: F,
+    ) -> Result<(usize, String), OpenAIError>
+    where
+        F: Future<Output = Result<ResponseStream, OpenAIError>>,
+    {
+        let mut streamed = request.clone();
+        streamed.stream = Some(true);
+        let facts = facts::responses_request(&streamed);
+        let call_facts = self.call(Request::Chat(&facts));
+        let started = SystemTime::now();
+        let cx = self.begin(&call_facts, started);
+        let mut events = match call.with_context(cx.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                let info = classify(&e);
+                self.complete(&cx, &call_facts, &Outcome::Failed(&info), None);
+                return Err(e);
+            }
+        };
+        let mut times = Vec::new();
+        let mut text = String::new();
+        let mut completed = None;
+        while let Some(item) = events.next().with_context(cx.clone()).await {
+            let timing = |times| StreamTiming {
+                started,
+                chunk_times: times,
+            };
+            match item {
+                Ok(event) => {
+                    times.push(SystemTime::now());
+                    let value = serde_json::to_value(&event).unwrap_or_default();
+                    match value.get("type").and_then(serde_json::Value::as_str) {
+                        Some("response.output_text.delta") => {
+                            text.push_str(value["delta"].as_str().unwrap_or_default())
+                        }
+                        Some("response.completed" | "response.incomplete") => {
+                            completed = Some(value["response"].clone())
+                        }
+                        _ => {}
+                    }
+                }
+                Err(e) => {
+                    let info = classify(&e);
+                    let t = timing(&times);
+                    self.complete(&cx, &call_facts, &Outcome::Failed(&info), Some(&t));
+                    return Err(e);
+                }
+            }
+        }
+        let timing = StreamTiming {
+            started,
+            chunk_times: &times,
+        };
+        let result = facts::responses_result(&completed.unwrap_or_default());
+        self.complete(&cx, &call_facts, &Outcome::Chat(&result), Some(&timing));
+        Ok((times.len(), text))
     }
 
     /// One embeddings call (float vectors).

@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
 
-use super::facts::{ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, ToolCall, Usage};
+use super::facts::{
+    Api, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, ToolCall, Usage,
+};
 use super::style::{
     double_array, failure, Call, Convention, Outcome, PlannedEvent, Request, SpanEnd, SpanStart,
     StreamTiming,
@@ -54,7 +56,11 @@ impl Convention for OpenInference {
                 if inputs {
                     input_messages(&mut a, r);
                 }
-                ("ChatCompletion", &r.json)
+                let name = match r.api {
+                    Api::ChatCompletions => "ChatCompletion",
+                    Api::Responses => "Response",
+                };
+                (name, &r.json)
             }
             Request::Embeddings(r) => {
                 a.push(KeyValue::new("openinference.span.kind", "EMBEDDING"));
@@ -99,14 +105,18 @@ impl Convention for OpenInference {
             .into_iter()
             .collect();
         let outputs = call.content.outputs();
+        let api = match &call.request {
+            Request::Chat(r) => r.api,
+            Request::Embeddings(_) => Api::ChatCompletions,
+        };
         let status = match outcome {
             Outcome::Chat(r) => {
-                chat_result(&mut a, r, outputs);
+                chat_result(&mut a, r, outputs, api);
                 Status::Ok
             }
             // Left unset, as the real instrumentor leaves a stream that did not finish.
             Outcome::Abandoned(r) => {
-                chat_result(&mut a, r, outputs);
+                chat_result(&mut a, r, outputs, api);
                 Status::Unset
             }
             Outcome::Embeddings(r) => {
@@ -204,7 +214,7 @@ fn token_counts(a: &mut Vec<KeyValue>, u: &Usage) {
     }
 }
 
-fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
+fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool, api: Api) {
     if let Some(m) = &r.model {
         a.push(KeyValue::new("llm.model_name", m.clone()));
     }
@@ -220,11 +230,18 @@ fn chat_result(a: &mut Vec<KeyValue>, r: &ChatResult, outputs: bool) {
                 format!("llm.output_messages.{i}.message.role"),
                 c.role.clone(),
             ));
-            if let Some(text) = &c.content {
-                a.push(KeyValue::new(
+            match (&c.content, api) {
+                (Some(text), Api::ChatCompletions) => a.push(KeyValue::new(
                     format!("llm.output_messages.{i}.message.content"),
                     text.clone(),
-                ));
+                )),
+                // A response's output is content parts, recorded as such.
+                (Some(text), Api::Responses) => {
+                    let p = format!("llm.output_messages.{i}.message.contents.0.message_content");
+                    a.push(KeyValue::new(format!("{p}.type"), "text"));
+                    a.push(KeyValue::new(format!("{p}.text"), text.clone()));
+                }
+                (None, _) => {}
             }
             tool_calls(
                 a,

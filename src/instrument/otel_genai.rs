@@ -8,7 +8,7 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
 use serde_json::{json, Value};
 
-use super::facts::{ChatRequest, ChatResult};
+use super::facts::{Api, ChatRequest, ChatResult};
 use super::style::{
     failure, genai_response, message_parts, output_messages, push_opt, string_array,
     tool_definitions, Call, Convention, Outcome, Request, SpanEnd, SpanStart, StreamTiming,
@@ -69,8 +69,13 @@ impl Convention for OtelGenAi {
                 if r.stream {
                     a.push(KeyValue::new("gen_ai.request.stream", true));
                 }
+                push_opt(&mut a, "gen_ai.output.type", r.output_type());
+                if r.api == Api::Responses {
+                    a.push(KeyValue::new("openai.api.type", "responses"));
+                }
                 if call.content.inputs() {
                     a.push(KeyValue::new("gen_ai.input.messages", chat_input(r)));
+                    push_opt(&mut a, "gen_ai.system_instructions", system_instructions(r));
                     push_opt(&mut a, "gen_ai.tool.definitions", tool_definitions(r));
                 }
             }
@@ -138,10 +143,24 @@ impl Convention for OtelGenAi {
     }
 }
 
+/// The Responses API's instructions as the conventions' `gen_ai.system_instructions`
+/// (text parts), which the real instrumentor keeps out of the input messages.
+fn system_instructions(r: &ChatRequest) -> Option<String> {
+    let system: Vec<Value> = r
+        .messages
+        .iter()
+        .filter(|m| r.api == Api::Responses && m.role == "system")
+        .flat_map(|m| m.content.iter().chain(m.text_parts.iter()))
+        .map(|t| json!({"content": t, "type": "text"}))
+        .collect();
+    (!system.is_empty()).then(|| Value::Array(system).to_string())
+}
+
 fn chat_input(r: &ChatRequest) -> String {
     Value::Array(
         r.messages
             .iter()
+            .filter(|m| !(r.api == Api::Responses && m.role == "system"))
             .map(|m| json!({"role": m.role, "parts": message_parts(m), "name": m.name}))
             .collect(),
     )

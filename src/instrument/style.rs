@@ -257,6 +257,7 @@ pub(crate) mod testkit {
 
     pub fn chat_request(stream: bool) -> ChatRequest {
         ChatRequest {
+            api: crate::instrument::facts::Api::ChatCompletions,
             model: "my-gpt4o".into(),
             messages: vec![Message {
                 role: "user".into(),
@@ -276,6 +277,7 @@ pub(crate) mod testkit {
             stream,
             include_usage: false,
             tools: vec![],
+            response_format: None,
             json: r#"{"model":"my-gpt4o"}"#.into(),
             invocation_parameters: r#"{"model":"my-gpt4o"}"#.into(),
         }
@@ -401,6 +403,87 @@ mod tests {
             testkit::get(&a, "gen_ai.response.finish_reasons"),
             Some(&string_array(vec!["tool_calls".into()]))
         );
+    }
+
+    #[test]
+    fn a_json_schema_format_is_recorded_as_each_style_records_it() {
+        let mut req = testkit::chat_request(false);
+        req.response_format = Some(serde_json::json!({"type": "json_schema",
+            "json_schema": {"name": "e", "strict": true, "schema": {"type": "object"}}}));
+        req.invocation_parameters =
+            r#"{"model":"my-gpt4o","response_format":{"type":"json_schema"}}"#.into();
+        let e = testkit::endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: crate::instrument::ContentCapture::Off,
+            request: Request::Chat(&req),
+        };
+        let start = |style| crate::instrument::convention(style).start(&call).attributes;
+        use crate::vocab::Style;
+        let traceloop = start(Style::Traceloop);
+        assert_eq!(
+            testkit::get(&traceloop, "gen_ai.request.structured_output_schema")
+                .map(|v| v.to_string()),
+            Some(r#"{"type":"object"}"#.into())
+        );
+        for attrs in [&traceloop, &start(Style::OtelGenAi)] {
+            assert_eq!(
+                testkit::get(attrs, "gen_ai.output.type").map(|v| v.to_string()),
+                Some("json".into())
+            );
+        }
+        let oi = start(Style::OpenInference);
+        assert!(testkit::get(&oi, "llm.invocation_parameters")
+            .is_some_and(|v| v.to_string().contains("json_schema")));
+        assert!(!testkit::has(&oi, "gen_ai.output.type"));
+    }
+
+    #[test]
+    fn a_response_is_named_and_shaped_as_each_package_records_it() {
+        let mut req = testkit::chat_request(true);
+        req.api = crate::instrument::facts::Api::Responses;
+        req.messages.insert(
+            0,
+            crate::instrument::facts::Message {
+                role: "system".into(),
+                content: Some("Be brief".into()),
+                ..Default::default()
+            },
+        );
+        let e = testkit::endpoint("http://r.openai.azure.com/");
+        let call = Call {
+            endpoint: &e,
+            content: crate::instrument::ContentCapture::On,
+            request: Request::Chat(&req),
+        };
+        let t0 = SystemTime::now();
+        let timing = StreamTiming {
+            started: t0,
+            chunk_times: &[t0, t0],
+        };
+        use crate::vocab::Style;
+        let conv = |style| crate::instrument::convention(style);
+        let names: Vec<String> = Style::ALL
+            .iter()
+            .map(|s| conv(*s).start(&call).name)
+            .collect();
+        assert_eq!(names, ["Response", "openai.response", "chat my-gpt4o"]);
+        let otel = conv(Style::OtelGenAi).start(&call).attributes;
+        assert_eq!(
+            testkit::get(&otel, "gen_ai.system_instructions").map(|v| v.to_string()),
+            Some(r#"[{"content":"Be brief","type":"text"}]"#.into())
+        );
+        assert!(testkit::get(&otel, "gen_ai.input.messages")
+            .is_some_and(|v| !v.to_string().contains("Be brief")));
+        let result = testkit::sample_result();
+        let traceloop =
+            conv(Style::Traceloop).end(&call, &Outcome::Chat(&result), Some(&timing), t0);
+        assert!(traceloop.events.is_empty(), "no per-event events");
+        let oi = conv(Style::OpenInference).end(&call, &Outcome::Chat(&result), Some(&timing), t0);
+        assert!(testkit::has(
+            &oi.attributes,
+            "llm.output_messages.0.message.contents.0.message_content.text"
+        ));
     }
 
     #[test]

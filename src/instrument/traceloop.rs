@@ -9,7 +9,7 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::KeyValue;
 use serde_json::{json, Value};
 
-use super::facts::{ChatRequest, ChatResult, EmbeddingRequest};
+use super::facts::{Api, ChatRequest, ChatResult, EmbeddingRequest};
 use super::style::{
     failure, genai_response, message_parts, output_messages, push_opt, tool_definitions, Call,
     Convention, Outcome, PlannedEvent, Request, SpanEnd, SpanStart, StreamTiming,
@@ -57,6 +57,14 @@ impl Convention for Traceloop {
                     "gen_ai.request.presence_penalty",
                     r.presence_penalty,
                 );
+                // The package's own key for a `json_schema` format (recorded whatever the
+                // content setting); `gen_ai.output.type` is what the conventions ask for.
+                push_opt(
+                    &mut a,
+                    "gen_ai.request.structured_output_schema",
+                    r.structured_output_schema(),
+                );
+                push_opt(&mut a, "gen_ai.output.type", r.output_type());
                 if call.content.inputs() {
                     a.push(KeyValue::new("gen_ai.input.messages", chat_input(r)));
                     push_opt(&mut a, "gen_ai.tool.definitions", tool_definitions(r));
@@ -68,8 +76,12 @@ impl Convention for Traceloop {
                 }
             }
         }
+        let name = match &call.request {
+            Request::Chat(r) if r.api == Api::Responses => "openai.response".to_string(),
+            _ => format!("openai.{op}"),
+        };
         SpanStart {
-            name: format!("openai.{op}"),
+            name,
             kind: SpanKind::Client,
             attributes: a,
         }
@@ -85,7 +97,11 @@ impl Convention for Traceloop {
         let mut a = Vec::new();
         // One event per chunk received, Azure's empty first chunk and the usage chunk
         // included, as the real instrumentor does.
+        // A streamed response gets none: the package's Responses API wrapper records
+        // no per-event events.
+        let responses = matches!(&call.request, Request::Chat(r) if r.api == Api::Responses);
         let mut events: Vec<PlannedEvent> = stream
+            .filter(|_| !responses)
             .map(|s| s.chunk_times)
             .unwrap_or_default()
             .iter()

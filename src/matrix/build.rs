@@ -2,7 +2,8 @@
 //! the expectation layers merged per style × feature, placeholders per cell.
 
 use super::cell::{
-    weather_tool, DeploymentRef, FeaturePlan, DEFAULT_TOOLS_PROMPT, WEATHER_TOOL_RESULT,
+    calendar_event_schema, weather_tool, DeploymentRef, FeaturePlan, DEFAULT_RESPONSES_API_VERSION,
+    DEFAULT_STRUCTURED_PROMPT, DEFAULT_TOOLS_PROMPT, WEATHER_TOOL_RESULT,
 };
 use super::error::{MatrixError, Pos};
 use super::raw::*;
@@ -544,7 +545,17 @@ fn plan(
         }
         RawFeatureParams::Prompt(p) => {
             let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
-            if feature == Feature::StreamAbandoned {
+            if feature == Feature::StructuredOutput {
+                FeaturePlan::StructuredOutput {
+                    deployment,
+                    prompt: p
+                        .prompt
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_STRUCTURED_PROMPT.to_string()),
+                    schema_name: "calendar_event".to_string(),
+                    schema: calendar_event_schema(),
+                }
+            } else if feature == Feature::StreamAbandoned {
                 FeaturePlan::StreamAbandoned {
                     deployment,
                     prompt: prompt(&p.prompt),
@@ -562,6 +573,16 @@ fn plan(
                 }
             }
         }
+        RawFeatureParams::Responses(p) => FeaturePlan::Responses {
+            deployment: lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?,
+            prompt: prompt(&p.prompt),
+            instructions: p.instructions.clone(),
+            api_version: p
+                .api_version
+                .clone()
+                .unwrap_or_else(|| DEFAULT_RESPONSES_API_VERSION.to_string()),
+            stream: feature == Feature::ResponsesStreaming,
+        },
         RawFeatureParams::ChatAndEmbeddings(p) => {
             let deployment = lookup(cx, feature, &p.deployment, DeploymentKind::Chat, deps)?;
             let embedding_deployment = lookup(
@@ -712,6 +733,8 @@ pub fn cell_vars(
         | FeaturePlan::Embeddings { deployment, .. }
         | FeaturePlan::Enrichment { deployment, .. }
         | FeaturePlan::Tools { deployment, .. }
+        | FeaturePlan::StructuredOutput { deployment, .. }
+        | FeaturePlan::Responses { deployment, .. }
         | FeaturePlan::StreamAbandoned { deployment, .. } => {
             v.set("deployment", deployment.name.as_str())
                 .set("model", deployment.model.as_str());

@@ -65,6 +65,25 @@ pub enum FeaturePlan {
         deployment: DeploymentRef,
         prompt: String,
     },
+    /// A chat call whose `response_format` is `json_schema` with `schema` (strict),
+    /// answered with JSON content that the app parses.
+    StructuredOutput {
+        deployment: DeploymentRef,
+        prompt: String,
+        /// `response_format.json_schema.name`.
+        schema_name: String,
+        schema: serde_json::Value,
+    },
+    /// `responses` (stream false) and `responses-streaming` (true): one Responses API
+    /// call with `prompt` as its input.
+    Responses {
+        deployment: DeploymentRef,
+        prompt: String,
+        instructions: Option<String>,
+        /// The api-version an Azure-deployment client sends (the v1 API has none).
+        api_version: String,
+        stream: bool,
+    },
     /// A chat call and an embeddings call made through the SDK's raw-response API.
     RawResponse {
         deployment: DeploymentRef,
@@ -88,6 +107,29 @@ pub enum FeaturePlan {
         metadata: Vec<(String, String)>,
     },
 }
+
+/// The schema `structured-output` asks for: OpenAI's own example (an event with its
+/// participants), in the strict form (`additionalProperties: false`, every property
+/// required) that pydantic writes for the same model.
+pub fn calendar_event_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "title": "CalendarEvent",
+        "additionalProperties": false,
+        "properties": {
+            "name": {"type": "string", "title": "Name"},
+            "date": {"type": "string", "title": "Date"},
+            "participants": {"type": "array", "items": {"type": "string"}, "title": "Participants"}
+        },
+        "required": ["name", "date", "participants"]
+    })
+}
+
+/// The api-version of Azure's dated Responses route when the matrix gives none.
+pub const DEFAULT_RESPONSES_API_VERSION: &str = "2025-04-01-preview";
+
+/// The prompt of `structured-output` when the matrix gives none.
+pub const DEFAULT_STRUCTURED_PROMPT: &str = "Alice and Bob are going to a science fair on Friday.";
 
 /// The function tool the `tools` features offer. The replica calls a tool on its own
 /// (`tool_choice` auto) when the prompt shares a word stem with the tool's name or

@@ -32,6 +32,8 @@ impl FeaturePlan {
             | FeaturePlan::Embeddings { deployment, .. }
             | FeaturePlan::Enrichment { deployment, .. }
             | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StructuredOutput { deployment, .. }
+            | FeaturePlan::Responses { deployment, .. }
             | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
             FeaturePlan::RawResponse {
                 deployment,
@@ -55,6 +57,8 @@ impl FeaturePlan {
             | FeaturePlan::Embeddings { deployment, .. }
             | FeaturePlan::Enrichment { deployment, .. }
             | FeaturePlan::Tools { deployment, .. }
+            | FeaturePlan::StructuredOutput { deployment, .. }
+            | FeaturePlan::Responses { deployment, .. }
             | FeaturePlan::StreamAbandoned { deployment, .. } => vec![deployment],
             FeaturePlan::RawResponse {
                 deployment,

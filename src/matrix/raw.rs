@@ -172,7 +172,8 @@ pub struct ErrorsParams {
     pub prompt: Option<String>,
 }
 
-/// `tools`, `streaming-tools`, `stream-abandoned`: a chat deployment and a prompt.
+/// `tools`, `streaming-tools`, `stream-abandoned`, `structured-output`: a chat
+/// deployment and a prompt.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PromptParams {
@@ -193,8 +194,24 @@ pub struct ChatAndEmbeddingsParams {
     pub inputs: Option<Vec<String>>,
 }
 
+/// `responses`, `responses-streaming`: a chat deployment, the input, the instructions,
+/// and the api-version of Azure's dated route (which serves the Responses API only
+/// from `2025-03-01-preview`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesParams {
+    pub deployment: Spanned<String>,
+    #[serde(default)]
+    pub prompt: Option<String>,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub enum RawFeatureParams {
+    Responses(ResponsesParams),
     Prompt(PromptParams),
     ChatAndEmbeddings(ChatAndEmbeddingsParams),
     Chat(ChatParams),
@@ -229,8 +246,12 @@ impl<'de> Deserialize<'de> for RawFeatures {
                         Feature::MultiDeployment => RawFeatureParams::Multi(m.next_value()?),
                         Feature::Errors => RawFeatureParams::Errors(m.next_value()?),
                         Feature::Enrichment => RawFeatureParams::Enrichment(m.next_value()?),
-                        Feature::Tools | Feature::StreamingTools | Feature::StreamAbandoned => {
-                            RawFeatureParams::Prompt(m.next_value()?)
+                        Feature::Tools
+                        | Feature::StreamingTools
+                        | Feature::StreamAbandoned
+                        | Feature::StructuredOutput => RawFeatureParams::Prompt(m.next_value()?),
+                        Feature::Responses | Feature::ResponsesStreaming => {
+                            RawFeatureParams::Responses(m.next_value()?)
                         }
                         Feature::RawResponse | Feature::Async => {
                             RawFeatureParams::ChatAndEmbeddings(m.next_value()?)

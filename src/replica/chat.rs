@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::content::{self, reply_words};
 use super::errors;
 use super::reply::Reply;
+use super::schema;
 use super::shapes::Shapes;
 use super::versions::supports_stream_options;
 
@@ -290,12 +291,53 @@ pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRe
             ))
         }
     }
+    check_response_format(map)?;
     Ok(ChatRequest {
         body: map,
         stream,
         include_usage,
         include_obfuscation,
     })
+}
+
+/// `response_format`: an object whose `type` is `text`, `json_object` or `json_schema`,
+/// the last with a `json_schema` object naming the schema.
+fn check_response_format(map: &serde_json::Map<String, Value>) -> Result<(), Reply> {
+    let Some(format) = field(map, "response_format") else {
+        return Ok(());
+    };
+    let Value::Object(f) = format else {
+        return Err(errors::invalid_type(
+            "response_format",
+            "an object",
+            type_name(format),
+        ));
+    };
+    match f.get("type") {
+        None => Err(errors::missing_param("response_format.type")),
+        Some(Value::String(t)) if t == "text" || t == "json_object" => Ok(()),
+        Some(Value::String(t)) if t == "json_schema" => match f.get("json_schema") {
+            Some(Value::Object(s)) if s.get("name").is_some_and(Value::is_string) => Ok(()),
+            Some(Value::Object(_)) => Err(errors::missing_param("response_format.json_schema.name")),
+            None | Some(Value::Null) => Err(errors::missing_param("response_format.json_schema")),
+            Some(v) => Err(errors::invalid_type(
+                "response_format.json_schema",
+                "an object",
+                type_name(v),
+            )),
+        },
+        Some(Value::String(t)) => Err(errors::invalid_value(
+            "response_format.type",
+            &format!(
+                "Invalid value: '{t}'. Supported values are: 'json_object', 'json_schema', and 'text'."
+            ),
+        )),
+        Some(v) => Err(errors::invalid_type(
+            "response_format.type",
+            "a string",
+            type_name(v),
+        )),
+    }
 }
 
 /// A `tool` message must answer a call of the assistant message before it (directly, or
@@ -458,30 +500,55 @@ fn stems(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Deterministic arguments: every declared property gets a value of its declared type.
+/// Deterministic arguments: a value of the function's parameter schema (see
+/// [`schema::sample`]), `{}` when it declares none.
 fn tool_arguments(tool: &Value) -> String {
-    let mut args = serde_json::Map::new();
-    if let Some(props) = tool
-        .pointer("/function/parameters/properties")
-        .and_then(Value::as_object)
-    {
-        for (name, schema) in props {
-            let value = match schema.get("type").and_then(Value::as_str) {
-                Some("string") => schema
-                    .get("enum")
-                    .and_then(Value::as_array)
-                    .and_then(|e| e.first().cloned())
-                    .unwrap_or_else(|| Value::from("replica")),
-                Some("integer") | Some("number") => Value::from(1),
-                Some("boolean") => Value::from(true),
-                Some("array") => Value::Array(Vec::new()),
-                Some("object") => Value::Object(serde_json::Map::new()),
-                _ => Value::Null,
-            };
-            args.insert(name.clone(), value);
+    tool.pointer("/function/parameters")
+        .map(schema::sample)
+        .filter(Value::is_object)
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+        .to_string()
+}
+
+/// The JSON text a structured-output request is answered with, when it asks for one:
+/// `response_format` `json_schema` gets a value of its schema, `json_object` an object
+/// holding the plain answer's text under `answer`.
+fn structured_answer(body: &serde_json::Map<String, Value>, words: &[&str]) -> Option<String> {
+    let format = field(body, "response_format")?;
+    match format.get("type").and_then(Value::as_str)? {
+        "json_schema" => Some(
+            format
+                .pointer("/json_schema/schema")
+                .map(schema::sample)
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+                .to_string(),
+        ),
+        "json_object" => {
+            Some(serde_json::json!({"answer": content::pieces(words, false).concat()}).to_string())
+        }
+        _ => None,
+    }
+}
+
+/// JSON text as it is streamed: pieces of a few characters, the way the model's tokens
+/// cut it (`{"`, `name`, `":"`, ...), never splitting a character.
+fn json_pieces(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        let boundary = matches!(c, '"' | ',' | ':' | '{' | '}' | '[' | ']');
+        if boundary && !current.is_empty() && current.chars().count() >= 3 {
+            pieces.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+        if current.chars().count() >= 8 {
+            pieces.push(std::mem::take(&mut current));
         }
     }
-    Value::Object(args).to_string()
+    if !current.is_empty() {
+        pieces.push(current);
+    }
+    pieces
 }
 
 /// Builds the answer. The seed depends on the messages (and tools) only, so streamed and
@@ -542,6 +609,14 @@ pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
                 };
             }
             let (mut words, truncated) = reply_words(choice_seed, max_words);
+            if let Some(json) = structured_answer(req.body, &words).filter(|_| !output_filtered) {
+                return Answer {
+                    completion_tokens: content::text_tokens(&json),
+                    pieces: json_pieces(&json),
+                    tool_calls: Vec::new(),
+                    finish_reason: "stop",
+                };
+            }
             let mut finish_reason = if truncated { "length" } else { "stop" };
             if output_filtered {
                 // The filter cuts the answer partway; what was generated before the cut is kept.
@@ -866,6 +941,50 @@ mod tests {
         }
         let c = plan_for(&json!({"messages":[{"role":"user","content":"other"}]}));
         assert_ne!(a.answers[0].text(), c.answers[0].text());
+    }
+
+    #[test]
+    fn json_schema_answers_are_a_value_of_the_schema_streamed_in_pieces() {
+        let schema = json!({"type": "object", "additionalProperties": false,
+            "properties": {"name": {"type": "string"}, "participants": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+            "required": ["name", "participants"]});
+        let request = json!({"messages": [{"role": "user", "content": "Alice and Bob meet"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "event", "strict": true, "schema": schema}}});
+        let p = plan_for(&request);
+        let answer = &p.answers[0];
+        let parsed: Value = serde_json::from_str(&answer.text()).expect("the content is JSON");
+        assert_eq!(
+            parsed,
+            json!({"name": "replica", "participants": ["replica"]})
+        );
+        assert_eq!(answer.finish_reason, "stop");
+        assert!(answer.pieces.len() > 3, "{:?}", answer.pieces);
+        assert_eq!(
+            answer.completion_tokens,
+            content::text_tokens(&answer.text())
+        );
+        let object = plan_for(&json!({"messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_object"}}));
+        let parsed: Value = serde_json::from_str(&object.answers[0].text()).expect("JSON");
+        assert!(parsed["answer"].as_str().is_some_and(|t| t.ends_with('.')));
+        let text = plan_for(&json!({"messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "text"}}));
+        assert!(serde_json::from_str::<Value>(&text.answers[0].text()).is_err());
+    }
+
+    #[test]
+    fn bad_response_formats_are_refused() {
+        let msgs = json!([{"role": "user", "content": "hi"}]);
+        for format in [
+            json!("json"),
+            json!({}),
+            json!({"type": "xml"}),
+            json!({"type": "json_schema"}),
+            json!({"type": "json_schema", "json_schema": {"schema": {}}}),
+        ] {
+            let body = json!({"messages": msgs, "response_format": format});
+            assert!(validate(&body, None).is_err(), "{format}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod replay;
 mod reply;
 mod responses;
 mod routes;
+mod schema;
 mod serve;
 mod server;
 mod shapes;

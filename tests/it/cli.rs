@@ -47,6 +47,9 @@ fn the_default_run_passes_and_prints_the_table() {
             "stream-abandoned",
             "raw-response",
             "async",
+            "structured-output",
+            "responses",
+            "responses-streaming",
         ] {
             let id = format!("azure-openai/{style}/{feature}/rust");
             assert!(stdout.contains(&id), "table lacks {id}:\n{stdout}");
@@ -54,14 +57,14 @@ fn the_default_run_passes_and_prints_the_table() {
     }
     // Skipped: raw-response, which async-openai has no API for.
     assert!(
-        stdout.contains("30 passed, 0 failed, 3 xfail, 0 xpass, 3 skipped"),
+        stdout.contains("39 passed, 0 failed, 3 xfail, 0 xpass, 3 skipped"),
         "{stdout}"
     );
     // The reference rows are not taken for the real packages: what did not run is said.
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "Not run: 126 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
+            "Not run: 144 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
         ) && stderr.contains("hh-compat run --driver python"),
         "{stderr}"
     );
@@ -77,8 +80,8 @@ fn json_keeps_the_spans_and_is_byte_identical_with_stable() {
     assert_eq!(a.stdout, b.stdout, "two stable runs differ");
     let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
     assert_eq!(json["schema"], "hh-compat/results/v1");
-    assert_eq!(json["summary"]["total"], 36);
-    assert_eq!(json["summary"]["pass"], 30);
+    assert_eq!(json["summary"]["total"], 45);
+    assert_eq!(json["summary"]["pass"], 39);
     assert_eq!(json["summary"]["skip"], 3, "raw-response on async-openai");
     assert_eq!(
         json["summary"]["xfail"], 3,
@@ -129,7 +132,7 @@ fn report_rerenders_a_saved_run() {
     ]);
     assert_eq!(run.status.code(), Some(0));
     assert!(
-        text(&run.stdout).contains("30 passed"),
+        text(&run.stdout).contains("39 passed"),
         "the terminal still gets the table"
     );
     let md1 = hh(&["report", results.to_str().unwrap(), "--format", "markdown"]);
@@ -144,7 +147,7 @@ fn report_rerenders_a_saved_run() {
     let junit = hh(&["report", results.to_str().unwrap(), "--format", "junit"]);
     let xml = text(&junit.stdout);
     assert!(xml.starts_with("<?xml"), "{xml}");
-    assert!(xml.contains("tests=\"36\""), "{xml}");
+    assert!(xml.contains("tests=\"45\""), "{xml}");
 }
 
 #[test]
@@ -493,7 +496,7 @@ fn four_shards_merged_equal_the_unsharded_run() {
         parts.push(dir.join(name).display().to_string());
     }
     assert!(
-        sizes.iter().all(|n| *n < 36),
+        sizes.iter().all(|n| *n < 45),
         "every shard holds part: {sizes:?}"
     );
     let merged = dir.join("merged.json");

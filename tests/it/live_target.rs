@@ -22,7 +22,7 @@ fn a_live_run_passes_every_rust_cell_and_leaks_no_key() {
     let (out, r) = run_json(&dir, &env, LIVE, 0);
     assert_eq!(r["target"], "live");
     let cells = r["cells"].as_array().expect("cells");
-    assert_eq!(cells.len(), 36, "{r:#}");
+    assert_eq!(cells.len(), 45, "{r:#}");
     for c in cells {
         // async-openai cannot read the async filter's annotation chunks: a known issue;
         // and it has no raw-response API.

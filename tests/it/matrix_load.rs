@@ -21,7 +21,7 @@ fn instrumentor_cells(m: &hh_compat::matrix::Matrix) -> Vec<hh_compat::matrix::C
 }
 
 #[test]
-fn shipped_azure_matrix_expands_to_108_instrumentor_cells_in_file_order() {
+fn shipped_azure_matrix_expands_to_135_instrumentor_cells_in_file_order() {
     let m = azure();
     assert_eq!(m.provider(), Provider::AzureOpenAi);
     assert_eq!(m.target().host, "contoso.openai.azure.com");
@@ -35,8 +35,8 @@ fn shipped_azure_matrix_expands_to_108_instrumentor_cells_in_file_order() {
     assert_eq!(flaky.faults[0].times, Some(1));
     assert_eq!(flaky.faults[0].retry_after_ms, Some(20));
     let cells = instrumentor_cells(&m);
-    // 3 styles x 12 features x (rust + python@latest + python@openai-v1)
-    assert_eq!(cells.len(), 3 * 12 * 3);
+    // 3 styles x 15 features x (rust + python@latest + python@openai-v1)
+    assert_eq!(cells.len(), 3 * 15 * 3);
     assert_eq!(cells[0].id, "azure-openai/openinference/chat/rust");
     assert_eq!(cells[0].version_set, None);
     assert_eq!(cells[1].id, "azure-openai/openinference/chat/python@latest");
@@ -46,8 +46,8 @@ fn shipped_azure_matrix_expands_to_108_instrumentor_cells_in_file_order() {
     );
     assert_eq!(cells[3].id, "azure-openai/openinference/streaming/rust");
     assert_eq!(
-        cells[107].id,
-        "azure-openai/otel-genai/async/python@openai-v1"
+        cells[134].id,
+        "azure-openai/otel-genai/responses-streaming/python@openai-v1"
     );
     let v1 = cells[2]
         .version_set
@@ -206,7 +206,7 @@ fn filters_select_by_style_feature_driver_and_pattern() {
         styles: vec![Style::Traceloop],
         ..Default::default()
     };
-    assert_eq!(f.apply(cells.clone()).len(), 36);
+    assert_eq!(f.apply(cells.clone()).len(), 45);
     let f = CellFilter {
         features: vec![Feature::Chat, Feature::Errors],
         ..Default::default()
@@ -216,14 +216,14 @@ fn filters_select_by_style_feature_driver_and_pattern() {
         drivers: vec![DriverKind::Python],
         ..Default::default()
     };
-    assert_eq!(f.apply(cells.clone()).len(), 72);
+    assert_eq!(f.apply(cells.clone()).len(), 90);
     // A version-set filter narrows python cells only; rust cells have no set.
     let f = CellFilter {
         version_sets: vec!["openai-v1".into()],
         ..Default::default()
     };
     let kept = f.apply(cells.clone());
-    assert_eq!(kept.len(), 72, "36 rust + 36 python@openai-v1");
+    assert_eq!(kept.len(), 90, "45 rust + 45 python@openai-v1");
     assert!(kept
         .iter()
         .all(|c| c.version_set_name().is_none_or(|v| v == "openai-v1")));
@@ -231,7 +231,7 @@ fn filters_select_by_style_feature_driver_and_pattern() {
         patterns: vec!["*@latest".into()],
         ..Default::default()
     };
-    assert_eq!(f.apply(cells.clone()).len(), 36);
+    assert_eq!(f.apply(cells.clone()).len(), 45);
     let f = CellFilter {
         patterns: vec!["*/streaming*".into(), "otel-genai/chat".into()],
         ..Default::default()
@@ -240,7 +240,7 @@ fn filters_select_by_style_feature_driver_and_pattern() {
     // streaming, streaming-usage, streaming-async-filter, streaming-tools; + otel-genai chat
     assert_eq!(ids.len(), 39, "{ids:?}");
     assert!(CellFilter::default().is_empty());
-    assert_eq!(CellFilter::default().apply(cells.clone()).len(), 108);
+    assert_eq!(CellFilter::default().apply(cells.clone()).len(), 135);
 }
 
 #[test]
@@ -857,7 +857,7 @@ fn shipped_setups_expand_after_the_instrumentor_cells_of_their_set() {
     let cells = m.cells();
     // honeyhive: 3 styles x 4 features x 2 sets; honeyhive-instrumentors and -late:
     // 3 x 2 x 2 each; traceloop-sdk and phoenix: 1 style x 3 features x latest.
-    assert_eq!(cells.len(), 108 + 24 + 12 + 12 + 3 + 3);
+    assert_eq!(cells.len(), 135 + 24 + 12 + 12 + 3 + 3);
     let ids: Vec<&str> = cells
         .iter()
         .filter(|c| c.style == Style::OpenInference && c.feature == Feature::Chat)

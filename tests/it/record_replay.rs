@@ -50,9 +50,9 @@ fn record_then_replay_gives_the_live_runs_results_and_spans() {
     let record_args = ["record", "cassettes", "--jobs", "1"];
     let (recorded, _) = run_json(&dir, &live_env(&azure), &record_args, 0);
     let stderr = text(&recorded.stderr);
-    // 33 cassettes (36 rust cells less the 3 raw-response ones async-openai skips) and
+    // 42 cassettes (45 rust cells less the 3 raw-response ones async-openai skips) and
     // the set's cassette.yaml.
-    assert!(stderr.contains("recorded 34 file(s)"), "{stderr}");
+    assert!(stderr.contains("recorded 43 file(s)"), "{stderr}");
 
     // Offline: no proxy, no variables, and the "live" resource gone.
     drop(azure);

@@ -27,7 +27,7 @@ async fn spans_of_every_cell() {
     .await
     .expect("the run starts");
     results.stabilize();
-    assert_eq!(results.cells.len(), 36);
+    assert_eq!(results.cells.len(), 45);
     // async-openai has no raw-response API: those cells are skipped, with nothing to snapshot.
     let (skipped, ran): (Vec<_>, Vec<_>) = results
         .cells

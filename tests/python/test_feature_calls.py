@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import openai
 from openai import AsyncAzureOpenAI
 
 from test_replica_fidelity import API_VERSION, KEY, SCOPE, azure, base_url, journal  # noqa: F401 (fixture)
@@ -169,3 +170,74 @@ def test_async_client(base_url):
                                                       "prompt": "Say hello", "inputs": ["a", "b"]})
     assert notes == [f"async stream: {len(chunks)} chunks"]
     assert [e["route"] for e in journal(base_url, "async-driver")] == ["azure_chat", "azure_chat", "azure_embeddings"]
+
+
+# The schema the matrix's structured-output feature asks for (src/matrix/cell.rs,
+# `calendar_event_schema`).
+CALENDAR_EVENT = {
+    "type": "object",
+    "title": "CalendarEvent",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "title": "Name"},
+        "date": {"type": "string", "title": "Date"},
+        "participants": {"type": "array", "items": {"type": "string"}, "title": "Participants"},
+    },
+    "required": ["name", "date", "participants"],
+}
+EVENT_PROMPT = "Alice and Bob are going to a science fair on Friday."
+
+
+def test_structured_output_parses_as_the_schema(base_url):
+    client = azure(base_url)
+    response_format = {"type": "json_schema",
+                       "json_schema": {"name": "calendar_event", "strict": True, "schema": CALENDAR_EVENT}}
+    for stream in (False, True):
+        args = dict(model="gpt-4o", messages=[{"role": "user", "content": EVENT_PROMPT}],
+                    response_format=response_format)
+        if stream:
+            content = "".join(c.choices[0].delta.content or "" for c in
+                              client.chat.completions.create(**args, stream=True) if c.choices)
+        else:
+            answer = client.chat.completions.create(**args)
+            assert answer.choices[0].finish_reason == "stop"
+            content = answer.choices[0].message.content
+        event = json.loads(content)
+        assert sorted(event) == ["date", "name", "participants"]
+        assert isinstance(event["participants"], list)
+    # The typed helper: `chat.completions.parse` (openai 2+), `beta.…parse` before.
+    model = driver.calendar_event_model()
+    parse = getattr(client.chat.completions, "parse", None) or client.beta.chat.completions.parse
+    parsed = parse(model="gpt-4o", messages=[{"role": "user", "content": EVENT_PROMPT}],
+                   response_format=model).choices[0].message.parsed
+    assert isinstance(parsed, model) and parsed.name == "replica"
+    assert dict(model.model_json_schema(), additionalProperties=False) == CALENDAR_EVENT
+
+
+def test_driver_structured_output(base_url):
+    plan = {"deployment": CHAT, "prompt": EVENT_PROMPT, "schema_name": "calendar_event",
+            "schema": CALENDAR_EVENT}
+    notes = driver.structured_output(scoped(base_url, "structured"), plan)
+    assert notes[0].startswith("create: {") and "parse: CalendarEvent(" in notes[1], notes
+    assert [e["status"] for e in journal(base_url, "structured")] == [200, 200]
+
+
+def test_bad_response_format_is_a_bad_request(base_url):
+    with pytest.raises(openai.BadRequestError):
+        azure(base_url).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
+            response_format={"type": "json_schema"})
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_driver_responses(base_url, stream):
+    scope = f"responses-{stream}"
+    plan = {"provider": "azure-openai", "endpoint": base_url, "api_version": API_VERSION,
+            "api_key": KEY, "max_retries": 0}
+    p = {"deployment": CHAT, "prompt": "Say hello", "instructions": "Be brief",
+         "api_version": "2025-04-01-preview", "stream": stream}
+    # The cell's own client is the target's api-version; the driver builds one with the feature's.
+    [note] = driver.responses_call(plan, scope, scoped(base_url, scope), p)
+    assert note.startswith("streamed " if stream else "") and note.endswith("."), note
+    [entry] = journal(base_url, scope)
+    assert (entry["route"], entry["status"]) == ("azure_responses", 200)
