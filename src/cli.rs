@@ -24,7 +24,10 @@ use std::path::PathBuf;
         hh-compat run --target live            # AZURE_OPENAI_* from the environment or .env\n  \
         hh-compat record fixtures/case-1 --feature streaming && hh-compat run --fixtures fixtures/case-1\n  \
         hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
-        hh-compat versions check && hh-compat versions bump --set latest"
+        hh-compat versions check && hh-compat versions bump --set latest\n  \
+        hh-compat bisect --package opentelemetry-instrumentation-openai --good 0.44.3 --bad 0.43.0 \\\n      \
+        --command \"python repro.py\" --style traceloop --feature stream-abandoned\n  \
+        hh-compat cassettes import --from vcrpy test_azure_chat.yaml fixtures/peer"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,7 +46,10 @@ pub enum Command {
         hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
         hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
         hh-compat run --command \"python repro.py\" --style traceloop --version-set latest \\\n      \
-        --with opentelemetry-instrumentation-openai==0.40.0 --with openai==1.40.0")]
+        --with opentelemetry-instrumentation-openai==0.40.0 --with openai==1.40.0\n  \
+        hh-compat run --command \"python app.py\" --style openinference \\\n      \
+        --endpoint \"https://contoso.openai.azure.com/\" --api-version-env   # the customer's exact endpoint\n  \
+        hh-compat run --version-set latest --with opentelemetry-instrumentation-openai==0.47.5   # python cells")]
     Run(RunArgs),
     /// Print the ids of the cells a run would execute (after filters).
     #[command(

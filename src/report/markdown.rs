@@ -167,7 +167,7 @@ fn write_notes(out: &mut String, notes: &Notes) {
     let mut links: Vec<&str> = Vec::new();
     out.push('\n');
     for (label, text, link) in &notes.cited {
-        let _ = write!(out, "[^{label}]: {text}");
+        let _ = write!(out, "[^{label}]: {}", first_sentence(text));
         if let Some(link) = link {
             let n = match links.iter().position(|l| *l == link.as_str()) {
                 Some(i) => i + 1,
@@ -186,6 +186,43 @@ fn write_notes(out: &mut String, notes: &Notes) {
             let _ = writeln!(out, "[{}]: {link}", i + 1);
         }
     }
+}
+
+/// The most of a note the table shows: the whole reason is in the matrix and in the
+/// JSON results, and the table stays readable and small.
+const NOTE_CHARS: usize = 160;
+
+/// A note's first sentence, cut at a word before [`NOTE_CHARS`] (with `…`).
+fn first_sentence(text: &str) -> String {
+    let mut end = text.len();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(". ") {
+        let stop = from + i;
+        if !(text[..stop].ends_with("e.g") || text[..stop].ends_with("i.e")) {
+            end = stop + 1;
+            break;
+        }
+        from = stop + 2;
+    }
+    let sentence = &text[..end];
+    if sentence.chars().count() <= NOTE_CHARS {
+        return sentence.to_string();
+    }
+    let cut: String = sentence.chars().take(NOTE_CHARS).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{}…", cut.trim_end_matches([',', ';', ':']))
+}
+
+/// The note label most cells of a row carry (the first in row order on a tie).
+fn most_common_label<'a>(noted: &[&'a CellNotes]) -> Option<&'a String> {
+    let mut best: Option<(&String, usize)> = None;
+    for label in noted.iter().flat_map(|n| &n.labels) {
+        let count = noted.iter().filter(|n| n.labels.contains(label)).count();
+        if best.is_none_or(|(_, c)| count > c) {
+            best = Some((label, count));
+        }
+    }
+    best.map(|(l, _)| l)
 }
 
 /// The table of facts: one row per package release (and setup), one column per fact.
@@ -296,9 +333,15 @@ fn render_cells(out: &mut String, title: &str, cells: &[&CellResult], notes: &mu
             .collect();
         // What every cell with notes says, when there are several such cells, is said
         // once on the row: `traceloop 0.62.4: no server.address [^id]`.
+        // A cell that shares none of the row's most common note (e.g. "no span at all",
+        // which leaves nothing to say about attributes) speaks for itself and does not
+        // keep the rest of the row from being factored.
         let noted: Vec<&CellNotes> = (parts.iter().flatten().map(|(_, n)| n))
             .filter(|n| !n.labels.is_empty())
             .collect();
+        let common = most_common_label(&noted);
+        let in_group = |n: &CellNotes| common.is_some_and(|l| n.labels.contains(l));
+        let noted: Vec<&CellNotes> = noted.into_iter().filter(|n| in_group(n)).collect();
         let shared = match noted.split_first() {
             Some((first, rest)) if !rest.is_empty() => CellNotes {
                 phrases: (first.phrases.iter())
@@ -319,7 +362,12 @@ fn render_cells(out: &mut String, title: &str, cells: &[&CellResult], notes: &mu
             .iter()
             .map(|part| match part {
                 None => "—".to_string(),
-                Some((status, n)) => format!("{}{}", symbol(*status), n.show(&shared)),
+                Some((status, n)) if in_group(n) => {
+                    format!("{}{}", symbol(*status), n.show(&shared))
+                }
+                Some((status, n)) => {
+                    format!("{}{}", symbol(*status), n.show(&CellNotes::default()))
+                }
             })
             .collect();
         rendered.push((label, body.join(" | ")));
@@ -416,9 +464,10 @@ fn note_text(finding: &Finding) -> String {
         finding.kind,
         FindingKind::KnownIssue | FindingKind::Unreproduced
     );
-    let text = match (known, &finding.reason) {
-        (true, Some(reason)) => reason.clone(),
-        (true, None) => format!("Known issue: {summary}"),
+    let text = match (known, &finding.summary, &finding.reason) {
+        (true, Some(summary), _) => format!("{summary}."),
+        (true, None, Some(reason)) => first_sentence(reason),
+        (true, None, None) => format!("Known issue: {summary}"),
         _ => summary,
     };
     text.replace('\n', " ").replace('|', "\\|")
@@ -513,6 +562,22 @@ fn cell_notes(cell: &CellResult, notes: &mut Notes) -> CellNotes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_keep_their_first_sentence() {
+        assert_eq!(first_sentence("One, e.g. this. Two."), "One, e.g. this.");
+        assert_eq!(first_sentence("No stop at all"), "No stop at all");
+        assert_eq!(
+            first_sentence("sets server.address; Azure. More"),
+            "sets server.address; Azure."
+        );
+        let long = "word ".repeat(40);
+        let cut = first_sentence(&long);
+        assert!(
+            cut.ends_with("word…") && cut.chars().count() <= NOTE_CHARS + 1,
+            "{cut}"
+        );
+    }
     use crate::report::result::sample_cell;
     use crate::report::Finding;
     use crate::vocab::Target;

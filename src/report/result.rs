@@ -98,6 +98,9 @@ pub struct Finding {
     /// For known issues: the issue's id in the matrix, stable across runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue: Option<String>,
+    /// For known issues: the issue's one-line summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 impl Finding {
@@ -112,6 +115,7 @@ impl Finding {
             reason: None,
             link: None,
             issue: None,
+            summary: None,
         }
     }
 }

@@ -112,21 +112,14 @@ pub(super) fn judge(
         findings.push(from_expect(FindingKind::Failure, f));
     }
     for (f, issue) in &judgement.expected_failures {
-        let mut finding = from_expect(FindingKind::KnownIssue, f);
-        finding.reason = Some(issue.reason.clone());
-        finding.link = issue.link.clone();
-        finding.issue = Some(issue.id.clone());
-        findings.push(finding);
+        findings.push(about(from_expect(FindingKind::KnownIssue, f), issue));
     }
     for issue in &judgement.unreproduced {
-        let mut finding = Finding::new(
+        let finding = Finding::new(
             FindingKind::Unreproduced,
             format!("known issue no longer reproduces: {}", issue.reason),
         );
-        finding.reason = Some(issue.reason.clone());
-        finding.link = issue.link.clone();
-        finding.issue = Some(issue.id.clone());
-        findings.push(finding);
+        findings.push(about(finding, issue));
     }
     let mut status = match judgement.verdict {
         Verdict::Pass => CellStatus::Pass,
@@ -136,11 +129,8 @@ pub(super) fn judge(
     };
     if let Some(error) = &run.error {
         if let Some(issue) = error_issue {
-            let mut finding = Finding::new(FindingKind::KnownIssue, error.to_string());
-            finding.reason = Some(issue.reason.clone());
-            finding.link = issue.link.clone();
-            finding.issue = Some(issue.id.clone());
-            findings.insert(0, finding);
+            let finding = Finding::new(FindingKind::KnownIssue, error.to_string());
+            findings.insert(0, about(finding, issue));
         } else {
             findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
             status = CellStatus::Fail;
@@ -225,6 +215,15 @@ fn calls_without_spans(run: &DriverRun, requests: &[RequestRecord]) -> Option<St
         requests.len(),
         answered.join(", ")
     ))
+}
+
+/// A finding that a known issue explains, with the issue's id, summary, reason and link.
+fn about(mut finding: Finding, issue: &KnownIssue) -> Finding {
+    finding.reason = Some(issue.reason.clone());
+    finding.link = issue.link.clone();
+    finding.issue = Some(issue.id.clone());
+    finding.summary = Some(issue.summary.clone()).filter(|s| !s.is_empty());
+    finding
 }
 
 fn from_expect(kind: FindingKind, f: &expect::Finding) -> Finding {

@@ -126,7 +126,7 @@ fn the_committed_reports_render_as_tables_with_resolving_footnotes() {
         // A known issue's note is labelled with its id and defined once.
         assert!(
             markdown
-                .contains("[^traceloop-no-server-address]: opentelemetry-instrumentation-openai"),
+                .contains("[^traceloop-no-server-address]: Traceloop records no server.address."),
             "{name}"
         );
         assert_eq!(
