@@ -60,23 +60,9 @@ impl Outcome {
         )
     }
 
-    /// `fail` ×2, `pass` ×1 — for the progress lines.
+    /// `fail ×2, pass` — for the progress lines.
     fn summary(&self) -> String {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for (status, _) in self.0.values() {
-            *counts.entry(status.as_str()).or_default() += 1;
-        }
-        let parts: Vec<String> = counts
-            .iter()
-            .map(|(s, n)| {
-                if *n == 1 {
-                    s.to_string()
-                } else {
-                    format!("{s} ×{n}")
-                }
-            })
-            .collect();
-        parts.join(", ")
+        crate::report::tally(self.0.values().map(|(status, _)| status.as_str()))
     }
 }
 

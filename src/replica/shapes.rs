@@ -31,30 +31,16 @@ pub struct Shapes {
 
 impl Shapes {
     /// The newest shapes the replica knows (what Azure sends today).
-    pub const CURRENT: Shapes = Shapes {
-        year: 2026,
-        month: 4,
-    };
-    const REFUSAL: Shapes = Shapes {
-        year: 2025,
-        month: 1,
-    };
-    const DEPLOYMENT_NAME: Shapes = Shapes {
-        year: 2025,
-        month: 4,
-    };
-    const OBFUSCATION: Shapes = Shapes {
-        year: 2025,
-        month: 8,
-    };
-    const TYPED_NOT_FOUND: Shapes = Shapes {
-        year: 2026,
-        month: 1,
-    };
-    const RATE_LIMIT_RESETS: Shapes = Shapes {
-        year: 2026,
-        month: 3,
-    };
+    pub const CURRENT: Shapes = Shapes::at(2026, 4);
+    const REFUSAL: Shapes = Shapes::at(2025, 1);
+    const DEPLOYMENT_NAME: Shapes = Shapes::at(2025, 4);
+    const OBFUSCATION: Shapes = Shapes::at(2025, 8);
+    const TYPED_NOT_FOUND: Shapes = Shapes::at(2026, 1);
+    const RATE_LIMIT_RESETS: Shapes = Shapes::at(2026, 3);
+
+    const fn at(year: u16, month: u8) -> Shapes {
+        Shapes { year, month }
+    }
 
     /// Parses `YYYY-MM` (months 01-12, years 2023 on: Azure OpenAI's first GA year).
     pub fn parse(value: &str) -> Option<Shapes> {

@@ -63,3 +63,24 @@ pub fn render(results: &RunResults, format: Format, colour: Colour) -> Result<St
 pub fn parse_results(text: &str) -> Result<RunResults, serde_json::Error> {
     json::parse(text)
 }
+
+/// Values counted in first-seen order, as `fail ×2, pass` (a count of one is left out).
+pub(crate) fn tally<T: PartialEq + std::fmt::Display>(
+    values: impl IntoIterator<Item = T>,
+) -> String {
+    let mut counts: Vec<(T, usize)> = Vec::new();
+    for value in values {
+        match counts.iter_mut().find(|(v, _)| *v == value) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((value, 1)),
+        }
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(v, n)| match n {
+            1 => v.to_string(),
+            _ => format!("{v} ×{n}"),
+        })
+        .collect();
+    parts.join(", ")
+}

@@ -192,28 +192,11 @@ fn calls_without_spans(run: &DriverRun, requests: &[RequestRecord]) -> Option<St
     if !run.spans.is_empty() || requests.is_empty() {
         return None;
     }
-    let mut statuses: Vec<(u16, usize)> = Vec::new();
-    for r in requests {
-        match statuses.iter_mut().find(|(s, _)| *s == r.status) {
-            Some((_, n)) => *n += 1,
-            None => statuses.push((r.status, 1)),
-        }
-    }
-    let answered: Vec<String> = statuses
-        .iter()
-        .map(|(s, n)| {
-            if *n == 1 {
-                s.to_string()
-            } else {
-                format!("{s} ×{n}")
-            }
-        })
-        .collect();
     Some(format!(
         "the app made {} call(s) to the service (answered {}) and no span arrived: the calls \
          happened, the instrumentation did not record or export them",
         requests.len(),
-        answered.join(", ")
+        crate::report::tally(requests.iter().map(|r| r.status))
     ))
 }
 
