@@ -12,6 +12,7 @@ mod bisect;
 mod cassette_import;
 mod cassette_record_replay;
 mod cassette_replay;
+mod ci_tools;
 mod cli;
 mod expect_reference;
 mod instrument_openinference;
