@@ -97,11 +97,7 @@ impl KnownIssue {
     /// them: package → version, plus the python driver's `instrumentor` and
     /// `instrumentor_version`). A package the cell did not report is not there.
     pub fn applies_to_versions(&self, versions: &BTreeMap<String, String>) -> bool {
-        self.when.iter().all(|w| {
-            installed(versions, &w.package)
-                .and_then(Version::parse)
-                .is_some_and(|v| w.range.contains(&v))
-        })
+        ran(&self.when, versions)
     }
 
     /// Whether this issue expects a driver error with this message.
@@ -208,6 +204,16 @@ pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
         expected_failures,
         unreproduced,
     }
+}
+
+/// Whether a cell that reported `versions` ran every package of `when` in its range
+/// (true for an empty `when`). A package the cell did not report is not there.
+pub fn ran(when: &[PackageRange], versions: &BTreeMap<String, String>) -> bool {
+    when.iter().all(|w| {
+        installed(versions, &w.package)
+            .and_then(Version::parse)
+            .is_some_and(|v| w.range.contains(&v))
+    })
 }
 
 /// The version of `package` (normalized) among a cell's reported versions.

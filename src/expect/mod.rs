@@ -6,6 +6,7 @@
 
 mod backend;
 mod check;
+mod era;
 mod eval;
 mod known;
 mod template;
@@ -16,6 +17,7 @@ pub use check::{
     EventAssertion, Expected, NameMatch, Relation, Selector, SpanCheck, StatusExpect,
     TemplateRegex,
 };
+pub use era::{EraChecks, MAX_ERAS};
 pub use eval::{evaluate, Finding, SpanSummary, Subject};
 pub use known::{installed, judge, Judgement, KnownIssue, PackageRange, SubjectKind, Verdict};
 pub use template::{

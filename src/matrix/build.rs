@@ -12,8 +12,8 @@ use super::versions;
 use super::yaml::pos_of;
 use super::{LiveSpec, Matrix, TargetSpec};
 use crate::expect::{
-    AttrAssertion, Count, EventAssertion, KnownIssue, NameMatch, Relation, Selector, SpanCheck,
-    StatusExpect, Template, TemplateVars,
+    AttrAssertion, Count, EraChecks, EventAssertion, KnownIssue, NameMatch, Relation, Selector,
+    SpanCheck, StatusExpect, Template, TemplateVars, MAX_ERAS,
 };
 use crate::replica::{Deployment, DeploymentKind, FaultKind};
 use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Setup, Style};
@@ -164,6 +164,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     let mut all_labels: Vec<String> = Vec::new();
     all_labels.push(crate::expect::BACKEND_CHECK.to_string());
     for (si, style) in styles.iter().enumerate() {
+        let eras = eras_of(&cx, &raw.expect, raw.overlay_expect.as_ref(), *style)?;
         for (feature, plan) in &features {
             // Rust and command cells are always `instrumentor` cells.
             let mut in_setups: Vec<Setup> = Vec::new();
@@ -176,41 +177,48 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
                 }
             }
             for setup in in_setups {
-                // The file's own layers, then those of a matrix extending it, then the
-                // setup's.
-                let mut layers: Vec<&RawChecks> = Vec::new();
-                for expect in std::iter::once(&raw.expect).chain(raw.overlay_expect.as_ref()) {
-                    layers.extend(expect_layers(expect, *style, *feature));
-                }
-                for (_, sl) in setup_layers.iter().filter(|(s, _)| *s == setup) {
-                    layers.push(&sl.all);
-                    layers.extend(
-                        sl.features
-                            .iter()
-                            .filter(|(f, _)| f == feature)
-                            .map(|(_, c)| c),
-                    );
-                }
-                let merged = merge(&layers);
-                if merged.is_empty() {
-                    return Err(cx.err(
-                        pos_of(&raw.styles[si]),
-                        format!(
-                            "style `{style}` has no expectations for feature `{feature}` (setup `{setup}`): a cell \
-                             without checks would pass without proving anything; add checks under `expect.all`, \
-                             `expect.styles.{style}.all`, `expect.styles.{style}.{feature}` or the setup's `expect`"
-                        ),
-                    ));
-                }
-                let vars = cell_vars(provider, &target, *style, *feature, DriverKind::Rust, plan);
-                let mut resolved = Vec::new();
-                for m in merged {
-                    if !all_labels.contains(&m.label) {
-                        all_labels.push(m.label.clone());
+                let mut variants = Vec::with_capacity(1 << eras.len());
+                for mask in 0..(1usize << eras.len()) {
+                    // The file's own layers (with the eras in `mask`), then those of a
+                    // matrix extending it, then the setup's.
+                    let mut layers: Vec<&RawChecks> = Vec::new();
+                    let mut first_era = 0;
+                    for expect in std::iter::once(&raw.expect).chain(raw.overlay_expect.as_ref()) {
+                        layers.extend(expect_layers(expect, *style, *feature, first_era, mask));
+                        first_era += style_eras(expect, *style).len();
                     }
-                    resolved.push(to_check(&cx, m, &vars, *style, *feature)?);
+                    for (_, sl) in setup_layers.iter().filter(|(s, _)| *s == setup) {
+                        layers.push(&sl.all);
+                        layers.extend(feature_layers(sl, *feature));
+                    }
+                    let merged = merge(&layers);
+                    if merged.is_empty() {
+                        let era = match mask {
+                            0 => String::new(),
+                            _ => " with its eras".to_string(),
+                        };
+                        return Err(cx.err(
+                            pos_of(&raw.styles[si]),
+                            format!(
+                                "style `{style}` has no expectations for feature `{feature}` (setup `{setup}`){era}: a cell \
+                                 without checks would pass without proving anything; add checks under `expect.all`, \
+                                 `expect.styles.{style}.all`, `expect.styles.{style}.{feature}` or the setup's `expect`"
+                            ),
+                        ));
+                    }
+                    let vars =
+                        cell_vars(provider, &target, *style, *feature, DriverKind::Rust, plan);
+                    let mut resolved = Vec::new();
+                    for m in merged {
+                        if !all_labels.contains(&m.label) {
+                            all_labels.push(m.label.clone());
+                        }
+                        resolved.push(to_check(&cx, m, &vars, *style, *feature)?);
+                    }
+                    variants.push(resolved);
                 }
-                checks.insert((*style, *feature, setup), resolved);
+                let ranges = eras.iter().map(|(when, _)| when.clone()).collect();
+                checks.insert((*style, *feature, setup), EraChecks::new(ranges, variants));
             }
         }
     }
@@ -245,32 +253,7 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
                 .map_err(|m| cx.err(pos_of(set), format!("known issue `{}`: {m}", k.id.value)))?;
             issue_sets.push(set.value.clone());
         }
-        let mut when = Vec::new();
-        for (package, range) in &k.when.0 {
-            let name = crate::pep440::normalize_name(&package.value);
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(cx.err(
-                    pos_of(package),
-                    format!(
-                        "known issue `{}`: `{}` is not a package name",
-                        k.id.value, package.value
-                    ),
-                ));
-            }
-            let range = crate::pep440::Specifiers::parse(&range.value).map_err(|m| {
-                cx.err(
-                    pos_of(range),
-                    format!(
-                        "known issue `{}`, `when.{}`: {m}",
-                        k.id.value, package.value
-                    ),
-                )
-            })?;
-            when.push(crate::expect::PackageRange {
-                package: name,
-                range,
-            });
-        }
+        let when = package_ranges(&cx, &k.when, &format!("known issue `{}`", k.id.value))?;
         known_issues.push(KnownIssue {
             id: k.id.value,
             summary: k.summary.unwrap_or_default(),
@@ -305,6 +288,37 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
         known_issues,
         live,
     })
+}
+
+/// A `when:` mapping: package names (normalized as the index compares them) and pip
+/// version ranges, each refused at its position when malformed. `what` names the owner
+/// in messages.
+fn package_ranges(
+    cx: &Ctx,
+    raw: &RawWhen,
+    what: &str,
+) -> Result<Vec<crate::expect::PackageRange>, MatrixError> {
+    let mut when = Vec::new();
+    for (package, range) in &raw.0 {
+        let name = crate::pep440::normalize_name(&package.value);
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(cx.err(
+                pos_of(package),
+                format!("{what}: `{}` is not a package name", package.value),
+            ));
+        }
+        let range = crate::pep440::Specifiers::parse(&range.value).map_err(|m| {
+            cx.err(
+                pos_of(range),
+                format!("{what}, `when.{}`: {m}", package.value),
+            )
+        })?;
+        when.push(crate::expect::PackageRange {
+            package: name,
+            range,
+        });
+    }
+    Ok(when)
 }
 
 /// Azure's rule for deployment names: 1 to 64 letters, digits, `-`, `_` and `.`. Anything
@@ -377,19 +391,80 @@ fn is_env_var_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// One `expect` block's layers for a style × feature, in order: all, style, feature.
-fn expect_layers(expect: &RawExpect, style: Style, feature: Feature) -> Vec<&RawChecks> {
+/// One `expect` block's layers for a style × feature, in order: all, style, feature,
+/// then each era of the style whose bit is set in `mask` (the block's first era is bit
+/// `first_era`): its `all`, then its feature layer.
+fn expect_layers(
+    expect: &RawExpect,
+    style: Style,
+    feature: Feature,
+    first_era: usize,
+    mask: usize,
+) -> Vec<&RawChecks> {
     let mut layers = vec![&expect.all];
     if let Some((_, sl)) = expect.styles.0.iter().find(|(s, _)| s.value.0 == style) {
         layers.push(&sl.all);
-        layers.extend(
-            sl.features
-                .iter()
-                .filter(|(f, _)| *f == feature)
-                .map(|(_, c)| c),
-        );
+        layers.extend(feature_layers(sl, feature));
+        for (i, era) in style_eras(expect, style).iter().enumerate() {
+            if mask & (1 << (first_era + i)) != 0 {
+                layers.push(&era.layers.all);
+                layers.extend(feature_layers(&era.layers, feature));
+            }
+        }
     }
     layers
+}
+
+/// A set of layers' checks for one feature (none when it has no layer for it).
+fn feature_layers(sl: &RawStyleExpect, feature: Feature) -> impl Iterator<Item = &RawChecks> {
+    (sl.features.iter())
+        .filter(move |(f, _)| *f == feature)
+        .map(|(_, c)| c)
+}
+
+/// The eras one `expect` block gives a style, in file order.
+fn style_eras(expect: &RawExpect, style: Style) -> &[RawEra] {
+    (expect.styles.0.iter())
+        .find(|(s, _)| s.value.0 == style)
+        .and_then(|(_, sl)| sl.eras.as_ref())
+        .map_or(&[], |e| e.value.as_slice())
+}
+
+/// A style's eras across the matrix and the one extending it (in that order), each
+/// with its validated `when`. At most [`MAX_ERAS`]: every combination is merged.
+fn eras_of<'r>(
+    cx: &Ctx,
+    expect: &'r RawExpect,
+    overlay: Option<&'r RawExpect>,
+    style: Style,
+) -> Result<Vec<(Vec<crate::expect::PackageRange>, &'r RawEra)>, MatrixError> {
+    let mut out = Vec::new();
+    for expect in std::iter::once(expect).chain(overlay) {
+        let Some((_, sl)) = expect.styles.0.iter().find(|(s, _)| s.value.0 == style) else {
+            continue;
+        };
+        let Some(eras) = &sl.eras else { continue };
+        for era in &eras.value {
+            let what = format!("an era of style `{style}`");
+            if era.when.value.0.is_empty() {
+                return Err(cx.err(
+                    pos_of(&era.when),
+                    format!("{what}: `when` is empty; name the releases the era concerns, e.g. {{opentelemetry-instrumentation-openai: \"<0.62.4\"}}"),
+                ));
+            }
+            out.push((package_ranges(cx, &era.when.value, &what)?, era));
+        }
+        if out.len() > MAX_ERAS {
+            return Err(cx.err(
+                pos_of(eras),
+                format!(
+                    "style `{style}` has {} eras; at most {MAX_ERAS} are allowed",
+                    out.len()
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn target(cx: &Ctx, provider: Provider, t: Spanned<RawTarget>) -> Result<TargetSpec, MatrixError> {

@@ -1,9 +1,10 @@
 //! Cells (provider × style × feature × driver), what each one does, and filtering.
 
 use super::versions::CellVersionSet;
-use crate::expect::{KnownIssue, RouteCheck, SpanCheck, TemplateVars};
+use crate::expect::{EraChecks, KnownIssue, RouteCheck, SpanCheck, TemplateVars};
 use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A deployment as a cell calls it: the name the client sends and the snapshot that answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -173,7 +174,12 @@ pub struct Cell {
     /// How the app wires tracing.
     pub setup: Setup,
     pub plan: FeaturePlan,
+    /// The checks, with the eras of the releases the cell runs when they are known
+    /// before it runs (a version set's pins; none for the rust driver).
     pub checks: Vec<SpanCheck>,
+    /// Every era variant, when the releases are known only once the cell ran (command
+    /// cells): the judge picks the checks from the versions the cell reports.
+    pub eras: Option<std::sync::Arc<EraChecks>>,
     /// What the setup's backend must receive from this cell (empty: not checked).
     pub backend: Vec<RouteCheck>,
     /// Only the issues that apply to this cell's style, feature and driver.
@@ -184,6 +190,15 @@ pub struct Cell {
 }
 
 impl Cell {
+    /// The checks for a run that reported `versions`: the eras those releases satisfy
+    /// when they were not known before the run, else the cell's checks.
+    pub fn checks_for(&self, versions: &BTreeMap<String, String>) -> &[SpanCheck] {
+        match &self.eras {
+            Some(eras) => eras.for_versions(versions),
+            None => &self.checks,
+        }
+    }
+
     /// The version set's name, if the cell runs under one.
     pub fn version_set_name(&self) -> Option<&str> {
         self.version_set.as_ref().map(|v| v.name.as_str())

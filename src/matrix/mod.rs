@@ -25,7 +25,7 @@ pub use setups::SetupSpec;
 pub use versions::{parse_pin, CellVersionSet, VersionSet};
 pub use yaml::MAX_MATRIX_BYTES;
 
-use crate::expect::{KnownIssue, SpanCheck};
+use crate::expect::{EraChecks, KnownIssue, SpanCheck};
 use crate::replica::Deployment;
 use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};
 pub(crate) use build::check_deployment_name;
@@ -81,7 +81,7 @@ pub struct Matrix {
     version_sets: Vec<VersionSet>,
     setups: Vec<SetupSpec>,
     features: Vec<(Feature, FeaturePlan)>,
-    checks: BTreeMap<(Style, Feature, Setup), Vec<SpanCheck>>,
+    checks: BTreeMap<(Style, Feature, Setup), EraChecks>,
     known_issues: Vec<KnownIssue>,
     live: LiveSpec,
 }
@@ -169,14 +169,28 @@ impl Matrix {
     }
 
     /// The merged checks of one style × feature × setup: the style's layers, then the
-    /// setup's.
+    /// setup's (without eras).
     pub fn setup_checks(
         &self,
         style: Style,
         feature: Feature,
         setup: Setup,
     ) -> Option<&[SpanCheck]> {
-        self.checks.get(&(style, feature, setup)).map(Vec::as_slice)
+        self.checks
+            .get(&(style, feature, setup))
+            .map(EraChecks::base)
+    }
+
+    /// The merged checks of one style × feature × setup for a cell that ran `versions`:
+    /// with the style's eras whose `when` those releases satisfy.
+    pub fn checks_for(
+        &self,
+        style: Style,
+        feature: Feature,
+        setup: Setup,
+        versions: &BTreeMap<String, String>,
+    ) -> Option<&[SpanCheck]> {
+        (self.checks.get(&(style, feature, setup))).map(|c| c.for_versions(versions))
     }
 
     /// Every cell, in a stable order: style (file order), feature (file order), driver,
@@ -256,6 +270,17 @@ impl Matrix {
         if setup != Setup::Instrumentor {
             id = format!("{id}/{setup}");
         }
+        // The eras are chosen the same way: now where the releases are known, else by
+        // the judge from the versions the cell reports.
+        let all_checks = self.checks.get(&(style, feature, setup));
+        let (checks, eras) = match (all_checks, &pinned) {
+            (None, _) => (Vec::new(), None),
+            (Some(c), Some(p)) => (c.for_versions(p).to_vec(), None),
+            (Some(c), None) => (
+                c.base().to_vec(),
+                c.has_eras().then(|| std::sync::Arc::new(c.clone())),
+            ),
+        };
         let backend = self
             .setups
             .iter()
@@ -270,11 +295,8 @@ impl Matrix {
             driver,
             setup,
             plan: plan.clone(),
-            checks: self
-                .checks
-                .get(&(style, feature, setup))
-                .cloned()
-                .unwrap_or_default(),
+            checks,
+            eras,
             backend,
             known_issues: self
                 .known_issues

@@ -279,11 +279,63 @@ pub struct RawExpect {
     pub styles: OMap<Spanned<Named<Style>>, RawStyleExpect>,
 }
 
-/// One style's layers: `all` (every feature) and one per feature name.
+/// `when:` — package name → a pip version range, every one of which must hold.
+pub type RawWhen = OMap<Spanned<String>, Spanned<String>>;
+
+/// One style's layers: `all` (every feature), one per feature name, and the eras: more
+/// layers for the cells that ran some releases.
 #[derive(Debug, Default)]
 pub struct RawStyleExpect {
     pub all: RawChecks,
     pub features: Vec<(Feature, RawChecks)>,
+    /// `eras:` (a style's expectations only; refused elsewhere at its position).
+    pub eras: Option<Spanned<Vec<RawEra>>>,
+}
+
+/// One era: the releases it concerns (`when`) and its layers (`all`, per feature).
+#[derive(Debug)]
+pub struct RawEra {
+    pub when: Spanned<RawWhen>,
+    pub layers: RawStyleExpect,
+}
+
+/// Reads a mapping of layers: `all`, feature names, and whichever of `eras` / `when`
+/// the caller's place allows (a style takes `eras`, an era takes `when`).
+fn visit_layers<'de, A: MapAccess<'de>>(
+    mut m: A,
+    place: &str,
+    extra: &str,
+    mut on_extra: impl FnMut(&mut A, &mut RawStyleExpect) -> Result<(), A::Error>,
+) -> Result<RawStyleExpect, A::Error> {
+    let mut out = RawStyleExpect::default();
+    while let Some(key) = m.next_key::<String>()? {
+        if key == "all" {
+            out.all = m.next_value()?;
+            continue;
+        }
+        if key == extra {
+            on_extra(&mut m, &mut out)?;
+            continue;
+        }
+        if key == "eras" {
+            return Err(de::Error::custom(
+                "eras do not nest: list every era under the style's `eras`",
+            ));
+        }
+        let feature: Feature = key.parse().map_err(|_| {
+            let mut names = vec!["all", extra];
+            names.extend(Feature::names());
+            let hint = did_you_mean(&key, names.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            de::Error::custom(format!(
+                "unknown key `{key}` in {place}{hint}; expected `all`, `{extra}` or a feature: {}",
+                Feature::names().join(", ")
+            ))
+        })?;
+        out.features.push((feature, m.next_value()?));
+    }
+    Ok(out)
 }
 
 impl<'de> Deserialize<'de> for RawStyleExpect {
@@ -292,29 +344,39 @@ impl<'de> Deserialize<'de> for RawStyleExpect {
         impl<'de> Visitor<'de> for V {
             type Value = RawStyleExpect;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a mapping with `all` and/or feature names")
+                f.write_str("a mapping with `all`, `eras` and/or feature names")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawStyleExpect, A::Error> {
-                let mut out = RawStyleExpect::default();
-                while let Some(key) = m.next_key::<String>()? {
-                    if key == "all" {
-                        out.all = m.next_value()?;
-                        continue;
-                    }
-                    let feature: Feature = key.parse().map_err(|_| {
-                        let mut names = vec!["all"];
-                        names.extend(Feature::names());
-                        let hint = did_you_mean(&key, names.iter().copied())
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default();
-                        de::Error::custom(format!(
-                            "unknown key `{key}` in a style's expectations{hint}; expected `all` or a feature: {}",
-                            Feature::names().join(", ")
-                        ))
-                    })?;
-                    out.features.push((feature, m.next_value()?));
-                }
-                Ok(out)
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<RawStyleExpect, A::Error> {
+                visit_layers(m, "a style's expectations", "eras", |m, out| {
+                    out.eras = Some(m.next_value()?);
+                    Ok(())
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawEra {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawEra;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an era: `when` and layers (`all`, feature names)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<RawEra, A::Error> {
+                let mut when: Option<Spanned<RawWhen>> = None;
+                let layers = visit_layers(m, "an era", "when", |m, _| {
+                    when = Some(m.next_value()?);
+                    Ok(())
+                })?;
+                let when = when.ok_or_else(|| {
+                    de::Error::custom(
+                        "an era needs `when: {PACKAGE: RANGE}`, the releases it concerns",
+                    )
+                })?;
+                Ok(RawEra { when, layers })
             }
         }
         d.deserialize_map(V)
@@ -855,7 +917,7 @@ pub struct RawKnownIssue {
     pub version_sets: Vec<Spanned<String>>,
     /// Limits the issue to cells that ran these packages in these version ranges.
     #[serde(default)]
-    pub when: OMap<Spanned<String>, Spanned<String>>,
+    pub when: RawWhen,
     /// Text of a driver error (e.g. Python's import error) this issue expects.
     #[serde(default)]
     pub error: Option<String>,

@@ -102,6 +102,15 @@ pub fn build(
             spec.backend.push(check);
         }
         if let Some(expect) = body.expect {
+            if let Some(eras) = &expect.eras {
+                return Err(err(
+                    pos_of(eras),
+                    format!(
+                        "setup `{setup}`: eras belong to a style's expectations \
+                         (`expect.styles.<style>.eras`), not to a setup's"
+                    ),
+                ));
+            }
             layers.push((setup, expect));
         }
         specs.push(spec);

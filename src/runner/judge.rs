@@ -73,7 +73,7 @@ pub(super) fn judge(
     // span never existed (its check selects no span at all, whether or not a known issue
     // explains why): neither reproduced nor fixed.
     let selects_nothing = |label: &str| {
-        cell.checks.iter().filter(|c| c.label == label).all(|c| {
+        checks.iter().filter(|c| c.label == label).all(|c| {
             !run.spans
                 .iter()
                 .any(|s| c.select.matches(s, &cell.vars).unwrap_or(false))
@@ -168,16 +168,17 @@ fn with_answer<'c>(
     usize,
 ) {
     use std::borrow::Cow;
+    let checks = cell.checks_for(&run.versions);
     if cell.vars.get("answer").is_none() {
-        return (Cow::Borrowed(&cell.checks), Cow::Borrowed(&cell.vars), 0);
+        return (Cow::Borrowed(checks), Cow::Borrowed(&cell.vars), 0);
     }
     if let Some(answer) = &run.answer {
         let mut vars = cell.vars.clone();
         vars.set("answer", answer.as_str());
-        return (Cow::Borrowed(&cell.checks), Cow::Owned(vars), 0);
+        return (Cow::Borrowed(checks), Cow::Owned(vars), 0);
     }
     let mut left_out = 0;
-    let mut checks = cell.checks.clone();
+    let mut checks = checks.to_vec();
     for check in &mut checks {
         let before = check.attributes.len();
         check.attributes.retain(|(_, a)| !a.uses("answer"));

@@ -96,9 +96,44 @@ fn shipped_azure_matrix_expands_to_135_instrumentor_cells_in_file_order() {
     let openinference = issues_of("openinference-no-server-address");
     assert!(openinference.contains(&"latest"), "{openinference:?}");
     assert!(!openinference.contains(&"openai-v1"), "0.1.41 is older");
-    let old_names = issues_of("traceloop-0.47-no-operation-name");
-    assert!(!old_names.is_empty());
-    assert!(old_names.iter().all(|s| *s == "openai-v1"), "{old_names:?}");
+    let old_names = issues_of("traceloop-0.47-responses-system-openai");
+    assert_eq!(old_names, ["openai-v1"]);
+    // The Traceloop era before 0.62.4 is chosen at expansion from the set's pins: the
+    // openai-v1 cells (0.47.5) are judged by the older names, the latest ones (0.62.4)
+    // by the newer, and the rust cells (no python packages) by the newer.
+    let asserts = |set: Option<&str>, driver: DriverKind, key: &str| {
+        let cell = (cells.iter())
+            .find(|c| {
+                c.style == Style::Traceloop
+                    && c.feature == Feature::Chat
+                    && c.driver == driver
+                    && c.setup == Setup::Instrumentor
+                    && c.version_set_name() == set
+            })
+            .expect("the traceloop chat cell");
+        (cell.checks.iter()).any(|c| c.attributes.iter().any(|(k, _)| k == key))
+    };
+    assert!(asserts(
+        Some("openai-v1"),
+        DriverKind::Python,
+        "llm.request.type"
+    ));
+    assert!(!asserts(
+        Some("openai-v1"),
+        DriverKind::Python,
+        "gen_ai.operation.name"
+    ));
+    assert!(asserts(
+        Some("latest"),
+        DriverKind::Python,
+        "gen_ai.operation.name"
+    ));
+    assert!(!asserts(
+        Some("latest"),
+        DriverKind::Python,
+        "llm.request.type"
+    ));
+    assert!(asserts(None, DriverKind::Rust, "gen_ai.operation.name"));
 }
 
 #[test]
