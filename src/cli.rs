@@ -37,7 +37,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the matrix's cells and report what each instrumentor captured.
-    #[command(after_help = "Examples:\n  hh-compat run --provider azure-openai\n  \
+    #[command(after_help = "Examples:\n  \
+        hh-compat run --provider azure-openai   # reference + real packages (builds their environments once)\n  \
+        hh-compat run --driver rust             # the reference emitters only: no python, no package index\n  \
+        hh-compat run --offline                 # real packages only from environments already built\n  \
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter '*/traceloop/*usage*' --out results.json\n  \
         hh-compat run --driver python --version-set openai-v1\n  \
@@ -332,6 +335,11 @@ pub struct RunArgs {
     /// Zero durations and timing attributes so identical runs give identical bytes.
     #[arg(long)]
     pub stable: bool,
+    /// Reach no package index: python cells run only from environments already built
+    /// (by an earlier run or `hh-compat drivers setup`); the others are skipped, or, in
+    /// a run with no --driver, named in a note.
+    #[arg(long, env = "HH_COMPAT_OFFLINE", value_parser = clap::builder::FalseyValueParser::new())]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]
@@ -397,6 +405,7 @@ impl RecordArgs {
             jobs: self.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
             stable: false,
+            offline: false,
         };
         (command, recording)
     }
@@ -483,6 +492,7 @@ impl From<BisectArgs> for hh_compat::commands::BisectCommand {
             jobs: None,
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: true,
+            offline: false,
         };
         Self {
             run,
@@ -699,6 +709,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             jobs: a.jobs.map(usize::from),
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,
+            offline: a.offline,
         }
     }
 }

@@ -76,30 +76,9 @@ pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, Command
     let setup = PythonSetup::new(envs);
     let driver_dir = venv::driver_dir();
     let started = std::time::Instant::now();
-    let tty = std::io::stderr().is_terminal();
-    let bar = if tty {
-        let bar = progress_bar(setup.envs.len() as u64, "environments");
-        bar.set_message("building python environments");
-        bar.enable_steady_tick(Duration::from_millis(120));
-        Some(bar)
-    } else {
-        None
-    };
     // pip's output can quote an index URL with credentials: one redaction pass here too.
     let redactor = Redactor::from_env();
-    let progress = {
-        let bar = bar.clone();
-        let redactor = redactor.clone();
-        move |line: &str| match &bar {
-            Some(bar) => {
-                if line.contains(": ready at ") || line.contains(": up to date") {
-                    bar.inc(1);
-                }
-                bar.set_message(redactor.text(line));
-            }
-            None => console::err(&format!("drivers setup: {}", redactor.text(line))),
-        }
-    };
+    let (bar, progress) = progress(setup.envs.len(), "drivers setup", &redactor);
     let outcomes = venv::setup_python(&setup, progress).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -147,4 +126,31 @@ pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, Command
     } else {
         ExitStatus::Ok
     })
+}
+
+/// How environment builds are shown: an indicatif bar on a TTY, else one plain line per
+/// step on stderr, prefixed with the subcommand's name; every line redacted.
+pub(super) fn progress(
+    count: usize,
+    prefix: &'static str,
+    redactor: &Redactor,
+) -> (Option<ProgressBar>, impl Fn(&str) + Send + Sync) {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = progress_bar(count as u64, "environments");
+        bar.set_message("building python environments");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let redactor = redactor.clone();
+    let shown = bar.clone();
+    let report = move |line: &str| match &shown {
+        Some(bar) => {
+            if line.contains(": ready at ") || line.contains(": up to date") {
+                bar.inc(1);
+            }
+            bar.set_message(redactor.text(line));
+        }
+        None => console::err(&format!("{prefix}: {}", redactor.text(line))),
+    };
+    (bar, report)
 }

@@ -7,6 +7,7 @@ mod cassettes;
 mod diff;
 mod drivers;
 mod list;
+mod real_packages;
 mod render;
 mod run;
 mod serve;

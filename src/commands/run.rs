@@ -24,6 +24,8 @@ pub struct RunCommand {
     pub cell_timeout: Duration,
     pub output: Output,
     pub stable: bool,
+    /// Reach no package index: python cells run only from environments already built.
+    pub offline: bool,
 }
 
 /// `hh-compat run`: runs the selected cells and writes the chosen report.
@@ -66,20 +68,29 @@ pub(super) async fn collect(
     recording: Option<ClaimedRecording>,
 ) -> Result<Ran, CommandError> {
     let mut selection = command.selection.clone();
-    let drivers_defaulted = selection.drivers.is_empty();
-    // The default run stays offline and fast: real Python packages (which need an
-    // interpreter and, the first time, PyPI) run only when asked for with --driver.
-    // Naming a version set asks for the python cells that run under it.
-    if selection.drivers.is_empty() {
-        selection.drivers = vec![if command.command.is_some() {
-            DriverKind::Command
+    // With no --driver, a command asks for command cells and a version set or a setup
+    // for python cells. Otherwise a run against the generating replica shows the
+    // reference emitters and the real packages' cells that can run here
+    // (`real_packages`); other targets (a live resource costs money per call; a replay
+    // answers only what was recorded) run the reference emitters.
+    let defaulted = selection.drivers.is_empty();
+    let mut real_packages = false;
+    if defaulted {
+        selection.drivers = if command.command.is_some() {
+            vec![DriverKind::Command]
         } else if !selection.version_sets.is_empty()
             || selection.setups.iter().any(|s| *s != Setup::Instrumentor)
         {
-            DriverKind::Python
+            vec![DriverKind::Python]
+        } else if command.target == Target::Replica
+            && command.fixtures.is_none()
+            && recording.is_none()
+        {
+            real_packages = true;
+            vec![DriverKind::Rust, DriverKind::Python]
         } else {
-            DriverKind::Rust
-        }];
+            vec![DriverKind::Rust]
+        };
     }
     let wants_command = selection.drivers.contains(&DriverKind::Command);
     match (&command.command, wants_command) {
@@ -170,7 +181,14 @@ pub(super) async fn collect(
         options.command = Some(c);
     }
     options.python.cell_timeout = options.cell_timeout;
+    options.python.offline = command.offline;
     let redactor = run_redactor(&matrix, &target);
+    let mut not_run = None;
+    if real_packages {
+        let prepared = real_packages::prepare(cells, &options.python, &redactor).await;
+        cells = prepared.cells;
+        not_run = prepared.note;
+    }
     options.target = target;
     if let Some(jobs) = command.jobs {
         if jobs == 0 {
@@ -222,9 +240,9 @@ pub(super) async fn collect(
         results.stabilize();
     }
     let results = redactor.scrub(&results).ok_or(CommandError::Unredactable)?;
-    let not_run = (drivers_defaulted && selection.drivers == [DriverKind::Rust])
-        .then(|| what_did_not_run(&matrix, &selection))
-        .flatten();
+    if defaulted && selection.drivers == [DriverKind::Rust] {
+        not_run = what_did_not_run(&matrix, &selection);
+    }
     Ok(Ran {
         results,
         recording_written: written,
@@ -232,9 +250,9 @@ pub(super) async fn collect(
     })
 }
 
-/// The default run shows the project's reference emitters only; a reader must not take
-/// that for "the real instrumentors work": say which real-package cells did not run and
-/// the command that runs them.
+/// A default run against a live resource, a replay or a recording shows the reference emitters
+/// only; a reader must not take that for "the real instrumentors work": say which
+/// real-package cells did not run and the command that runs them.
 fn what_did_not_run(matrix: &Matrix, selection: &Selection) -> Option<String> {
     let python = filter(
         matrix,
@@ -246,18 +264,12 @@ fn what_did_not_run(matrix: &Matrix, selection: &Selection) -> Option<String> {
     if python.is_empty() {
         return None;
     }
-    let mut sets: Vec<&str> = Vec::new();
-    for set in python.iter().filter_map(|c| c.version_set_name()) {
-        if !sets.contains(&set) {
-            sets.push(set);
-        }
-    }
     Some(format!(
-        "note: these rows are the reference emitters (rust). Not run: {} cells of the real \
-         instrumentor packages (version sets: {}); `hh-compat run --driver python` runs them \
-         (environments are built from PyPI on first use, or ahead with `hh-compat drivers setup`).",
+        "note: these rows are the reference emitters (rust). Not run against this target: {} \
+         cells of the real instrumentor packages (version sets: {}); add `--driver python` to \
+         run them too.",
         python.len(),
-        sets.join(", ")
+        real_packages::set_names(python.iter())
     ))
 }
 

@@ -79,24 +79,20 @@ pub async fn prepare_env(
     };
     let base = venv::base_python(python.python3.as_deref())
         .map_err(|e| CellOutcome::Skipped(e.to_string()))?;
-    let env = venv::ensure(
-        &base,
-        spec,
-        &python.cache_dir,
-        python.install_timeout,
-        &|_| {},
-    )
-    .await
-    .map_err(|e| match e {
-        VenvError::NoPython(reason) => CellOutcome::Skipped(reason),
-        e => CellOutcome::Ran(DriverRun::failed(
-            Vec::new(),
-            DriverError::Setup(format!(
-                "installing the command's packages ({}) failed: {e}",
-                spec.requirements.join(" ")
+    let env = super::python::environment(&base, spec, python, &|_| {})
+        .await
+        .map_err(|e| match e {
+            e @ (VenvError::NoPython(_) | VenvError::Offline(_)) => {
+                CellOutcome::Skipped(e.to_string())
+            }
+            e => CellOutcome::Ran(DriverRun::failed(
+                Vec::new(),
+                DriverError::Setup(format!(
+                    "installing the command's packages ({}) failed: {e}",
+                    spec.requirements.join(" ")
+                )),
             )),
-        )),
-    })?;
+        })?;
     let mut cmd = tokio::process::Command::new(&env.python);
     cmd.args(["-c", LIST_DISTRIBUTIONS]);
     let limits = crate::process::Limits {

@@ -43,6 +43,8 @@ pub struct PythonOptions {
     /// How long to wait for a cell's spans after the process has exited (they are
     /// exported synchronously before it prints, so this is only a safety margin).
     pub span_wait: Duration,
+    /// Reach no package index: environments come from the cache or not at all.
+    pub offline: bool,
 }
 
 impl Default for PythonOptions {
@@ -54,6 +56,7 @@ impl Default for PythonOptions {
             install_timeout: Duration::from_secs(600),
             cell_timeout: Duration::from_secs(30),
             span_wait: Duration::from_millis(500),
+            offline: false,
         }
     }
 }
@@ -105,6 +108,22 @@ struct FeatureReport {
     duration_ms: u64,
 }
 
+/// The environment for `spec`: from the cache, else built from the package index,
+/// unless the options say `offline`.
+pub async fn environment(
+    base: &std::path::Path,
+    spec: &EnvSpec,
+    options: &PythonOptions,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> Result<venv::Venv, VenvError> {
+    if options.offline {
+        let name = format!("{}@{}", spec.style, spec.set);
+        return venv::cached(base, spec, &options.cache_dir).ok_or(VenvError::Offline(name));
+    }
+    let timeout = options.install_timeout;
+    venv::ensure(base, spec, &options.cache_dir, timeout, progress).await
+}
+
 /// Runs `cells` (all of one style and one version set) in one driver process;
 /// outcomes in `cells`' order.
 pub async fn run_batch(
@@ -128,17 +147,12 @@ pub async fn run_batch(
     };
     let setup = cells.first().map_or(Setup::Instrumentor, |c| c.setup);
     let spec = EnvSpec::new(style, &set.name, setup, set.requirements);
-    let env = venv::ensure(
-        &base,
-        &spec,
-        &options.cache_dir,
-        options.install_timeout,
-        progress,
-    )
-    .await;
-    let env = match env {
+    let env = match environment(&base, &spec, options, progress).await {
         Ok(env) => env,
-        Err(VenvError::NoPython(reason)) => return all(&|| CellOutcome::Skipped(reason.clone())),
+        Err(e @ (VenvError::NoPython(_) | VenvError::Offline(_))) => {
+            let reason = e.to_string();
+            return all(&|| CellOutcome::Skipped(reason.clone()));
+        }
         Err(e) => {
             let error = DriverError::Setup(format!(
                 "installing the {style} packages (version set `{}`) failed: {e}",

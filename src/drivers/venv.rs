@@ -21,6 +21,9 @@ pub enum VenvError {
     /// No interpreter to build environments with: python cells are skipped.
     #[error("{0}")]
     NoPython(String),
+    /// `--offline` and the environment is not in the cache: its cells are skipped.
+    #[error("--offline: the {0} environment is not built yet (`hh-compat drivers setup` builds it from the package index)")]
+    Offline(String),
     /// A tool ran and failed (pip's resolver, a missing package, a network error).
     #[error("`{command}` failed: {output}")]
     Install { command: String, output: String },
@@ -142,6 +145,12 @@ impl EnvSpec {
         }
     }
 
+    /// The environment's directory name in the cache: style, set and cache key.
+    fn dir_name(&self, base_python: &Path) -> String {
+        let key = cache_key(&self.content(), base_python);
+        format!("{}-{}-{key}", self.style.as_str(), self.set)
+    }
+
     /// What the cache key hashes and `requirements.txt` holds.
     fn content(&self) -> Vec<u8> {
         let mut text = format!(
@@ -156,6 +165,18 @@ impl EnvSpec {
     }
 }
 
+/// The environment for `spec` when the cache already holds it complete; builds nothing
+/// and reaches no package index.
+pub fn cached(base_python: &Path, spec: &EnvSpec, cache_dir: &Path) -> Option<Venv> {
+    let dir = cache_dir.join(spec.dir_name(base_python));
+    let python = dir.join("bin/python");
+    (dir.join(READY_MARKER).is_file() && python.exists()).then_some(Venv {
+        dir,
+        python,
+        created: false,
+    })
+}
+
 /// Creates (or reuses) the environment for `spec`. `progress` hears each step.
 pub async fn ensure(
     base_python: &Path,
@@ -165,21 +186,13 @@ pub async fn ensure(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> Result<Venv, VenvError> {
     let (style, set) = (spec.style, spec.set.as_str());
+    if let Some(ready) = cached(base_python, spec, cache_dir) {
+        return Ok(ready);
+    }
+    let name = spec.dir_name(base_python);
     let content = spec.content();
-    let name = format!(
-        "{}-{set}-{}",
-        style.as_str(),
-        cache_key(&content, base_python)
-    );
     let dir = cache_dir.join(&name);
     let python = dir.join("bin/python");
-    if dir.join(READY_MARKER).is_file() && python.exists() {
-        return Ok(Venv {
-            dir,
-            python,
-            created: false,
-        });
-    }
     std::fs::create_dir_all(cache_dir).map_err(|source| VenvError::Io {
         context: format!("creating the cache directory {}", cache_dir.display()),
         source,

@@ -29,9 +29,17 @@ fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// The default run on a machine without Python: the reference rows, and a note naming
+/// the real packages' cells that could not run, why, and what to do.
 #[test]
 fn the_default_run_passes_and_prints_the_table() {
-    let out = hh(&["run", "--provider", "azure-openai"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+        .args(["run", "--provider", "azure-openai"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HH_COMPAT_PYTHON3", "/nonexistent/python3")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("the binary runs");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     for style in ["openinference", "traceloop", "otel-genai"] {
@@ -60,22 +68,88 @@ fn the_default_run_passes_and_prints_the_table() {
         stdout.contains("39 passed, 0 failed, 3 xfail, 0 xpass, 3 skipped"),
         "{stdout}"
     );
-    // The reference rows are not taken for the real packages: what did not run is said.
+    // The reference rows are not taken for the real packages: what did not run is said,
+    // with the reason and what would run them.
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains(
-            "Not run: 144 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1)"
-        ) && stderr.contains("hh-compat run --driver python"),
+            "Not run: 144 cells of the real instrumentor packages (version sets: latest, honeyhive-1.6, openai-v1): \
+             HH_COMPAT_PYTHON3 names /nonexistent/python3, which does not exist; then run `hh-compat run` again"
+        ),
         "{stderr}"
     );
     // Not a terminal: no colour codes, no progress bar.
     assert!(!stdout.contains('\u{1b}'), "escape codes in piped output");
 }
 
+/// `--offline` reaches no package index: with nothing cached, the default run leaves the
+/// real packages' cells out and says so; cells asked for by name are skipped, not failed.
+#[test]
+fn offline_builds_nothing_and_says_what_it_left_out() {
+    let dir = temp_dir("offline");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("HH_COMPAT_CACHE_DIR", dir.join("empty-cache"))
+            .output()
+            .expect("the binary runs")
+    };
+    let out = run(&["run", "--offline", "--feature", "chat"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cells of the real instrumentor packages")
+            && stderr.contains("--offline, and their environments are not built yet"),
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("3 passed, 0 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        !dir.join("empty-cache").exists(),
+        "--offline built something"
+    );
+
+    let named = [
+        "run",
+        "--driver",
+        "python",
+        "--style",
+        "traceloop",
+        "--version-set",
+        "latest",
+        "--feature",
+        "chat",
+        "--format",
+        "json",
+    ];
+    let out = Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+        .args(named)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HH_COMPAT_CACHE_DIR", dir.join("empty-cache"))
+        .env("HH_COMPAT_OFFLINE", "1")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let cell = &json["cells"][0];
+    assert_eq!(cell["status"], "skip", "{cell}");
+    assert!(
+        cell["findings"][0]["message"].as_str().is_some_and(
+            |m| m.contains("--offline: the traceloop@latest environment is not built yet")
+        ),
+        "{cell}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn json_keeps_the_spans_and_is_byte_identical_with_stable() {
-    let a = hh(&["run", "--format", "json", "--stable"]);
-    let b = hh(&["run", "--format", "json", "--stable"]);
+    let a = hh(&["run", "--driver", "rust", "--format", "json", "--stable"]);
+    let b = hh(&["run", "--driver", "rust", "--format", "json", "--stable"]);
     assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
     assert_eq!(a.stdout, b.stdout, "two stable runs differ");
     let json: serde_json::Value = serde_json::from_slice(&a.stdout).expect("valid JSON");
@@ -124,6 +198,8 @@ fn report_rerenders_a_saved_run() {
     let results = dir.join("results.json");
     let run = hh(&[
         "run",
+        "--driver",
+        "rust",
         "--stable",
         "--format",
         "json",
@@ -193,13 +269,41 @@ fn filters_select_cells_and_an_empty_selection_is_a_usage_error() {
     );
     let out = hh(&["list", "--filter", "*/streaming*", "--driver", "rust"]);
     assert_eq!(text(&out.stdout).lines().count(), 12);
-    let out = hh(&["run", "--filter", "nothing-matches-this"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("no cell matches"),
-        "{}",
-        text(&out.stderr)
-    );
+    for command in ["run", "list"] {
+        let out = hh(&[command, "--filter", "nothing-matches-this"]);
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        assert!(
+            text(&out.stderr).contains("no cell matches"),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{command}: {}", text(&out.stdout));
+    }
+}
+
+#[test]
+fn out_without_format_takes_the_format_from_the_extension() {
+    let dir = temp_dir("out-ext");
+    for (name, starts) in [
+        ("r.json", "{"),
+        ("r.xml", "<?xml"),
+        ("r.md", "#"),
+        ("r.txt", "┌"),
+    ] {
+        let path = dir.join(name);
+        let out = hh(&[
+            "run",
+            "--feature",
+            "chat",
+            "--driver",
+            "rust",
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.starts_with(starts), "{name}: {written}");
+    }
 }
 
 #[test]
@@ -278,6 +382,8 @@ fn a_failing_assertion_exits_1_and_shows_expected_and_actual() {
         "run",
         "--matrix",
         matrix.to_str().unwrap(),
+        "--driver",
+        "rust",
         "--style",
         "openinference",
         "--feature",
@@ -439,6 +545,8 @@ fn the_v1_provider_runs_its_extending_matrix() {
         "run",
         "--provider",
         "azure-openai-v1",
+        "--driver",
+        "rust",
         "--style",
         "traceloop",
         "--format",
@@ -467,6 +575,8 @@ fn run_to(dir: &Path, name: &str, extra: &[&str]) -> i32 {
         "run",
         "--matrix",
         matrix.to_str().unwrap(),
+        "--driver",
+        "rust",
         "--stable",
         "--format",
         "json",

@@ -148,10 +148,12 @@ fn a_report_rendered_now_keeps_its_shape() {
             .output()
             .expect("the binary runs")
     };
-    let run = hh(&["run", "--stable", "--format", "json", "--out"]
-        .into_iter()
-        .chain([results.to_str().expect("a UTF-8 path")])
-        .collect::<Vec<_>>());
+    let run = hh(&[
+        "run", "--driver", "rust", "--stable", "--format", "json", "--out",
+    ]
+    .into_iter()
+    .chain([results.to_str().expect("a UTF-8 path")])
+    .collect::<Vec<_>>());
     assert_eq!(run.status.code(), Some(0), "{run:?}");
     let report = hh(&["report", results.to_str().unwrap(), "--format", "markdown"]);
     assert_eq!(report.status.code(), Some(0), "{report:?}");
