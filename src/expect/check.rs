@@ -131,7 +131,11 @@ pub enum NameMatch {
 impl NameMatch {
     fn matches(&self, name: &str, vars: &TemplateVars) -> Result<bool, String> {
         match self {
-            NameMatch::Exact(t) => Ok(t.render(vars).map_err(|e| e.to_string())? == name),
+            NameMatch::Exact(t) => Ok(t
+                .render_each(vars)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .any(|n| n == name)),
             NameMatch::Regex(r) => Ok(r.compile(vars)?.is_match(name)),
         }
     }
@@ -447,12 +451,12 @@ impl AttrAssertion {
                     AttrAssertion::Le(n) => value.as_f64().is_some_and(|v| v <= *n),
                     AttrAssertion::Type(t) => value.attr_type() == *t,
                     AttrAssertion::Contains(t) => {
-                        let needle = t.render(vars).map_err(|e| e.to_string())?;
-                        match value {
-                            AttrValue::String(s) => s.contains(&needle),
-                            AttrValue::StringArray(items) => items.contains(&needle),
+                        let needles = t.render_each(vars).map_err(|e| e.to_string())?;
+                        needles.iter().any(|needle| match value {
+                            AttrValue::String(s) => s.contains(needle),
+                            AttrValue::StringArray(items) => items.contains(needle),
                             _ => false,
-                        }
+                        })
                     }
                     AttrAssertion::Absent
                     | AttrAssertion::Distinct

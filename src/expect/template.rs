@@ -13,7 +13,8 @@ use std::fmt;
 pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
     (
         "deployment",
-        "the deployment the cell calls (errors: the rate-limited one)",
+        "the deployment the cell calls (errors: the rate-limited one; multi-deployment: \
+         any of them, so a check written once for every feature holds there too)",
     ),
     ("model", "the model snapshot behind `{deployment}`"),
     (
@@ -73,8 +74,10 @@ pub enum TemplateError {
     },
     #[error("placeholder `{{{name}}}` has no value in this cell ({why})")]
     Unset { name: String, why: String },
-    #[error("placeholder `{{{name}}}` is a list; lists are only allowed as a whole `one_of` element or inside a regex")]
+    #[error("placeholder `{{{name}}}` is a list; here it must stand for one text (lists are allowed in values, names and regexes)")]
     ListInScalar { name: String },
+    #[error("`{template}` stands for more than {MAX_EXPANSIONS} texts in this cell (its list placeholders multiply)")]
+    TooManyExpansions { template: String },
 }
 
 fn suggest(s: &Option<String>) -> String {
@@ -103,6 +106,9 @@ pub struct Template {
     source: String,
     parts: Vec<Part>,
 }
+
+/// The most texts one template may stand for: a bound on list placeholders' combinations.
+pub const MAX_EXPANSIONS: usize = 256;
 
 /// A placeholder's value in one cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,15 +255,32 @@ impl Template {
         Ok(out)
     }
 
-    /// Like [`Template::render`], but a template that is exactly one list placeholder
-    /// expands to one string per element (for `one_of: ["{deployments}"]`).
+    /// Every text the template can stand for: one per combination of its list
+    /// placeholders' values (`one_of: ["{deployments}"]`, or `chat {deployment}` in a
+    /// multi-deployment cell, where `{deployment}` is any of the cell's deployments). A
+    /// template without list placeholders gives exactly [`Template::render`]'s text.
     pub fn render_each(&self, vars: &TemplateVars) -> Result<Vec<String>, TemplateError> {
-        if let [Part::Var(n)] = self.parts.as_slice() {
-            if let VarValue::List(items) = vars.lookup(n)? {
-                return Ok(items.clone());
+        let mut out = vec![String::new()];
+        for p in &self.parts {
+            match p {
+                Part::Lit(s) => out.iter_mut().for_each(|o| o.push_str(s)),
+                Part::Var(n) => match vars.lookup(n)? {
+                    VarValue::One(v) => out.iter_mut().for_each(|o| o.push_str(v)),
+                    VarValue::List(items) => {
+                        if out.len().saturating_mul(items.len()) > MAX_EXPANSIONS {
+                            return Err(TemplateError::TooManyExpansions {
+                                template: self.source.clone(),
+                            });
+                        }
+                        out = out
+                            .iter()
+                            .flat_map(|o| items.iter().map(move |i| format!("{o}{i}")))
+                            .collect();
+                    }
+                },
             }
         }
-        self.render(vars).map(|s| vec![s])
+        Ok(out)
     }
 
     /// Regex source: literal parts are regex syntax, placeholder values are escaped,
@@ -386,7 +409,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_expand_in_one_of_and_regex_only() {
+    fn lists_expand_in_values_and_regexes_but_not_in_one_text() {
         let t = Template::parse("{deployments}").unwrap();
         assert_eq!(
             t.render_each(&vars()).unwrap(),
@@ -399,6 +422,30 @@ mod tests {
         assert!(matches!(
             t.render(&vars()),
             Err(TemplateError::ListInScalar { .. })
+        ));
+        // Inside a longer text, each value gives one candidate; two lists multiply.
+        let name = Template::parse("chat {deployments}").unwrap();
+        assert_eq!(
+            name.render_each(&vars()).unwrap(),
+            vec!["chat gpt-4o", "chat gpt-4o-mini"]
+        );
+        let pair = Template::parse("{deployments}/{deployments}").unwrap();
+        assert_eq!(pair.render_each(&vars()).unwrap().len(), 4);
+        // A single value renders as itself, once.
+        let one = Template::parse("chat {deployment}").unwrap();
+        assert_eq!(one.render_each(&vars()).unwrap(), vec!["chat gpt-4o"]);
+    }
+
+    #[test]
+    fn expansions_are_bounded() {
+        let mut v = TemplateVars::new();
+        v.set_list("deployments", (0..16).map(|i| i.to_string()).collect());
+        let t = Template::parse("{deployments}{deployments}").unwrap();
+        assert_eq!(t.render_each(&v).unwrap().len(), MAX_EXPANSIONS);
+        v.set_list("deployments", (0..17).map(|i| i.to_string()).collect());
+        assert!(matches!(
+            t.render_each(&v),
+            Err(TemplateError::TooManyExpansions { .. })
         ));
     }
 }

@@ -824,14 +824,14 @@ pub fn cell_vars(
             }
         }
         FeaturePlan::MultiDeployment { deployments, .. } => {
-            v.set_list(
-                "deployments",
-                deployments.iter().map(|d| d.name.clone()).collect(),
-            );
-            v.set_list(
-                "models",
-                deployments.iter().map(|d| d.model.clone()).collect(),
-            );
+            let names: Vec<String> = deployments.iter().map(|d| d.name.clone()).collect();
+            let models: Vec<String> = deployments.iter().map(|d| d.model.clone()).collect();
+            // `{deployment}`/`{model}` stand for any one of them, so a check written for
+            // every feature (`expect.all`, a style's `all`) holds here per span.
+            v.set_list("deployment", names.clone())
+                .set_list("model", models.clone())
+                .set_list("deployments", names)
+                .set_list("models", models);
         }
         FeaturePlan::Errors {
             missing_deployment,

@@ -1,14 +1,20 @@
 //! A matrix that extends another (`extends: azure-openai.yaml`): the same cells and
 //! checks for a sibling provider, with only what differs written down.
 //!
-//! The overlay may replace `provider`, `target` and `live`, add known issues, and add
-//! one more layer of expectations on top of the parent's (so `null` removes an
-//! inherited check or attribute, as between the parent's own layers). The parent is
-//! validated on its own first, so its mistakes are reported against its own file.
+//! The overlay may replace `provider`, `target` and `live`; add or replace
+//! `deployments`, `features`, `version_sets` and `setups` entry by entry (a name the
+//! parent has is replaced in place, a new one is appended, so the parent's cells keep
+//! their order); add known issues; and add one more layer of expectations on top of the
+//! parent's (so `null` removes an inherited check or attribute, as between the parent's
+//! own layers). The parent is validated on its own first, so its mistakes are reported
+//! against its own file.
 
 use super::error::MatrixError;
-use super::raw::{RawExpect, RawKnownIssue, RawLive, RawMatrix, RawTarget};
-use super::yaml::{self, pos_of, Named};
+use super::raw::{
+    RawDeployment, RawExpect, RawFeatures, RawKnownIssue, RawLive, RawMatrix, RawSetups, RawTarget,
+    RawVersionSet,
+};
+use super::yaml::{self, pos_of, Named, OMap};
 use super::Matrix;
 use crate::vocab::Provider;
 use serde_saphyr::Spanned;
@@ -25,11 +31,34 @@ pub struct RawOverlay {
     #[serde(default)]
     pub target: Option<Spanned<RawTarget>>,
     #[serde(default)]
+    pub deployments: OMap<Spanned<String>, RawDeployment>,
+    #[serde(default)]
+    pub features: Option<RawFeatures>,
+    #[serde(default)]
+    pub version_sets: OMap<Spanned<String>, Spanned<RawVersionSet>>,
+    #[serde(default)]
+    pub setups: Option<RawSetups>,
+    #[serde(default)]
     pub expect: Option<RawExpect>,
     #[serde(default)]
     pub known_issues: Vec<RawKnownIssue>,
     #[serde(default)]
     pub live: Option<RawLive>,
+}
+
+/// Replaces each entry of `base` whose key `add` also has, in place, and appends the
+/// rest of `add` in its order.
+fn merge_entries<K, V, Q: PartialEq>(
+    base: &mut Vec<(K, V)>,
+    add: Vec<(K, V)>,
+    key: impl Fn(&K) -> Q,
+) {
+    for (k, v) in add {
+        match base.iter_mut().find(|(b, _)| key(b) == key(&k)) {
+            Some(slot) => *slot = (k, v),
+            None => base.push((k, v)),
+        }
+    }
 }
 
 /// True when the document's top level has an `extends` key, however it is written
@@ -76,6 +105,20 @@ pub fn load(text: &str, origin: &str, dir: &Path) -> Result<Matrix, MatrixError>
     }
     if let Some(live) = overlay.live {
         raw.live = Some(live);
+    }
+    merge_entries(&mut raw.deployments.0, overlay.deployments.0, |k| {
+        k.value.clone()
+    });
+    if let Some(features) = overlay.features {
+        merge_entries(&mut raw.features.0, features.0, |k| k.value);
+    }
+    merge_entries(&mut raw.version_sets.0, overlay.version_sets.0, |k| {
+        k.value.clone()
+    });
+    match (&mut raw.setups, overlay.setups) {
+        (Some(base), Some(add)) => merge_entries(&mut base.value.0, add.value.0, |k| k.value.0),
+        (base @ None, add) => *base = add,
+        (Some(_), None) => {}
     }
     raw.known_issues.extend(overlay.known_issues);
     raw.overlay_expect = overlay.expect;

@@ -821,3 +821,63 @@ fn backend_keys_never_reach_any_output() {
         );
     }
 }
+
+/// A placeholder written once for every feature (`expect.all`) holds in the
+/// multi-deployment cells too, where `{deployment}`/`{model}` are any one of the
+/// deployments: the right expectation passes span by span, a wrong one fails there.
+#[test]
+fn placeholders_at_the_all_layer_apply_to_multi_deployment_cells() {
+    let dir = temp_dir("all-layer");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/azure-openai.yaml");
+    let overlay = |attribute: &str| {
+        format!(
+            "extends: {}\nexpect:\n  styles:\n    traceloop:\n      all:\n        llm:\n          \
+             attributes:\n            {attribute}\n",
+            shipped.display()
+        )
+    };
+    let run = |name: &str, attribute: &str| {
+        let matrix = write(&dir, name, &overlay(attribute));
+        let out = hh(&[
+            "run",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--driver",
+            "rust",
+            "--style",
+            "traceloop",
+            "--feature",
+            "chat",
+            "--feature",
+            "multi-deployment",
+            "--format",
+            "json",
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+        let status = |feature: &str| {
+            json["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["feature"] == feature)
+                .map(|c| c["status"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        (
+            out.status.code(),
+            status("chat"),
+            status("multi-deployment"),
+        )
+    };
+    let right = run(
+        "right.yaml",
+        "gen_ai.request.model: \"{deployment}\"\n            gen_ai.response.model: {regex: '^{model}$'}\n            \
+         gen_ai.openai.api_base: {contains: \"{host}\"}",
+    );
+    assert_eq!(right, (Some(0), "pass".into(), "pass".into()));
+    // The request model is the deployment's name, not its snapshot.
+    let wrong = run("wrong.yaml", "gen_ai.request.model: \"{model}\"");
+    assert_eq!(wrong, (Some(1), "fail".into(), "fail".into()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

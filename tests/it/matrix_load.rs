@@ -821,6 +821,69 @@ fn an_overlay_can_remove_and_add_checks() {
     assert_eq!(keys, ["server.address"]);
 }
 
+/// A customer's overlay adds their pins, a feature (on a deployment of its own) and a
+/// setup; a name the parent has is replaced in place, so the parent's order holds.
+#[test]
+fn an_overlay_can_add_version_sets_features_deployments_and_setups() {
+    let parent = PARENT.replace(
+        "styles: [traceloop]\n",
+        "styles: [traceloop]\ndrivers: [rust, python]\nversion_sets:\n  latest:\n    common: [openai==3.57.0]\n    \
+         styles: {traceloop: [opentelemetry-instrumentation-openai==0.62.4]}\n",
+    );
+    let child = "extends: parent.yaml
+deployments:
+  mini: {model: gpt-4o-mini-2024-07-18}
+features:
+  streaming: {deployment: mini}
+version_sets:
+  customer:
+    common: [openai==1.40.0]
+    styles: {traceloop: [opentelemetry-instrumentation-openai==0.47.5]}
+    setups: {instrumentor: [], traceloop-sdk: [traceloop-sdk==0.47.5]}
+  latest:
+    common: [openai==3.58.0]
+    styles: {traceloop: [opentelemetry-instrumentation-openai==0.62.4]}
+setups:
+  instrumentor:
+  traceloop-sdk: {features: [chat]}
+";
+    let dir = overlay_dir("adds", &[("parent.yaml", &parent), ("child.yaml", child)]);
+    let m = load_file(&dir.join("child.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = m.cells().into_iter().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [
+            "azure-openai/traceloop/chat/rust",
+            "azure-openai/traceloop/chat/python@latest",
+            "azure-openai/traceloop/chat/python@customer",
+            "azure-openai/traceloop/chat/python@customer/traceloop-sdk",
+            "azure-openai/traceloop/streaming/rust",
+            "azure-openai/traceloop/streaming/python@latest",
+            "azure-openai/traceloop/streaming/python@customer",
+        ]
+    );
+    let cells = m.cells();
+    let latest = cells
+        .iter()
+        .find(|c| c.id.ends_with("chat/python@latest"))
+        .and_then(|c| c.version_set.as_ref())
+        .expect("the latest set");
+    assert!(
+        latest.requirements.iter().any(|r| r == "openai==3.58.0"),
+        "the overlay's `latest` replaces the parent's: {:?}",
+        latest.requirements
+    );
+    let streaming = cells
+        .iter()
+        .find(|c| c.id == "azure-openai/traceloop/streaming/rust")
+        .expect("streaming");
+    assert_eq!(
+        streaming.vars.get("deployment"),
+        Some(&hh_compat::expect::VarValue::One("mini".into()))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn overlay_mistakes_name_the_right_file_and_line() {
     // The parent is missing.
@@ -1057,4 +1120,51 @@ fn a_known_issue_scoped_by_versions_is_checked_at_load() {
         "25:12",
         "`open ai` is not a package name",
     );
+}
+
+/// `BASE` with `eras` under `expect.styles.openinference` (from line 25 on).
+fn with_eras(eras: &str) -> String {
+    format!("{BASE}  styles:\n    openinference:\n      eras:\n{eras}")
+}
+
+#[test]
+fn era_mistakes_are_located() {
+    assert_err(
+        &with_eras("        - when: {}\n"),
+        "25:17",
+        "`when` is empty",
+    );
+    assert_err(
+        &with_eras("        - when: {openai: \"<<2\"}\n"),
+        "25:26",
+        "is not a version",
+    );
+    assert_err(
+        // The era's mapping is where serde-saphyr places a key its visitor refuses.
+        &with_eras("        - when: {openai: \"<2\"}\n          streming: {}\n"),
+        "25:11",
+        "streaming",
+    );
+    let seven = "        - when: {openai: \"<2\"}\n".repeat(7);
+    assert_err(&with_eras(&seven), "25:9", "7 eras; at most 6");
+    // An era's checks are validated as the style's: an unknown placeholder is named.
+    assert_err(
+        &with_eras(
+            "        - when: {openai: \"<2\"}\n          all: {llm: {attributes: {llm.model_name: \"{modle}\"}}}\n",
+        ),
+        "26:52",
+        "did you mean `{model}`",
+    );
+}
+
+#[test]
+fn a_valid_era_loads_and_leaves_the_ids_alone() {
+    let m = parse_str(
+        &with_eras(
+            "        - when: {openai: \"<2\"}\n          all: {llm: {attributes: {llm.model_name: null}}}\n",
+        ),
+        "m.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.cells().len(), 2);
 }
