@@ -643,6 +643,11 @@ fn parse_requirement(s: &str) -> Result<String, String> {
              (no URLs, paths, options or markers)"
         ));
     }
+    // The versions are checked here, so a typo is a usage error, not an install failure.
+    if let Some(at) = s.find(|c: char| "=<>!~".contains(c)) {
+        hh_compat::pep440::Specifiers::parse(&s[at..])
+            .map_err(|e| format!("`{s}`: {e} (versions as the index writes them, e.g. 1.40.0)"))?;
+    }
     Ok(s.to_string())
 }
 

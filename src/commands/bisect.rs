@@ -256,7 +256,15 @@ async fn try_release(
     run.with
         .retain(|r| crate::pep440::requirement_name(r) != package);
     run.with.push(format!("{package}=={version}"));
-    let ran = collect(run, None).await?;
+    let ran = match collect(run, None).await {
+        Ok(ran) => ran,
+        // The environment is built before any cell: a release that cannot be installed
+        // with the other pins stops the run there.
+        Err(CommandError::Install(why) | CommandError::NotOnIndex(why)) => {
+            return Ok(Tried::NotInstalled(why))
+        }
+        Err(e) => return Err(e),
+    };
     let wanted = Version::parse(version);
     // The release must be what ran: a failed install leaves it out (or another in).
     let missing = ran.results.cells.iter().find(|c| {

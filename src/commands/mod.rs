@@ -94,6 +94,9 @@ pub enum CommandError {
     /// Packages the run needs could not be installed.
     #[error("{0}")]
     Install(String),
+    /// A requirement asked for a package or version the index does not have.
+    #[error("{0}")]
+    NotOnIndex(String),
     /// The redaction pass could not rewrite the results; nothing is printed or written
     /// rather than something unredacted.
     #[error("the results could not be redacted, so nothing was printed or written")]
@@ -111,6 +114,7 @@ impl CommandError {
             | CommandError::Results { .. }
             | CommandError::Io { .. }
             | CommandError::Live(_)
+            | CommandError::NotOnIndex(_)
             | CommandError::Run(RunError::NoCommand) => ExitStatus::Usage,
             CommandError::Replica(e) | CommandError::Run(RunError::Replica(e)) => {
                 if e.is_usage() {

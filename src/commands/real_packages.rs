@@ -86,7 +86,7 @@ pub(super) async fn prepare(
         failed.len(),
         spec.style,
         spec.set,
-        redactor.text(&last_line(&error.to_string()))
+        redactor.text(&error.conclusion())
     );
     left_out(cells, &ready, &reason)
 }
@@ -163,11 +163,4 @@ pub(super) fn set_names<'a>(cells: impl Iterator<Item = &'a Cell>) -> String {
         }
     }
     names.join(", ")
-}
-
-/// The last non-empty line of an installer's message: its conclusion.
-fn last_line(text: &str) -> String {
-    let line = text.lines().rev().find(|l| !l.trim().is_empty());
-    let line = line.unwrap_or(text).trim();
-    venv::tail(line, 240)
 }

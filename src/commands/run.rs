@@ -3,6 +3,8 @@
 //! cassettes).
 
 use super::*;
+use crate::drivers::python::PythonOptions;
+use crate::drivers::venv::VenvError;
 
 #[derive(Debug, Clone)]
 pub struct RunCommand {
@@ -183,6 +185,13 @@ pub(super) async fn collect(
     options.python.cell_timeout = options.cell_timeout;
     options.python.offline = command.offline;
     let redactor = run_redactor(&matrix, &target);
+    if let Some(spec) = options
+        .command
+        .as_ref()
+        .and_then(|c| c.environment.as_ref())
+    {
+        build_command_environment(spec, &options.python, &redactor).await?;
+    }
     let mut not_run = None;
     if real_packages {
         let prepared = real_packages::prepare(cells, &options.python, &redactor).await;
@@ -276,6 +285,41 @@ fn what_did_not_run(matrix: &Matrix, selection: &Selection) -> Option<String> {
 /// The environment a command runs in: the `--version-set`'s pins for the command's style,
 /// with `--with` requirements replacing pins of the same package and adding the rest.
 /// `None` when neither is given (the command runs with what is on `PATH`).
+/// Builds the command's pinned environment before any cell runs, so a requirement the
+/// index does not have is a usage error (exit 2) and another install failure one line
+/// (exit 3), not the same `error` in every command cell. Without an interpreter, or
+/// `--offline`, nothing is built and the cells say why they are skipped.
+async fn build_command_environment(
+    spec: &EnvSpec,
+    python: &PythonOptions,
+    redactor: &Redactor,
+) -> Result<(), CommandError> {
+    let Ok(base) = venv::base_python(python.python3.as_deref()) else {
+        return Ok(());
+    };
+    let (bar, progress) = super::drivers::progress(1, "run", redactor);
+    let built = crate::drivers::python::environment(&base, spec, python, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    match built {
+        Ok(_) | Err(VenvError::NoPython(_) | VenvError::Offline(_)) => Ok(()),
+        Err(e) => {
+            let said = redactor.text(&e.conclusion());
+            let pins = spec.requirements.join(" ");
+            Err(if e.not_on_index(&spec.requirements) {
+                CommandError::NotOnIndex(format!(
+                    "--with: the package index has no such package or version among {pins}: {said}"
+                ))
+            } else {
+                CommandError::Install(format!(
+                    "installing the command's packages ({pins}) failed: {said}"
+                ))
+            })
+        }
+    }
+}
+
 fn command_environment(
     matrix: &Matrix,
     selection: &Selection,

@@ -36,6 +36,37 @@ pub enum VenvError {
     },
 }
 
+impl VenvError {
+    /// True when the installer said the index has no such package, or no such version,
+    /// for one of `requirements` itself (not for a dependency of one): the request is
+    /// wrong, not the machine. uv and pip phrase it differently; pip says the same for
+    /// a missing package and a missing version.
+    pub fn not_on_index(&self, requirements: &[String]) -> bool {
+        let VenvError::Install { output, .. } = self else {
+            return false;
+        };
+        let said = output.to_ascii_lowercase();
+        requirements.iter().any(|r| {
+            let name = crate::pep440::requirement_name(r);
+            [
+                format!("because {name} was not found in the package registry"),
+                format!("there is no version of {name}"),
+                format!("no matching distribution found for {name}"),
+            ]
+            .iter()
+            .any(|phrase| said.contains(phrase))
+        })
+    }
+
+    /// The message's conclusion: its last non-empty line (an installer ends with it),
+    /// at most 240 bytes.
+    pub fn conclusion(&self) -> String {
+        let text = self.to_string();
+        let line = text.lines().rev().find(|l| !l.trim().is_empty());
+        tail(line.unwrap_or(&text).trim(), 240)
+    }
+}
+
 /// A ready environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Venv {

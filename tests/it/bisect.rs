@@ -100,9 +100,16 @@ fn bisect(dir: &Path, index: &str, extra: &[&str]) -> Output {
         "chat",
     ];
     args.extend(extra);
-    Command::new(env!("CARGO_BIN_EXE_hh-compat"))
-        .current_dir(dir)
+    with_index(Command::new(env!("CARGO_BIN_EXE_hh-compat")), dir, index)
         .args(&args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// `command` run in `dir`, with pip and uv asking only `index`.
+fn with_index(mut command: Command, dir: &Path, index: &str) -> Command {
+    command
+        .current_dir(dir)
         .env("PIP_INDEX_URL", index)
         .env("UV_DEFAULT_INDEX", index)
         .env_remove("UV_INDEX_URL")
@@ -111,28 +118,39 @@ fn bisect(dir: &Path, index: &str, extra: &[&str]) -> Output {
         .env("PIP_CONFIG_FILE", "/dev/null")
         .env("PIP_RETRIES", "0")
         .env("PIP_TIMEOUT", "5")
-        .env("HH_COMPAT_CACHE_DIR", dir.join("cache"))
-        .output()
-        .expect("the binary runs")
+        .env("HH_COMPAT_CACHE_DIR", dir.join("cache"));
+    command
+}
+
+/// Builds the fake package's `releases` (version, records the deployment, a dependency),
+/// serves them, and writes the matrix and the customer's script into `dir`; returns
+/// the index URL.
+fn serve_releases(dir: &Path, releases: &[(&str, bool, Option<&str>)]) -> String {
+    let wheels = dir.join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let files = (releases.iter())
+        .map(|(version, fixed, requires)| wheel(&wheels, version, *fixed, *requires))
+        .collect();
+    std::fs::write(dir.join("m.yaml"), MATRIX).unwrap();
+    std::fs::write(dir.join("app.py"), SCRIPT).unwrap();
+    index_support::serve(vec![(PACKAGE.to_string(), files)])
 }
 
 #[test]
 fn bisect_finds_the_release_that_fixed_the_bug_and_skips_one_that_cannot_install() {
     let dir = temp_dir("bisect");
-    let wheels = dir.join("wheels");
-    std::fs::create_dir_all(&wheels).unwrap();
-    let files = vec![
-        wheel(&wheels, "1.0.0", false, None),
-        wheel(&wheels, "1.1.0", false, None),
-        // Depends on a package the index does not have: cannot be installed.
-        wheel(&wheels, "1.2.0", false, Some("hhc-missing-dependency")),
-        wheel(&wheels, "1.3.0", true, None),
-        wheel(&wheels, "1.4.0", true, None),
-        wheel(&wheels, "1.5.0", true, None),
-    ];
-    let index = index_support::serve(vec![(PACKAGE.to_string(), files)]);
-    std::fs::write(dir.join("m.yaml"), MATRIX).unwrap();
-    std::fs::write(dir.join("app.py"), SCRIPT).unwrap();
+    let index = serve_releases(
+        &dir,
+        &[
+            ("1.0.0", false, None),
+            ("1.1.0", false, None),
+            // Depends on a package the index does not have: cannot be installed.
+            ("1.2.0", false, Some("hhc-missing-dependency")),
+            ("1.3.0", true, None),
+            ("1.4.0", true, None),
+            ("1.5.0", true, None),
+        ],
+    );
 
     let out = bisect(&dir, &index, &["--good", "1.5.0", "--bad", "1.0.0"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
@@ -189,4 +207,70 @@ fn bisect_refuses_bad_bounds_and_unknown_releases_in_one_line() {
         let first = stderr.lines().next().unwrap_or_default();
         assert!(first.contains(says), "{args:?}: {stderr}");
     }
+}
+
+/// `run --with` builds the command's environment before any cell: a package or version
+/// the index does not have is a one-line usage error (exit 2), a dependency it cannot
+/// install an install failure (exit 3), and a version that does not parse is refused
+/// before anything is asked.
+#[test]
+fn run_with_refuses_what_the_index_does_not_have_in_one_line() {
+    let dir = temp_dir("run-with");
+    let index = serve_releases(
+        &dir,
+        &[
+            ("1.2.0", false, Some("hhc-missing-dependency")),
+            ("1.3.0", true, None),
+        ],
+    );
+    let run = |with: &str| {
+        let mut args = vec![
+            "run",
+            "--matrix",
+            "m.yaml",
+            "--command",
+            "python app.py",
+            "--style",
+            "traceloop",
+            "--feature",
+            "chat",
+            "--with",
+        ];
+        args.push(with);
+        let out = with_index(Command::new(env!("CARGO_BIN_EXE_hh-compat")), &dir, &index)
+            .args(&args)
+            .output()
+            .expect("the binary runs");
+        (out.status.code(), text(&out.stderr))
+    };
+    for (with, code, says) in [
+        (
+            "hhc-not-there==1.0",
+            2,
+            "the package index has no such package or version",
+        ),
+        (
+            "hhc-fake-instr==9.9.9",
+            2,
+            "the package index has no such package or version",
+        ),
+        (
+            "hhc-fake-instr==one",
+            2,
+            "`one` in `==one` is not a version",
+        ),
+        (
+            "hhc-fake-instr==1.2.0",
+            3,
+            "installing the command's packages",
+        ),
+    ] {
+        let (status, stderr) = run(with);
+        assert_eq!(status, Some(code), "{with}: {stderr}");
+        let said: Vec<&str> = stderr.lines().filter(|l| l.contains(says)).collect();
+        assert_eq!(said.len(), 1, "{with}: one line saying `{says}`:\n{stderr}");
+    }
+    // The release that installs runs, and its cell records what ran.
+    let (status, stderr) = run("hhc-fake-instr==1.3.0");
+    assert_eq!(status, Some(0), "{stderr}");
 }
