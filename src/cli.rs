@@ -476,6 +476,7 @@ impl From<BisectArgs> for hh_compat::commands::BisectCommand {
             output: hh_compat::commands::Output {
                 format: hh_compat::report::Format::Json,
                 out: None,
+                colour: Some(hh_compat::report::Colour::Never),
             },
             selection: a.select.into(),
             target: if a.fixtures.is_some() {
@@ -513,6 +514,10 @@ pub struct OutputArgs {
     /// Write the output to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Colour the table's statuses: auto colours a terminal unless NO_COLOR is set or
+    /// TERM=dumb (CLICOLOR_FORCE colours any output); always and never override them.
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
 }
 
 #[derive(Debug, Args)]
@@ -695,6 +700,11 @@ impl From<&OutputArgs> for hh_compat::commands::Output {
         Self {
             format: format.into(),
             out: a.out.clone(),
+            colour: match a.color {
+                clap::ColorChoice::Always => Some(hh_compat::report::Colour::Always),
+                clap::ColorChoice::Never => Some(hh_compat::report::Colour::Never),
+                clap::ColorChoice::Auto => None,
+            },
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct Selection {
 pub struct Output {
     pub format: Format,
     pub out: Option<PathBuf>,
+    /// `--color always|never`; `None` (auto) follows the terminal and the environment's
+    /// conventions ([`Colour::detect`]).
+    pub colour: Option<Colour>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,8 +210,10 @@ fn read_results(path: &Path) -> Result<RunResults, CommandError> {
 /// is written atomically; when that fails the table is still printed, the error is said,
 /// and `Ok(false)` lets the exit code say it too.
 fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandError> {
-    let colour = Colour::detect(std::io::stdout().is_terminal(), |name| {
-        std::env::var(name).ok()
+    let colour = output.colour.unwrap_or_else(|| {
+        Colour::detect(std::io::stdout().is_terminal(), |name| {
+            std::env::var(name).ok()
+        })
     });
     let rendered = report::render(results, output.format, colour)?;
     let Some(path) = &output.out else {

@@ -881,3 +881,44 @@ fn placeholders_at_the_all_layer_apply_to_multi_deployment_cells() {
     assert_eq!(wrong, (Some(1), "fail".into(), "fail".into()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--color` overrides the environment's conventions; without it, `CLICOLOR_FORCE`
+/// colours a pipe and `NO_COLOR` wins over it.
+#[test]
+fn color_flag_and_conventions_decide_the_tables_colour() {
+    let run = |flag: Option<&str>, env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hh-compat"));
+        cmd.args([
+            "run",
+            "--driver",
+            "rust",
+            "--style",
+            "traceloop",
+            "--feature",
+            "chat",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("TERM");
+        if let Some(flag) = flag {
+            cmd.args(["--color", flag]);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("the binary runs");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout).contains("\u{1b}[")
+    };
+    assert!(!run(None, &[]), "a pipe is not coloured");
+    assert!(run(None, &[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]));
+    assert!(run(Some("always"), &[("NO_COLOR", "1")]));
+    assert!(!run(Some("never"), &[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(Some("auto"), &[]));
+
+    let out = hh(&["run", "--color", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("[possible values: auto, always, never]"));
+}
