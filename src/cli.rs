@@ -43,6 +43,7 @@ pub enum Command {
         hh-compat run --offline                 # real packages only from environments already built\n  \
         hh-compat run --style openinference --feature chat --feature streaming\n  \
         hh-compat run --filter '*/traceloop/*usage*' --out results.json\n  \
+        hh-compat run --show '*/traceloop/streaming/python@latest'   # one cell's findings in full\n  \
         hh-compat run --driver python --version-set openai-v1\n  \
         hh-compat run --setup honeyhive --feature enrichment   # HoneyHive's guide, its backend's view\n  \
         hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
@@ -477,6 +478,7 @@ impl From<BisectArgs> for hh_compat::commands::BisectCommand {
                 format: hh_compat::report::Format::Json,
                 out: None,
                 colour: Some(hh_compat::report::Colour::Never),
+                show: Vec::new(),
             },
             selection: a.select.into(),
             target: if a.fixtures.is_some() {
@@ -518,6 +520,10 @@ pub struct OutputArgs {
     /// TERM=dumb (CLICOLOR_FORCE colours any output); always and never override them.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = clap::ColorChoice::Auto)]
     pub color: clap::ColorChoice,
+    /// After the table, print these cells' findings in full, as for failed cells (a cell
+    /// id, a substring of one, or a pattern with `*`; repeatable).
+    #[arg(long, value_name = "CELL")]
+    pub show: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -705,6 +711,7 @@ impl From<&OutputArgs> for hh_compat::commands::Output {
                 clap::ColorChoice::Never => Some(hh_compat::report::Colour::Never),
                 clap::ColorChoice::Auto => None,
             },
+            show: a.show.clone(),
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct Output {
     /// `--color always|never`; `None` (auto) follows the terminal and the environment's
     /// conventions ([`Colour::detect`]).
     pub colour: Option<Colour>,
+    /// Cells (ids or patterns) whose findings the table shows in full (`--show`).
+    pub show: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +217,22 @@ fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandEr
             std::env::var(name).ok()
         })
     });
-    let rendered = report::render(results, output.format, colour)?;
+    for pattern in &output.show {
+        if !results
+            .cells
+            .iter()
+            .any(|c| matrix::pattern_matches(pattern, &c.id))
+        {
+            console::err(&format!(
+                "--show {pattern}: no cell of these results matches"
+            ));
+        }
+    }
+    let table = report::TableOptions {
+        colour,
+        show: &output.show,
+    };
+    let rendered = report::render(results, output.format, &table)?;
     let Some(path) = &output.out else {
         console::out(&rendered);
         if output.format != Format::Table {
@@ -224,7 +241,7 @@ fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandEr
         return Ok(true);
     };
     let outcome = crate::atomic::write(path, rendered.as_bytes());
-    console::out(&report::render(results, Format::Table, colour)?);
+    console::out(&report::render(results, Format::Table, &table)?);
     match outcome {
         Ok(()) => Ok(true),
         Err(e) => {

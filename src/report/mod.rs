@@ -15,7 +15,7 @@ pub use result::{
     CellResult, CellStatus, ExitStatus, Finding, FindingKind, ReportSpan, RequestRecord,
     RunResults, Summary, SCHEMA, TIMING_ATTRIBUTES,
 };
-pub use table::{summary_line, Colour};
+pub use table::{summary_line, Colour, TableOptions};
 
 use serde::{Deserialize, Serialize};
 
@@ -50,9 +50,13 @@ pub enum RenderError {
 }
 
 /// Renders results in one format.
-pub fn render(results: &RunResults, format: Format, colour: Colour) -> Result<String, RenderError> {
+pub fn render(
+    results: &RunResults,
+    format: Format,
+    table: &TableOptions,
+) -> Result<String, RenderError> {
     Ok(match format {
-        Format::Table => table::render(results, colour),
+        Format::Table => table::render(results, table),
         Format::Markdown => markdown::render(results),
         Format::Json => json::render(results)?,
         Format::Junit => junit::render(results)?,

@@ -32,6 +32,15 @@ impl Colour {
     }
 }
 
+/// How the terminal table is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct TableOptions<'a> {
+    pub colour: Colour,
+    /// Cells (ids or patterns, as `--filter`) whose findings are shown in full after
+    /// the table, besides those that need attention.
+    pub show: &'a [String],
+}
+
 fn status_colour(status: CellStatus) -> Color {
     match status {
         CellStatus::Pass => Color::Green,
@@ -46,13 +55,13 @@ fn status_colour(status: CellStatus) -> Color {
 /// The longest detail shown per cell; the JSON report keeps everything.
 const DETAIL_CHARS: usize = 110;
 
-pub fn render(results: &RunResults, colour: Colour) -> String {
+pub fn render(results: &RunResults, options: &TableOptions) -> String {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec!["cell", "status", "ms", "details"]);
-    match colour {
+    match options.colour {
         Colour::Never => {
             table.force_no_tty();
         }
@@ -82,19 +91,20 @@ pub fn render(results: &RunResults, colour: Colour) -> String {
     }
     let mut out = table.to_string();
     out.push('\n');
-    out.push_str(&full_details(results));
+    out.push_str(&full_details(results, options.show));
     out.push_str(&summary_line(results));
     out.push('\n');
     out
 }
 
-/// The findings of every cell that needs attention (`fail`, `xpass`, `error`) in full:
-/// the table cuts them to one line each.
-fn full_details(results: &RunResults) -> String {
+/// The findings of every cell that needs attention (`fail`, `xpass`, `error`) or that
+/// `show` names, in full: the table cuts them to one line each.
+fn full_details(results: &RunResults, show: &[String]) -> String {
     let mut out = String::new();
     let attention =
         |s: CellStatus| matches!(s, CellStatus::Fail | CellStatus::Xpass | CellStatus::Error);
-    for cell in results.cells.iter().filter(|c| attention(c.status)) {
+    let shown = |id: &str| show.iter().any(|p| crate::matrix::pattern_matches(p, id));
+    for cell in (results.cells.iter()).filter(|c| attention(c.status) || shown(&c.id)) {
         out.push_str(&format!("\n{} ({}):\n", cell.id, cell.status));
         for finding in &cell.findings {
             for (i, line) in finding.message.lines().enumerate() {
@@ -154,13 +164,24 @@ mod tests {
         let mut xfail = sample_cell("a/xfail", CellStatus::Xfail);
         xfail.findings = vec![Finding::new(FindingKind::KnownIssue, "known")];
         let results = RunResults::new("m.yaml", Target::Replica, vec![failed, xfail]);
-        let text = super::render(&results, Colour::Never);
+        let draw = |show: &[String]| {
+            let options = super::TableOptions {
+                colour: Colour::Never,
+                show,
+            };
+            super::render(&results, &options)
+        };
+        let text = draw(&[]);
         let first = long.lines().next().unwrap();
         assert!(
             text.contains(&format!("\na/fail (fail):\n  - {first}\n    second line\n")),
             "{text}"
         );
         assert!(!text.contains("a/xfail (xfail):"), "{text}");
+        // `--show` adds the cells it names (a pattern as `--filter`'s), once each.
+        let text = draw(&["*/xfail".to_string(), "a/fail".to_string()]);
+        assert!(text.contains("\na/xfail (xfail):\n  - known\n"), "{text}");
+        assert_eq!(text.matches("a/fail (fail):").count(), 1, "{text}");
     }
 
     #[test]

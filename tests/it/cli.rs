@@ -922,3 +922,38 @@ fn color_flag_and_conventions_decide_the_tables_colour() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("[possible values: auto, always, never]"));
 }
+
+/// `--show` prints the named cells' findings in full after the table, and says when a
+/// pattern names no cell of the run.
+#[test]
+fn show_prints_named_cells_in_full() {
+    let out = hh(&[
+        "run",
+        "--driver",
+        "rust",
+        "--style",
+        "openinference",
+        "--feature",
+        "streaming-async-filter",
+        "--show",
+        "streaming-async-filter/rust",
+        "--show",
+        "no-such-cell",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // An xfail cell: the table cuts its findings; --show prints every line of them.
+    let full = stdout
+        .split("azure-openai/openinference/streaming-async-filter/rust (xfail):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no full section:\n{stdout}"));
+    assert!(
+        full.lines().filter(|l| l.starts_with("  - ")).count() >= 3,
+        "{stdout}"
+    );
+    assert!(!full.contains("… and"), "{stdout}");
+    assert!(
+        stderr.contains("--show no-such-cell: no cell of these results matches"),
+        "{stderr}"
+    );
+}
