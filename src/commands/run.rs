@@ -207,6 +207,7 @@ pub(super) async fn collect(
     }
     let progress = progress_bar(cells.len() as u64, "cells");
     let bar = progress.clone();
+    let began = std::time::SystemTime::now();
     let mut results = runner::run(
         &matrix,
         &label,
@@ -219,6 +220,7 @@ pub(super) async fn collect(
     )
     .await?;
     progress.finish_and_clear();
+    results.started(began);
     if let Some(shard) = selection.shard {
         results.shard = Some(shard.to_string());
         // Each cell's place in the whole selection, so merged shards keep the run's order.

@@ -11,6 +11,12 @@ use std::time::Duration;
 
 pub fn render(results: &RunResults) -> Result<String, quick_junit::SerializeError> {
     let mut report = Report::new("hh-compat");
+    // When the run began (absent from `--stable` runs, which give identical bytes).
+    let began =
+        (results.started_at.as_deref()).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if let Some(began) = began {
+        report.set_timestamp(began);
+    }
     let mut suites: BTreeMap<String, Vec<&CellResult>> = BTreeMap::new();
     for cell in &results.cells {
         let name = format!("{}/{}/{}", cell.provider, cell.driver, cell.style);
@@ -18,6 +24,9 @@ pub fn render(results: &RunResults) -> Result<String, quick_junit::SerializeErro
     }
     for (name, cells) in suites {
         let mut suite = TestSuite::new(name.clone());
+        if let Some(began) = began {
+            suite.set_timestamp(began);
+        }
         for cell in cells {
             suite.add_test_case(test_case(&name, cell));
         }

@@ -44,8 +44,10 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
     let mut cells = Vec::new();
     let mut origin: std::collections::HashMap<String, String> = Default::default();
     let mut shards: Vec<(String, Option<String>)> = Vec::new();
+    let mut starts: Vec<String> = Vec::new();
     for (name, part) in std::iter::once((first_name.clone(), first.clone())).chain(parts) {
         shards.push((name.clone(), part.shard.clone()));
+        starts.extend(part.started_at.clone());
         if part.matrix != first.matrix {
             return Err(MergeError::Matrix {
                 first: first_name,
@@ -83,7 +85,10 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
     for cell in &mut cells {
         cell.ordinal = None;
     }
-    Ok(RunResults::new(first.matrix, first.target, cells))
+    let mut merged = RunResults::new(first.matrix, first.target, cells);
+    // RFC 3339 in UTC with whole seconds: the text orders as the time does.
+    merged.started_at = starts.into_iter().min();
+    Ok(merged)
 }
 
 /// Sharded parts must be exactly the N shards of one split: none missing, none twice,

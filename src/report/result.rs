@@ -363,6 +363,10 @@ pub struct RunResults {
     /// `K/N` when this is one shard of a run (`--shard`); merging checks all N are there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// When the run began, RFC 3339 in UTC (`2026-12-03T08:30:00Z`); absent with
+    /// `--stable`. Merged shards keep the earliest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
 }
 
 impl RunResults {
@@ -379,7 +383,14 @@ impl RunResults {
             cells,
             summary,
             shard: None,
+            started_at: None,
         }
+    }
+
+    /// Stamps the run as begun at `when`.
+    pub fn started(&mut self, when: std::time::SystemTime) {
+        let utc = chrono::DateTime::<chrono::Utc>::from(when);
+        self.started_at = Some(utc.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     }
 
     pub fn exit_status(&self) -> ExitStatus {
@@ -395,6 +406,7 @@ impl RunResults {
 
     /// Zeroes every measurement of time, so identical inputs give identical bytes.
     pub fn stabilize(&mut self) {
+        self.started_at = None;
         for cell in &mut self.cells {
             cell.duration_ms = 0;
             for span in &mut cell.spans {

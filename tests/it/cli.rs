@@ -957,3 +957,66 @@ fn show_prints_named_cells_in_full() {
         "{stderr}"
     );
 }
+
+/// A run records when it began (RFC 3339, UTC), JUnit reports carry it as `timestamp`
+/// on the report and every suite, merged shards keep the earliest, and `--stable` runs
+/// leave it out so their bytes stay identical.
+#[test]
+fn results_and_junit_carry_when_the_run_began() {
+    let dir = temp_dir("timestamps");
+    let run = |name: &str, extra: &[&str]| {
+        let path = dir.join(name);
+        let mut args = vec![
+            "run",
+            "--driver",
+            "rust",
+            "--feature",
+            "chat",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        args.extend(["--out", path.to_str().unwrap()]);
+        let out = hh(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        path
+    };
+    let whole = run("whole.json", &[]);
+    let began = json(&whole)["started_at"].as_str().unwrap().to_string();
+    let shape = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap();
+    assert!(shape.is_match(&began), "{began}");
+
+    let junit = hh(&["report", whole.to_str().unwrap(), "--format", "junit"]);
+    let xml = text(&junit.stdout);
+    let stamped = format!("timestamp=\"{}", &began[..19]);
+    // The report and its three suites (one per style).
+    assert_eq!(xml.matches(&stamped).count(), 4, "{xml}");
+
+    let stable = run("stable.json", &["--stable"]);
+    assert!(json(&stable).get("started_at").is_none());
+    let junit = hh(&["report", stable.to_str().unwrap(), "--format", "junit"]);
+    assert!(!text(&junit.stdout).contains("timestamp="));
+
+    // Two shards: the merge keeps the earlier start.
+    let first = run("s1.json", &["--shard", "1/2"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = run("s2.json", &["--shard", "2/2"]);
+    let (a, b) = (
+        json(&first)["started_at"].clone(),
+        json(&second)["started_at"].clone(),
+    );
+    assert!(a.as_str() < b.as_str(), "{a} {b}");
+    let merged = dir.join("merged.json");
+    let out = hh(&[
+        "report",
+        second.to_str().unwrap(),
+        first.to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(json(&merged)["started_at"], a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
