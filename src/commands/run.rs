@@ -110,6 +110,18 @@ pub(super) async fn collect(
     }
     let (mut matrix, label) = load(&selection)?;
     check_version_sets(&matrix, &selection.version_sets)?;
+    if matrix.version_sets().iter().any(|s| s.newest) {
+        // The sets this run uses: its python cells' and a command's --version-set.
+        let mut in_use: Vec<String> = (filter(&matrix, &selection).iter())
+            .filter_map(|c| c.version_set_name().map(str::to_string))
+            .collect();
+        in_use.extend(selection.version_sets.iter().cloned());
+        let index = super::versions::IndexOptions {
+            timeout: Duration::from_secs(60),
+            jobs: 4,
+        };
+        matrix = super::versions::resolve_newest(matrix, &in_use, command.offline, &index).await?;
+    }
     if command.command.is_none() && !command.with.is_empty() {
         // Without a program, `--with` changes the named sets' pins for python cells.
         if selection.version_sets.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::index::{IndexClient, IndexError, Query};
-use crate::matrix::pins;
+use crate::matrix::{pins, VersionSet};
 use crate::pep440::Version;
 use std::collections::BTreeMap;
 
@@ -55,7 +55,7 @@ impl Pin {
 }
 
 /// The version of a `package==version` pin.
-fn pinned_version(pin: &str) -> &str {
+pub(super) fn pinned_version(pin: &str) -> &str {
     pin.split_once("==").map_or("", |(_, v)| v)
 }
 
@@ -77,7 +77,7 @@ fn client(index: &IndexOptions) -> Result<IndexClient, CommandError> {
 }
 
 /// The newest release of every distinct query the pins make, asked a few at a time.
-async fn newest_of(
+pub(super) async fn newest_of(
     pins: impl IntoIterator<Item = Query>,
     index: &IndexOptions,
 ) -> Result<BTreeMap<Query, String>, CommandError> {
@@ -104,12 +104,7 @@ pub async fn versions_check(command: &VersionsCheck) -> Result<ExitStatus, Comma
         if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {
             continue;
         }
-        let lines = set.styles.iter().flat_map(|(_, r)| r).chain(
-            set.setups
-                .iter()
-                .flat_map(|list| list.iter().flat_map(|(_, p)| p)),
-        );
-        for line in lines {
+        for line in set.lines() {
             let pin = Pin {
                 set: set.name.clone(),
                 package: matrix::parse_pin(line).map_err(CommandError::Usage)?,
@@ -304,6 +299,65 @@ fn table<const N: usize>(header: [&str; N], rows: &[[&str; N]]) -> String {
         out.push_str(&line(row));
     }
     out
+}
+
+/// Moves the pins of every `newest: true` set among `sets` to the newest releases on
+/// the index (pre-releases only where the pin is one), printing what moved; `offline`
+/// resolves nothing and says the written pins run. The index failing is an error: a
+/// nightly that asked for the newest releases must not quietly test older ones.
+pub(super) async fn resolve_newest(
+    mut matrix: Matrix,
+    sets: &[String],
+    offline: bool,
+    index: &IndexOptions,
+) -> Result<Matrix, CommandError> {
+    let wanted: Vec<VersionSet> = (matrix.version_sets().iter())
+        .filter(|s| s.newest && sets.contains(&s.name))
+        .cloned()
+        .collect();
+    for set in wanted {
+        if offline {
+            console::err(&format!(
+                "run: version set `{}` asks for the newest releases; --offline runs its written pins",
+                set.name
+            ));
+            continue;
+        }
+        let mut pins: Vec<(String, String)> = Vec::new();
+        for line in set.lines() {
+            let package = matrix::parse_pin(line).map_err(CommandError::Usage)?;
+            if !pins.iter().any(|(p, _)| *p == package) {
+                pins.push((package, pinned_version(line).to_string()));
+            }
+        }
+        let query = |(package, pinned): &(String, String)| Query {
+            package: package.clone(),
+            pre: Version::parse(pinned).is_some_and(|v| v.is_prerelease()),
+        };
+        let newest = newest_of(pins.iter().map(query), index).await?;
+        let mut versions = BTreeMap::new();
+        let mut moved = Vec::new();
+        for pin in &pins {
+            let Some(release) = newest.get(&query(pin)) else {
+                continue;
+            };
+            if *release != pin.1 {
+                moved.push(format!("{} {} → {release}", pin.0, pin.1));
+            }
+            versions.insert(pin.0.clone(), release.clone());
+        }
+        console::err(&format!(
+            "run: version set `{}` resolved to the newest releases on the index: {}",
+            set.name,
+            if moved.is_empty() {
+                "every pin already is".to_string()
+            } else {
+                moved.join(", ")
+            }
+        ));
+        matrix = matrix.with_versions(&set.name, &versions);
+    }
+    Ok(matrix)
 }
 
 #[cfg(test)]

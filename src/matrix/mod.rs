@@ -115,6 +115,16 @@ impl Matrix {
         }
         Ok(self)
     }
+    /// The same matrix with the set `name`'s pins moved to `versions` (package →
+    /// version), where it pins them (a `newest: true` set, once resolved).
+    pub fn with_versions(mut self, name: &str, versions: &BTreeMap<String, String>) -> Self {
+        for set in self.version_sets.iter_mut().filter(|s| s.name == name) {
+            for (package, version) in versions {
+                set.move_pin(package, version);
+            }
+        }
+        self
+    }
     /// The same matrix with command cells given `OPENAI_API_VERSION` (`run --api-version-env`).
     pub fn with_api_version_env(mut self) -> Self {
         self.target.api_version_env = true;

@@ -83,6 +83,9 @@ pub struct RawVersionSet {
     /// the same package's pin in `common`). Absent = `instrumentor` only.
     #[serde(default)]
     pub setups: Option<RawSetupPins>,
+    /// Run the newest releases instead of the pins (resolved at run time).
+    #[serde(default)]
+    pub newest: bool,
 }
 
 /// `setups:` — setup name → where it applies (`null`: everywhere).

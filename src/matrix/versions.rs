@@ -17,6 +17,9 @@ pub struct VersionSet {
     pub styles: Vec<(Style, Vec<String>)>,
     /// The setups this set runs and the pins each adds; `None` = `instrumentor` only.
     pub setups: Option<Vec<(Setup, Vec<String>)>>,
+    /// `newest: true`: a run moves every pin to the package's newest release on the
+    /// index before building environments; the written pins are what runs offline.
+    pub newest: bool,
 }
 
 impl VersionSet {
@@ -67,6 +70,29 @@ impl VersionSet {
             }
         }
         Ok(())
+    }
+
+    /// Moves every pin of `package` (normalized) in the set to `version`, where the set
+    /// pins it; adds it nowhere else.
+    pub fn move_pin(&mut self, package: &str, version: &str) {
+        let lines = (self.styles.iter_mut().flat_map(|(_, r)| r.iter_mut())).chain(
+            self.setups
+                .iter_mut()
+                .flatten()
+                .flat_map(|(_, p)| p.iter_mut()),
+        );
+        for line in lines {
+            if parse_pin(line).is_ok_and(|p| p == package) {
+                let name = line.split_once("==").map_or(line.as_str(), |(n, _)| n);
+                *line = format!("{name}=={version}");
+            }
+        }
+    }
+
+    /// Every requirement line of the set: each style's, then each setup's.
+    pub fn lines(&self) -> impl Iterator<Item = &String> {
+        (self.styles.iter().flat_map(|(_, r)| r))
+            .chain(self.setups.iter().flatten().flat_map(|(_, p)| p))
     }
 
     /// Whether this set runs `setup` for any style.
@@ -225,6 +251,7 @@ pub fn build(
             description: set.description,
             styles: per_style,
             setups,
+            newest: set.newest,
         });
     }
     Ok(out)
@@ -265,6 +292,7 @@ mod tests {
                 ],
             )],
             setups: Some(vec![(Setup::TraceloopSdk, vec!["openai==1.1.0".into()])]),
+            newest: false,
         };
         set.pin("opentelemetry-instrumentation-openai==0.40.0")
             .unwrap();
@@ -278,6 +306,38 @@ mod tests {
             ]
         );
         assert!(set.pin("openai>=1").is_err());
+    }
+
+    #[test]
+    fn moving_a_pin_changes_it_where_it_is_and_adds_it_nowhere() {
+        let mut set = VersionSet {
+            name: "nightly".into(),
+            description: None,
+            styles: vec![
+                (
+                    Style::Traceloop,
+                    vec![
+                        "openai==1.0.0".into(),
+                        "Opentelemetry_Instrumentation_OpenAI==0.62.4".into(),
+                    ],
+                ),
+                (Style::OpenInference, vec!["openai==1.0.0".into()]),
+            ],
+            setups: Some(vec![(Setup::TraceloopSdk, vec!["openai==1.1.0".into()])]),
+            newest: true,
+        };
+        set.move_pin("opentelemetry-instrumentation-openai", "0.63.0");
+        set.move_pin("openai", "3.58.0");
+        let lines: Vec<&str> = set.lines().map(String::as_str).collect();
+        assert_eq!(
+            lines,
+            [
+                "openai==3.58.0",
+                "Opentelemetry_Instrumentation_OpenAI==0.63.0",
+                "openai==3.58.0",
+                "openai==3.58.0"
+            ]
+        );
     }
 
     #[test]

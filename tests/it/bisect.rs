@@ -274,3 +274,65 @@ fn run_with_refuses_what_the_index_does_not_have_in_one_line() {
     let (status, stderr) = run("hhc-fake-instr==1.3.0");
     assert_eq!(status, Some(0), "{stderr}");
 }
+
+/// A version set with `newest: true` runs the newest release the index has, not its
+/// written pin, and the cell records the release that ran; `--offline` resolves
+/// nothing and says so.
+#[test]
+fn a_newest_set_runs_the_newest_release_on_the_index() {
+    let dir = temp_dir("newest");
+    let index = serve_releases(
+        &dir,
+        &[
+            ("1.0.0", false, None),
+            ("1.3.0", true, None),
+            ("1.4.0", true, None),
+        ],
+    );
+    let matrix = MATRIX.replace(
+        "features:",
+        "version_sets:\n  nightly:\n    newest: true\n    styles: {traceloop: [hhc-fake-instr==1.0.0]}\nfeatures:",
+    );
+    std::fs::write(dir.join("m.yaml"), matrix).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--matrix",
+            "m.yaml",
+            "--command",
+            "python app.py",
+            "--style",
+            "traceloop",
+            "--version-set",
+            "nightly",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        let out = with_index(Command::new(env!("CARGO_BIN_EXE_hh-compat")), &dir, &index)
+            .args(&args)
+            .output()
+            .expect("the binary runs");
+        let stderr = text(&out.stderr);
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+        (out.status.code(), json["cells"][0].clone(), stderr)
+    };
+    let (status, cell, stderr) = run(&[]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("version set `nightly` resolved to the newest releases on the index: hhc-fake-instr 1.0.0 → 1.4.0"),
+        "{stderr}"
+    );
+    assert_eq!(cell["versions"][PACKAGE], "1.4.0", "{cell:#}");
+    assert_eq!(cell["status"], "pass", "{cell:#}");
+
+    // Offline: the written pin, whose environment was never built: skipped, and said.
+    let (status, cell, stderr) = run(&["--offline"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("--offline runs its written pins"),
+        "{stderr}"
+    );
+    assert_eq!(cell["status"], "skip", "{cell:#}");
+}
