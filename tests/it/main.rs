@@ -19,6 +19,7 @@ mod instrument_openinference;
 mod instrument_otel_genai;
 mod instrument_snapshots;
 mod instrument_traceloop;
+mod junit_schema;
 mod live_target;
 mod markdown_render;
 mod matrix_load;
