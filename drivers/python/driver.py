@@ -332,11 +332,12 @@ def streamed_message(stream) -> tuple:
     return "".join(content), [calls[i] for i in sorted(calls)], finish, chunks
 
 
-def tool_round_trip(client, p: dict, stream: bool) -> list:
+def tool_round_trip(client, p: dict, stream: bool, seen: dict) -> list:
     """Offers the tool, answers its call with the plan's result, and returns notes.
 
     First call: the model calls the tool (finish `tool_calls`); second call: the history
-    with the assistant's calls and one `tool` message per call (finish `stop`).
+    with the assistant's calls and one `tool` message per call (finish `stop`). The first
+    call's id and arguments go into `seen`, for the history checks.
     """
     args = chat_args(p["deployment"]["name"], p["prompt"], p)
     args["tools"] = [p["tool"]]
@@ -358,6 +359,8 @@ def tool_round_trip(client, p: dict, stream: bool) -> list:
                 raise Unexpected(f"expected a tool call (finish `tool_calls`), got finish `{finish}` and {len(calls)} call(s)")
             for c in calls:
                 json.loads(c["function"]["arguments"])  # the arguments must be JSON
+            seen["tool_call_id"] = calls[0]["id"]
+            seen["tool_arguments"] = calls[0]["function"]["arguments"]
             messages.append({"role": "assistant", "content": None, "tool_calls": calls})
             messages.extend({"role": "tool", "tool_call_id": c["id"], "content": p["tool_result"]}
                             for c in calls)
@@ -577,7 +580,7 @@ def run_feature(client, p: dict, tracer, plan=None, cell=None, seen=None) -> lis
 
         generate_response(p["prompt"])
     elif feature == "tools":
-        notes.extend(tool_round_trip(client, p, p["stream"]))
+        notes.extend(tool_round_trip(client, p, p["stream"], seen))
     elif feature == "stream_abandoned":
         notes.extend(abandon_streams(client, p))
     elif feature == "raw_response":
@@ -690,6 +693,8 @@ def main() -> int:
                 client_for(plan, cell_id), p, app_tracer, plan, cell_id, seen
             )
             result["answer"] = seen.get("answer")
+            result["tool_call_id"] = seen.get("tool_call_id")
+            result["tool_arguments"] = seen.get("tool_arguments")
         except Exception as e:  # noqa: BLE001 — reported per cell, the run goes on
             result.update(ok=False, error=type(e).__name__, kind=classify(e), message=describe(e))
             log(f"{cell_id}: {type(e).__name__}: {e}")

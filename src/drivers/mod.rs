@@ -221,10 +221,11 @@ pub struct DriverRun {
     /// What the setup's backend received with the cell's key (setups other than
     /// `instrumentor`).
     pub backend: Vec<BackendRequest>,
-    /// The text the service answered, as the app received it (chat and streaming):
-    /// the `{answer}` content checks compare recorded output with. `None` when the
-    /// driver cannot know it (a command's program).
-    pub answer: Option<String>,
+    /// What the service said, as the app received it, by placeholder: `answer` (chat
+    /// and streaming text), `tool_call_id` and `tool_arguments` (the first tool call),
+    /// which content checks compare recorded spans with. Empty when the driver cannot
+    /// know it (a command's program).
+    pub answered: BTreeMap<String, String>,
 }
 
 impl DriverRun {

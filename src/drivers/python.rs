@@ -100,6 +100,12 @@ struct FeatureReport {
     /// What the service answered (chat and streaming), for content checks.
     #[serde(default)]
     answer: Option<String>,
+    /// The first tool call the service made (tools, streaming-tools): its id and
+    /// arguments, for the history checks.
+    #[serde(default)]
+    tool_call_id: Option<String>,
+    #[serde(default)]
+    tool_arguments: Option<String>,
     error: Option<String>,
     kind: Option<String>,
     message: Option<String>,
@@ -256,7 +262,16 @@ async fn collect(
             }
             Some(f) => {
                 run.notes = f.notes.clone();
-                run.answer = f.answer.clone();
+                let said = [
+                    ("answer", &f.answer),
+                    ("tool_call_id", &f.tool_call_id),
+                    ("tool_arguments", &f.tool_arguments),
+                ];
+                for (name, value) in said {
+                    if let Some(value) = value {
+                        run.answered.insert(name.to_string(), value.clone());
+                    }
+                }
                 run.notes
                     .push(format!("python driver: {} ms in the SDK", f.duration_ms));
                 if !f.ok {
@@ -506,6 +521,8 @@ mod tests {
             kind: kind.map(String::from),
             message: Some("429".into()),
             answer: None,
+            tool_call_id: None,
+            tool_arguments: None,
             notes: vec![],
             duration_ms: 1,
         }

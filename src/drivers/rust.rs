@@ -70,7 +70,11 @@ pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
         Ok(notes) => run.notes.extend(notes),
         Err(e) => run.error = Some(e.with_request_ids(&app.attempts.last_request_ids())),
     }
-    run.answer = app.answer.lock().ok().and_then(|mut a| a.take());
+    run.answered = app
+        .answered
+        .lock()
+        .map(|mut a| std::mem::take(&mut *a))
+        .unwrap_or_default();
     run
 }
 
@@ -85,8 +89,9 @@ struct App<'a> {
     instrumentor: Instrumentor,
     app_tracer: opentelemetry_sdk::trace::SdkTracer,
     attempts: AttemptLog,
-    /// What the service answered (chat and streaming), for the content checks.
-    answer: std::sync::Mutex<Option<String>>,
+    /// What the service said, by placeholder (`answer`, `tool_call_id`, …), for the
+    /// content checks.
+    answered: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a> App<'a> {
@@ -142,7 +147,7 @@ impl<'a> App<'a> {
             instrumentor,
             app_tracer: tracing.tracer(APP_SCOPE, None),
             attempts: AttemptLog::default(),
-            answer: Default::default(),
+            answered: Default::default(),
         })
     }
 
@@ -526,6 +531,10 @@ impl<'a> App<'a> {
                         calls.len()
                     )));
                 }
+                let first = &calls[0];
+                let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                self.said("tool_call_id", text(&first["id"]));
+                self.said("tool_arguments", text(&first["function"]["arguments"]));
                 messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
                 for c in &calls {
                     messages.push(
@@ -555,8 +564,15 @@ impl<'a> App<'a> {
 
     /// Keeps what the service answered, for the content checks.
     fn answered(&self, text: Option<String>) {
-        if let Ok(mut answer) = self.answer.lock() {
-            *answer = text;
+        if let Some(text) = text {
+            self.said("answer", text);
+        }
+    }
+
+    /// Keeps one thing the service said, under its placeholder's name.
+    fn said(&self, name: &str, value: String) {
+        if let Ok(mut answered) = self.answered.lock() {
+            answered.insert(name.to_string(), value);
         }
     }
 

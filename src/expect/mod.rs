@@ -22,6 +22,7 @@ pub use eval::{evaluate, Finding, SpanSummary, Subject};
 pub use known::{installed, judge, Judgement, KnownIssue, PackageRange, SubjectKind, Verdict};
 pub use template::{
     is_known_placeholder, Template, TemplateError, TemplateVars, VarValue, KNOWN_PLACEHOLDERS,
+    SERVICE_PLACEHOLDERS,
 };
 
 #[cfg(test)]

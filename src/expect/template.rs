@@ -48,6 +48,15 @@ pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
         "chat, streaming: the text the service answered, as the app received it \
          (compared only when the driver knows it; a command's program does not report it)",
     ),
+    (
+        "tool_call_id",
+        "tools, streaming-tools: the id of the tool call the service answered with (known \
+         once the cell ran, as `{answer}`)",
+    ),
+    (
+        "tool_arguments",
+        "tools, streaming-tools: that call's JSON arguments, as the service sent them",
+    ),
     ("host", "the endpoint host, e.g. `contoso.openai.azure.com`"),
     ("resource", "the Azure resource name (Azure providers only)"),
     (
@@ -106,6 +115,10 @@ pub struct Template {
     source: String,
     parts: Vec<Part>,
 }
+
+/// Placeholders whose values are what the service said, known only once the cell ran
+/// (the driver reports them); a driver that cannot know them leaves their assertions out.
+pub const SERVICE_PLACEHOLDERS: &[&str] = &["answer", "tool_call_id", "tool_arguments"];
 
 /// The most texts one template may stand for: a bound on list placeholders' combinations.
 pub const MAX_EXPANSIONS: usize = 256;

@@ -802,6 +802,10 @@ pub fn cell_vars(
         // judge sets it from the driver's report.
         v.set("prompt", prompt.as_str()).set("answer", "");
     }
+    if let FeaturePlan::Tools { .. } = plan {
+        // The call the service made, known once the cell ran (as `{answer}`).
+        v.set("tool_call_id", "").set("tool_arguments", "");
+    }
     match plan {
         FeaturePlan::Chat { deployment, .. }
         | FeaturePlan::Streaming { deployment, .. }

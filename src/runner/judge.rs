@@ -148,17 +148,19 @@ pub(super) fn judge(
         findings.push(Finding::new(
             FindingKind::Note,
             format!(
-                "{uncompared} content assertion(s) about the answer not evaluated: the \
-                 driver does not know what the service answered"
+                "{uncompared} content assertion(s) about what the service said not \
+                 evaluated: the driver did not report it (a command's program cannot; an app \
+                 that failed before the call had nothing to report)"
             ),
         ));
     }
     result(cell, status, findings, run, requests, elapsed)
 }
 
-/// The cell's checks and variables with `{answer}` set to what the service answered.
-/// When the driver cannot know it (a command's program), the assertions that compare
-/// with it are left out and counted, never compared with a placeholder.
+/// The cell's checks and variables with what the service said (`{answer}`,
+/// `{tool_call_id}`, …) filled in from the driver's report. What the driver cannot know
+/// (a command's program) is left out of the checks and counted, never compared with a
+/// placeholder.
 fn with_answer<'c>(
     cell: &'c Cell,
     run: &DriverRun,
@@ -168,23 +170,24 @@ fn with_answer<'c>(
     usize,
 ) {
     use std::borrow::Cow;
-    let checks = cell.checks_for(&run.versions);
-    if cell.vars.get("answer").is_none() {
-        return (Cow::Borrowed(checks), Cow::Borrowed(&cell.vars), 0);
-    }
-    if let Some(answer) = &run.answer {
-        let mut vars = cell.vars.clone();
-        vars.set("answer", answer.as_str());
-        return (Cow::Borrowed(checks), Cow::Owned(vars), 0);
-    }
+    let mut checks = Cow::Borrowed(cell.checks_for(&run.versions));
+    let mut vars = Cow::Borrowed(&cell.vars);
     let mut left_out = 0;
-    let mut checks = checks.to_vec();
-    for check in &mut checks {
-        let before = check.attributes.len();
-        check.attributes.retain(|(_, a)| !a.uses("answer"));
-        left_out += before - check.attributes.len();
+    for name in expect::SERVICE_PLACEHOLDERS {
+        if cell.vars.get(name).is_none() {
+            continue;
+        }
+        if let Some(value) = run.answered.get(*name) {
+            vars.to_mut().set(*name, value.as_str());
+            continue;
+        }
+        for check in checks.to_mut() {
+            let before = check.attributes.len();
+            check.attributes.retain(|(_, a)| !a.uses(name));
+            left_out += before - check.attributes.len();
+        }
     }
-    (Cow::Owned(checks), Cow::Borrowed(&cell.vars), left_out)
+    (checks, vars, left_out)
 }
 
 /// "No spans" alone does not say whether the app got that far: when it did call the
@@ -444,7 +447,9 @@ known_issues:
         };
         let answered = |recorded: &str, answer: Option<&str>| {
             let mut run = DriverRun::new(vec![span(recorded)]);
-            run.answer = answer.map(str::to_string);
+            if let Some(answer) = answer {
+                run.answered.insert("answer".into(), answer.into());
+            }
             judge(&cell, run, Vec::new(), Duration::ZERO)
         };
         assert_eq!(
@@ -464,6 +469,6 @@ known_issues:
         assert_eq!(r.status, CellStatus::Pass, "{:?}", r.findings);
         assert!(r.findings.iter().any(|f| f.kind == FindingKind::Note
             && f.message
-                .starts_with("1 content assertion(s) about the answer not evaluated")));
+                .starts_with("1 content assertion(s) about what the service said not evaluated")));
     }
 }

@@ -1020,3 +1020,59 @@ fn results_and_junit_carry_when_the_run_began() {
     assert_eq!(json(&merged)["started_at"], a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The tool-call history is compared with what the service said: the shipped checks pass
+/// with the call's real id and arguments, and an expectation that puts the arguments
+/// where the id belongs fails on the reference emitter.
+#[test]
+fn tool_call_history_is_checked_against_the_call_the_service_made() {
+    let dir = temp_dir("tool-history");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/azure-openai.yaml");
+    let run = |matrix: &str| {
+        let out = hh(&[
+            "run",
+            "--matrix",
+            matrix,
+            "--driver",
+            "rust",
+            "--style",
+            "openinference",
+            "--feature",
+            "tools",
+            "--feature",
+            "streaming-tools",
+            "--format",
+            "json",
+        ]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+        (out.status.code(), json)
+    };
+    let (code, json) = run(shipped.to_str().unwrap());
+    assert_eq!(code, Some(0), "{json:#}");
+    let notes: Vec<&str> = json["cells"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["message"].as_str())
+        .collect();
+    assert!(
+        !notes.iter().any(|n| n.contains("not evaluated")),
+        "the rust driver reports the call: {notes:?}"
+    );
+    let wrong = write(
+        &dir,
+        "wrong.yaml",
+        &format!(
+            "extends: {}\nexpect:\n  styles:\n    openinference:\n      tools:\n        tool result:\n          \
+             attributes:\n            llm.input_messages.2.message.tool_call_id: \"{{tool_arguments}}\"\n",
+            shipped.display()
+        ),
+    );
+    let (code, json) = run(wrong.to_str().unwrap());
+    assert_eq!(code, Some(1), "{json:#}");
+    let tools = &json["cells"][0];
+    assert_eq!(tools["feature"], "tools");
+    assert_eq!(tools["status"], "fail", "{tools:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -101,8 +101,12 @@ def test_streamed_tool_call_fragments_reassemble_to_the_same_call(base_url):
 def test_driver_tool_round_trip(base_url, stream):
     scope = f"tools-{stream}"
     plan = {"deployment": CHAT, "prompt": PROMPT, "tool": TOOL, "tool_result": TOOL_RESULT, "stream": stream}
-    notes = driver.tool_round_trip(scoped(base_url, scope), plan, stream)
+    seen = {}
+    notes = driver.tool_round_trip(scoped(base_url, scope), plan, stream, seen)
     assert any(n.startswith("called get_current_weather(") for n in notes), notes
+    # The call the service made, kept for the history checks.
+    assert seen["tool_call_id"].startswith("call_"), seen
+    assert json.loads(seen["tool_arguments"])["location"], seen
     assert [e["status"] for e in journal(base_url, scope)] == [200, 200]
 
 
