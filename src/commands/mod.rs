@@ -139,11 +139,11 @@ impl CommandError {
 
 /// Loads the selected matrix and returns it with the label it is reported under.
 fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
-    let path = match &selection.matrix {
-        Some(p) => p.clone(),
-        None => matrix::default_matrix_path(selection.provider.unwrap_or(Provider::AzureOpenAi)),
+    let Some(path) = &selection.matrix else {
+        let provider = selection.provider.unwrap_or(Provider::AzureOpenAi);
+        return Ok(matrix::load_default(provider)?);
     };
-    let loaded = matrix::load_file(&path)?;
+    let loaded = matrix::load_file(path)?;
     if let Some(asked) = selection.provider {
         if asked != loaded.provider() {
             return Err(CommandError::Usage(format!(
@@ -153,7 +153,7 @@ fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
             )));
         }
     }
-    Ok((loaded, display_path(&path)))
+    Ok((loaded, display_path(path)))
 }
 
 /// The cells of `matrix` the selection's filters keep.

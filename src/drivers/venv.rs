@@ -77,26 +77,43 @@ pub struct Venv {
     pub created: bool,
 }
 
-/// `drivers/python` from the current directory when it exists there, else from the
-/// crate directory this binary was built from (like the shipped matrices).
+/// The python driver as built into the binary.
+const BUILT_IN_DRIVER: &str = include_str!("../../drivers/python/driver.py");
+
+/// `drivers/python` under the current directory when it has `driver.py` (a checkout:
+/// edits need no rebuild); else the copy built into the binary, written once into the
+/// cache directory under its hash (a newer binary writes its own). Should writing fail,
+/// the driver's start names the missing file.
 pub fn driver_dir() -> PathBuf {
     let local = PathBuf::from("drivers/python");
     if local.join("driver.py").is_file() {
         return local;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("drivers/python")
+    let hash = crate::hash::fnv1a(BUILT_IN_DRIVER.as_bytes());
+    let dir = default_cache_dir().join(format!("driver-{hash:016x}"));
+    let file = dir.join("driver.py");
+    if !file.is_file() {
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::atomic::write(&file, BUILT_IN_DRIVER.as_bytes()));
+    }
+    dir
 }
 
 /// `$HH_COMPAT_CACHE_DIR`, else `$XDG_CACHE_HOME/hh-compat/venvs`, else
-/// `.cache/hh-compat/venvs` in the crate directory.
+/// `~/.cache/hh-compat/venvs` (the user's cache directory), else, with no `HOME`,
+/// `.cache/hh-compat/venvs` under the current directory.
 pub fn default_cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HH_COMPAT_CACHE_DIR").filter(|v| !v.is_empty()) {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("HH_COMPAT_CACHE_DIR") {
         return PathBuf::from(dir);
     }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+    if let Some(dir) = var("XDG_CACHE_HOME") {
         return PathBuf::from(dir).join("hh-compat/venvs");
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache/hh-compat/venvs")
+    match var("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache/hh-compat/venvs"),
+        None => PathBuf::from(".cache/hh-compat/venvs"),
+    }
 }
 
 /// The base interpreter: `given` when set (it must exist), else `$HH_COMPAT_PYTHON3`,

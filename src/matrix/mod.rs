@@ -14,6 +14,7 @@ mod overlay;
 pub mod pins;
 mod raw;
 mod setups;
+mod shipped;
 mod versions;
 mod yaml;
 
@@ -330,11 +331,27 @@ impl Matrix {
 /// `matrix/<provider>.yaml`: from the current directory when it exists there, else from
 /// the crate directory this binary was built from.
 pub fn default_matrix_path(provider: Provider) -> PathBuf {
-    let rel = Path::new("matrix").join(format!("{provider}.yaml"));
-    if rel.is_file() {
-        return rel;
+    Path::new("matrix").join(format!("{provider}.yaml"))
+}
+
+/// `provider`'s shipped matrix: the file at [`default_matrix_path`] when the working
+/// directory has one (a checkout), else the copy built into the binary. Returns it with
+/// the label results carry, the same either way (`matrix/azure-openai.yaml`), so runs
+/// from a checkout and from an installed binary merge and diff.
+pub fn load_default(provider: Provider) -> Result<(Matrix, String), MatrixError> {
+    let path = default_matrix_path(provider);
+    let label = path.display().to_string();
+    if path.is_file() {
+        return load_file(&path).map(|m| (m, label));
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    let origin = format!("{label} (built into hh-compat)");
+    let text = shipped::of(provider);
+    let matrix = if overlay::is_overlay(text) {
+        overlay::load(text, &origin, overlay::Parents::BuiltIn)?
+    } else {
+        parse_str(text, &origin)?
+    };
+    Ok((matrix, label))
 }
 
 /// Reads and validates a matrix file. Files over [`MAX_MATRIX_BYTES`] are refused
@@ -354,7 +371,7 @@ pub fn load_file(path: &Path) -> Result<Matrix, MatrixError> {
         Ok(text) if overlay::is_overlay(text) => {
             too_big(text.len(), &origin)?;
             let dir = path.parent().unwrap_or_else(|| Path::new("."));
-            overlay::load(text, &origin, dir)
+            overlay::load(text, &origin, overlay::Parents::Dir(dir))
         }
         _ => parse_bytes(&bytes, &origin),
     }

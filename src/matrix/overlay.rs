@@ -74,20 +74,43 @@ pub fn is_overlay(text: &str) -> bool {
         .is_ok_and(|p| p.extends.is_some())
 }
 
+/// Where an overlay's `extends` is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Parents<'a> {
+    /// Files, relative to this directory (the overlay's own).
+    Dir(&'a Path),
+    /// The matrices built into the binary (for a built-in overlay).
+    BuiltIn,
+}
+
 /// Loads an overlay: the parent (validated alone), then the overlay applied to it.
-pub fn load(text: &str, origin: &str, dir: &Path) -> Result<Matrix, MatrixError> {
+pub fn load(text: &str, origin: &str, parents: Parents) -> Result<Matrix, MatrixError> {
     let overlay: RawOverlay = serde_saphyr::from_str_with_options(text, yaml::options())
         .map_err(|e| yaml::translate(&e, origin, text))?;
     let located = |message: String| {
         MatrixError::new(origin, pos_of(&overlay.extends), message).with_snippet_from(text)
     };
-    let parent_path = dir.join(&overlay.extends.value);
-    let parent_origin = parent_path.display().to_string();
-    let parent_text = super::read_limited(&parent_path).map_err(|e| {
-        located(format!(
-            "cannot read the matrix it extends, {parent_origin}: {e}"
-        ))
-    })?;
+    let (parent_origin, parent_text) = match parents {
+        Parents::Dir(dir) => {
+            let parent_path = dir.join(&overlay.extends.value);
+            let parent_origin = parent_path.display().to_string();
+            let text = super::read_limited(&parent_path).map_err(|e| {
+                located(format!(
+                    "cannot read the matrix it extends, {parent_origin}: {e}"
+                ))
+            })?;
+            (parent_origin, text)
+        }
+        Parents::BuiltIn => {
+            let name = &overlay.extends.value;
+            let text = super::shipped::by_file_name(name)
+                .ok_or_else(|| located(format!("no built-in matrix is called {name}")))?;
+            (
+                format!("matrix/{name} (built into hh-compat)"),
+                text.to_string(),
+            )
+        }
+    };
     if is_overlay(&parent_text) {
         return Err(located(format!(
             "{parent_origin} extends another matrix itself; extend the base matrix directly"

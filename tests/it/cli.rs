@@ -1076,3 +1076,85 @@ fn tool_call_history_is_checked_against_the_call_the_service_made() {
     assert_eq!(tools["status"], "fail", "{tools:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A copied or installed binary works outside the checkout: the shipped matrices (the
+/// v1 overlay included) and the python driver are built in, results carry the same
+/// matrix label as in the checkout, and a file in the working directory still wins.
+#[test]
+fn the_binary_works_outside_the_checkout() {
+    let dir = temp_dir("anywhere");
+    let cache = dir.join("cache");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+            .args(args)
+            .current_dir(&dir)
+            .env("HH_COMPAT_CACHE_DIR", &cache)
+            .output()
+            .expect("the binary runs")
+    };
+    for provider in ["azure-openai", "azure-openai-v1", "openai"] {
+        let out = run(&[
+            "run",
+            "--provider",
+            provider,
+            "--driver",
+            "rust",
+            "--feature",
+            "chat",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{provider}: {}",
+            text(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["matrix"], format!("matrix/{provider}.yaml"));
+        assert_eq!(json["summary"]["pass"], 3, "{provider}: {json:#}");
+    }
+    // The python driver is written into the cache from the binary, once, under its hash.
+    let out = run(&[
+        "run",
+        "--driver",
+        "python",
+        "--style",
+        "traceloop",
+        "--feature",
+        "chat",
+        "--version-set",
+        "latest",
+        "--offline",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("driver-"))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let shipped =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("drivers/python/driver.py"))
+            .unwrap();
+    assert_eq!(
+        std::fs::read(written[0].path().join("driver.py")).unwrap(),
+        shipped
+    );
+
+    // A matrix file where the checkout keeps it wins over the built-in copy.
+    std::fs::create_dir_all(dir.join("matrix")).unwrap();
+    write(
+        &dir.join("matrix"),
+        "azure-openai.yaml",
+        "provider: azure-openai\n",
+    );
+    let out = run(&["list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("matrix/azure-openai.yaml:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
