@@ -134,7 +134,7 @@ pub(super) fn progress(
     count: usize,
     prefix: &'static str,
     redactor: &Redactor,
-) -> (Option<ProgressBar>, impl Fn(&str) + Send + Sync) {
+) -> (Option<ProgressBar>, impl Fn(&venv::EnvEvent) + Send + Sync) {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = progress_bar(count as u64, "environments");
         bar.set_message("building python environments");
@@ -143,14 +143,17 @@ pub(super) fn progress(
     });
     let redactor = redactor.clone();
     let shown = bar.clone();
-    let report = move |line: &str| match &shown {
-        Some(bar) => {
-            if line.contains(": ready at ") || line.contains(": up to date") {
-                bar.inc(1);
+    let report = move |event: &venv::EnvEvent| {
+        let line = redactor.text(&event.to_string());
+        match &shown {
+            Some(bar) => {
+                if event.finishes() {
+                    bar.inc(1);
+                }
+                bar.set_message(line);
             }
-            bar.set_message(redactor.text(line));
+            None => console::err(&format!("{prefix}: {line}")),
         }
-        None => console::err(&format!("{prefix}: {}", redactor.text(line))),
     };
     (bar, report)
 }

@@ -120,7 +120,7 @@ pub async fn environment(
     base: &std::path::Path,
     spec: &EnvSpec,
     options: &PythonOptions,
-    progress: &(dyn Fn(&str) + Send + Sync),
+    progress: venv::Progress<'_>,
 ) -> Result<venv::Venv, VenvError> {
     if options.offline {
         let name = format!("{}@{}", spec.style, spec.set);
@@ -138,7 +138,7 @@ pub async fn run_batch(
     options: &PythonOptions,
     style: Style,
     cells: &[Cell],
-    progress: &(dyn Fn(&str) + Send + Sync),
+    progress: venv::Progress<'_>,
 ) -> Vec<CellOutcome> {
     let all = |make: &dyn Fn() -> CellOutcome| cells.iter().map(|_| make()).collect();
     let Some(set) = cells.first().and_then(|c| c.version_set.clone()) else {

@@ -67,6 +67,53 @@ impl VenvError {
     }
 }
 
+/// One step of building an environment, for whoever shows progress. `Display` gives
+/// the plain line (`traceloop@latest: installing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvEvent {
+    /// A build starts, with `uv` or `python3 -m venv` + pip, for this many pins.
+    Creating { env: String, uv: bool, pins: usize },
+    /// The packages are being installed.
+    Installing { env: String },
+    /// Built, at `dir`.
+    Ready { env: String, dir: PathBuf },
+    /// Already in the cache, at `dir`.
+    UpToDate { env: String, dir: PathBuf },
+    /// The build failed (the error is returned with the outcome).
+    Failed { env: String },
+}
+
+impl EnvEvent {
+    /// Whether this environment is done, built or not (one step of a progress bar).
+    pub fn finishes(&self) -> bool {
+        matches!(
+            self,
+            EnvEvent::Ready { .. } | EnvEvent::UpToDate { .. } | EnvEvent::Failed { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for EnvEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvEvent::Creating { env, uv, pins } => {
+                let tool = if *uv { "uv" } else { "python3 -m venv + pip" };
+                write!(
+                    f,
+                    "{env}: creating a virtual environment with {tool} ({pins} pins)"
+                )
+            }
+            EnvEvent::Installing { env } => write!(f, "{env}: installing"),
+            EnvEvent::Ready { env, dir } => write!(f, "{env}: ready at {}", dir.display()),
+            EnvEvent::UpToDate { env, dir } => write!(f, "{env}: up to date ({})", dir.display()),
+            EnvEvent::Failed { env } => write!(f, "{env}: failed"),
+        }
+    }
+}
+
+/// Hears each [`EnvEvent`] of a build.
+pub type Progress<'a> = &'a (dyn Fn(&EnvEvent) + Send + Sync);
+
 /// A ready environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Venv {
@@ -231,9 +278,9 @@ pub async fn ensure(
     spec: &EnvSpec,
     cache_dir: &Path,
     timeout: Duration,
-    progress: &(dyn Fn(&str) + Send + Sync),
+    progress: Progress<'_>,
 ) -> Result<Venv, VenvError> {
-    let (style, set) = (spec.style, spec.set.as_str());
+    let env = format!("{}@{}", spec.style, spec.set);
     if let Some(ready) = cached(base_python, spec, cache_dir) {
         return Ok(ready);
     }
@@ -256,15 +303,11 @@ pub async fn ensure(
     let _staging = StagingGuard(staging.clone());
     let staged_python = staging.join("bin/python");
     let uv = which("uv");
-    progress(&format!(
-        "{style}@{set}: creating a virtual environment with {} ({} pins)",
-        if uv.is_some() {
-            "uv"
-        } else {
-            "python3 -m venv + pip"
-        },
-        spec.requirements.len()
-    ));
+    progress(&EnvEvent::Creating {
+        env: env.clone(),
+        uv: uv.is_some(),
+        pins: spec.requirements.len(),
+    });
     let requirements = staging.join("requirements.txt");
     let result = async {
         match &uv {
@@ -277,7 +320,7 @@ pub async fn ensure(
                     .arg(&staging);
                 run_tool(venv, timeout).await?;
                 write_requirements(&requirements, &content)?;
-                progress(&format!("{style}@{set}: installing"));
+                progress(&EnvEvent::Installing { env: env.clone() });
                 let mut pip = tokio::process::Command::new(uv);
                 pip.args(["pip", "install", "--quiet", "--python"])
                     .arg(&staged_python)
@@ -290,7 +333,7 @@ pub async fn ensure(
                 venv.args(["-m", "venv"]).arg(&staging);
                 run_tool(venv, timeout).await?;
                 write_requirements(&requirements, &content)?;
-                progress(&format!("{style}@{set}: installing"));
+                progress(&EnvEvent::Installing { env: env.clone() });
                 let mut pip = tokio::process::Command::new(&staged_python);
                 pip.args([
                     "-m",
@@ -321,7 +364,10 @@ pub async fn ensure(
             return Err(io(format!("moving the environment into {}", dir.display()))(e));
         }
     }
-    progress(&format!("{style}@{set}: ready at {}", dir.display()));
+    progress(&EnvEvent::Ready {
+        env,
+        dir: dir.clone(),
+    });
     Ok(Venv {
         dir,
         python,
@@ -456,7 +502,7 @@ pub struct SetupOutcome {
 /// environment. Outcomes come back in `setup.envs` order.
 pub async fn setup_python(
     setup: &PythonSetup,
-    progress: impl Fn(&str) + Send + Sync,
+    progress: impl Fn(&EnvEvent) + Send + Sync,
 ) -> Vec<SetupOutcome> {
     use futures::StreamExt;
     let base = match base_python(setup.python3.as_deref()) {
@@ -477,13 +523,14 @@ pub async fn setup_python(
     let base = &base;
     let jobs = setup.envs.iter().map(|spec| async move {
         let result = ensure(base, spec, &setup.cache_dir, setup.timeout, progress).await;
-        let (style, set) = (spec.style, &spec.set);
+        let env = format!("{}@{}", spec.style, spec.set);
         match &result {
-            Ok(v) if !v.created => {
-                progress(&format!("{style}@{set}: up to date ({})", v.dir.display()))
-            }
+            Ok(v) if !v.created => progress(&EnvEvent::UpToDate {
+                env,
+                dir: v.dir.clone(),
+            }),
             Ok(_) => {}
-            Err(_) => progress(&format!("{style}@{set}: failed")),
+            Err(_) => progress(&EnvEvent::Failed { env }),
         }
         SetupOutcome {
             spec: spec.clone(),
@@ -499,6 +546,50 @@ pub async fn setup_python(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_read_as_plain_lines_and_say_when_an_environment_is_done() {
+        let env = || "traceloop@latest".to_string();
+        let dir = PathBuf::from("/cache/traceloop-latest-1");
+        let lines = [
+            (
+                EnvEvent::Creating {
+                    env: env(),
+                    uv: true,
+                    pins: 8,
+                },
+                "traceloop@latest: creating a virtual environment with uv (8 pins)",
+                false,
+            ),
+            (
+                EnvEvent::Installing { env: env() },
+                "traceloop@latest: installing",
+                false,
+            ),
+            (
+                EnvEvent::Ready {
+                    env: env(),
+                    dir: dir.clone(),
+                },
+                "traceloop@latest: ready at /cache/traceloop-latest-1",
+                true,
+            ),
+            (
+                EnvEvent::UpToDate { env: env(), dir },
+                "traceloop@latest: up to date (/cache/traceloop-latest-1)",
+                true,
+            ),
+            (
+                EnvEvent::Failed { env: env() },
+                "traceloop@latest: failed",
+                true,
+            ),
+        ];
+        for (event, line, done) in lines {
+            assert_eq!(event.to_string(), line);
+            assert_eq!(event.finishes(), done, "{line}");
+        }
+    }
 
     #[test]
     fn cache_key_follows_content_and_interpreter() {
