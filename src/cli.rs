@@ -291,6 +291,8 @@ pub struct SelectArgs {
 }
 
 #[derive(Debug, Args)]
+// `--with` pins packages for a command or for the named version sets' python cells.
+#[command(group(clap::ArgGroup::new("pinned").args(["command", "version_sets"]).multiple(true)))]
 pub struct RunArgs {
     #[command(flatten)]
     pub select: SelectArgs,
@@ -309,7 +311,7 @@ pub struct RunArgs {
     /// the harness builds and caches the environment and puts it first on PATH. With
     /// --version-set NAME, these replace that set's pins of the same packages; without
     /// --command, the python cells of the named sets run with them (exact pins only).
-    #[arg(long = "with", value_name = "PKG==VER", value_parser = parse_requirement)]
+    #[arg(long = "with", value_name = "PKG==VER", requires = "pinned", value_parser = parse_requirement)]
     pub with: Vec<String>,
     /// The endpoint string apps receive, exactly as the customer writes it (e.g.
     /// "https://contoso.openai.azure.com/" with its trailing slash); it must name the
@@ -403,7 +405,7 @@ impl RecordArgs {
             endpoint: None,
             api_version_env: false,
             fixtures: None,
-            jobs: self.jobs.map(usize::from),
+            jobs: self.jobs.map(usize::from).and_then(std::num::NonZeroUsize::new),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
             stable: false,
             offline: false,
@@ -413,6 +415,8 @@ impl RecordArgs {
 }
 
 #[derive(Debug, Args)]
+// What is bisected: a customer's command, or the python cells of one version set.
+#[command(group(clap::ArgGroup::new("subject").args(["command", "version_sets"]).required(true).multiple(true)))]
 pub struct BisectArgs {
     #[command(flatten)]
     pub select: SelectArgs,
@@ -728,7 +732,7 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             endpoint: a.endpoint,
             api_version_env: a.api_version_env,
             fixtures: a.fixtures,
-            jobs: a.jobs.map(usize::from),
+            jobs: a.jobs.map(usize::from).and_then(std::num::NonZeroUsize::new),
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,
             offline: a.offline,

@@ -22,7 +22,8 @@ pub struct RunCommand {
     pub api_version_env: bool,
     /// A cassette directory to answer from instead of generating (`--fixtures`).
     pub fixtures: Option<PathBuf>,
-    pub jobs: Option<usize>,
+    /// Cells at once (default: the cores); never zero, by its type.
+    pub jobs: Option<std::num::NonZeroUsize>,
     pub cell_timeout: Duration,
     pub output: Output,
     pub stable: bool,
@@ -123,14 +124,8 @@ pub(super) async fn collect(
         matrix = super::versions::resolve_newest(matrix, &in_use, command.offline, &index).await?;
     }
     if command.command.is_none() && !command.with.is_empty() {
-        // Without a program, `--with` changes the named sets' pins for python cells.
-        if selection.version_sets.is_empty() {
-            return Err(CommandError::Usage(
-                "--with pins packages for --command, or for the python cells of the version \
-                 sets named with --version-set NAME"
-                    .into(),
-            ));
-        }
+        // Without a program, `--with` changes the named sets' pins for python cells (the
+        // command line requires one or the other).
         matrix = matrix
             .with_pins(&selection.version_sets, &command.with)
             .map_err(|e| CommandError::Usage(format!("--with: {e}")))?;
@@ -212,10 +207,7 @@ pub(super) async fn collect(
     }
     options.target = target;
     if let Some(jobs) = command.jobs {
-        if jobs == 0 {
-            return Err(CommandError::Usage("--jobs must be at least 1".to_string()));
-        }
-        options.jobs = jobs;
+        options.jobs = jobs.get();
     }
     let progress = progress_bar(cells.len() as u64, "cells");
     let bar = progress.clone();
