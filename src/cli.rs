@@ -405,7 +405,10 @@ impl RecordArgs {
             endpoint: None,
             api_version_env: false,
             fixtures: None,
-            jobs: self.jobs.map(usize::from).and_then(std::num::NonZeroUsize::new),
+            jobs: self
+                .jobs
+                .map(usize::from)
+                .and_then(std::num::NonZeroUsize::new),
             cell_timeout: std::time::Duration::from_secs(self.timeout),
             stable: false,
             offline: false,
@@ -732,7 +735,10 @@ impl From<RunArgs> for hh_compat::commands::RunCommand {
             endpoint: a.endpoint,
             api_version_env: a.api_version_env,
             fixtures: a.fixtures,
-            jobs: a.jobs.map(usize::from).and_then(std::num::NonZeroUsize::new),
+            jobs: a
+                .jobs
+                .map(usize::from)
+                .and_then(std::num::NonZeroUsize::new),
             cell_timeout: std::time::Duration::from_secs(a.timeout),
             stable: a.stable,
             offline: a.offline,
