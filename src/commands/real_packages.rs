@@ -5,7 +5,8 @@
 //! no `python3`, `--offline` with nothing cached, an index that cannot be reached — is
 //! left out of the run and named in one note, with the reason and the command that
 //! would run it. The note never turns into a verdict: cells that did not run are not
-//! reported as failing.
+//! reported as failing. An environment that fails to build for any other reason (a pin
+//! that cannot resolve) is not left out: its cells run and are `error`, exit 3.
 
 use super::*;
 use crate::drivers::python::PythonOptions;
@@ -75,15 +76,22 @@ pub(super) async fn prepare(
         started.elapsed().as_secs_f64(),
         display_path(&setup.cache_dir)
     ));
-    let Some((spec, error)) = failed.first() else {
+    // Only an index that cannot be reached leaves cells out; any other failure (a pin
+    // that cannot resolve) is the run's to report: those cells run, and their driver's
+    // install error makes them `error`.
+    let unreachable: Vec<&(&EnvSpec, &VenvError)> = failed
+        .iter()
+        .filter(|(_, e)| e.unreachable_index())
+        .collect();
+    let Some((spec, error)) = unreachable.first() else {
         return ran_all(cells);
     };
-    let failed_specs: Vec<EnvSpec> = failed.iter().map(|(s, _)| (*s).clone()).collect();
-    let ready = ready_sets(&envs, &failed_specs);
+    let absent: Vec<EnvSpec> = unreachable.iter().map(|(s, _)| (*s).clone()).collect();
+    let ready = ready_sets(&envs, &absent);
     let reason = format!(
-        "{} of their environments could not be built ({}@{}: {}); `hh-compat drivers setup` \
-         shows the installer's whole output",
-        failed.len(),
+        "the package index could not be reached to build {} of their environments ({}@{}: \
+         {}); `hh-compat run` builds them once it can, `--offline` runs what is cached",
+        unreachable.len(),
         spec.style,
         spec.set,
         redactor.text(&error.conclusion())

@@ -111,18 +111,6 @@ pub(super) async fn collect(
     }
     let (mut matrix, label) = load(&selection)?;
     check_version_sets(&matrix, &selection.version_sets)?;
-    if matrix.version_sets().iter().any(|s| s.newest) {
-        // The sets this run uses: its python cells' and a command's --version-set.
-        let mut in_use: Vec<String> = (filter(&matrix, &selection).iter())
-            .filter_map(|c| c.version_set_name().map(str::to_string))
-            .collect();
-        in_use.extend(selection.version_sets.iter().cloned());
-        let index = super::versions::IndexOptions {
-            timeout: Duration::from_secs(60),
-            jobs: 4,
-        };
-        matrix = super::versions::resolve_newest(matrix, &in_use, command.offline, &index).await?;
-    }
     if command.command.is_none() && !command.with.is_empty() {
         // Without a program, `--with` changes the named sets' pins for python cells (the
         // command line requires one or the other).
@@ -157,6 +145,29 @@ pub(super) async fn collect(
         return Err(CommandError::Usage(
             "no cell matches the filters; `hh-compat list` prints the cell ids".to_string(),
         ));
+    }
+    if matrix.version_sets().iter().any(|s| s.newest) {
+        // The sets this run uses: its python cells' and a command's --version-set. Pins
+        // given with --with stay as given.
+        let mut in_use: Vec<String> = (cells.iter())
+            .filter_map(|c| c.version_set_name().map(str::to_string))
+            .collect();
+        in_use.extend(selection.version_sets.iter().cloned());
+        let keep: Vec<String> = (command.with.iter())
+            .map(|r| crate::pep440::requirement_name(r))
+            .collect();
+        let index = super::versions::IndexOptions {
+            timeout: Duration::from_secs(60),
+            jobs: 4,
+        };
+        let newest = super::versions::Newest {
+            sets: &in_use,
+            keep: &keep,
+            offline: command.offline,
+            index: &index,
+        };
+        matrix = newest.resolve(matrix).await?;
+        cells = filter(&matrix, &selection);
     }
     let mut options = RunOptions {
         cell_timeout: command.cell_timeout,
@@ -202,6 +213,12 @@ pub(super) async fn collect(
     let mut not_run = None;
     if real_packages {
         let prepared = real_packages::prepare(cells, &options.python, &redactor).await;
+        if prepared.cells.is_empty() {
+            let why = prepared.note.unwrap_or_default();
+            return Err(CommandError::Usage(format!(
+                "none of the selected cells can run here. {why}"
+            )));
+        }
         cells = prepared.cells;
         not_run = prepared.note;
     }
@@ -281,8 +298,8 @@ fn what_did_not_run(matrix: &Matrix, selection: &Selection) -> Option<String> {
     }
     Some(format!(
         "note: these rows are the reference emitters (rust). Not run against this target: {} \
-         cells of the real instrumentor packages (version sets: {}); add `--driver python` to \
-         run them too.",
+         cells of the real instrumentor packages (version sets: {}); `--driver rust --driver \
+         python` runs them too.",
         python.len(),
         real_packages::set_names(python.iter())
     ))
@@ -315,7 +332,7 @@ async fn build_command_environment(
             let pins = spec.requirements.join(" ");
             Err(if e.not_on_index(&spec.requirements) {
                 CommandError::NotOnIndex(format!(
-                    "--with: the package index has no such package or version among {pins}: {said}"
+                    "the package index has no such package or version among {pins}: {said}"
                 ))
             } else {
                 CommandError::Install(format!(

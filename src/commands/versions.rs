@@ -301,63 +301,93 @@ fn table<const N: usize>(header: [&str; N], rows: &[[&str; N]]) -> String {
     out
 }
 
-/// Moves the pins of every `newest: true` set among `sets` to the newest releases on
-/// the index (pre-releases only where the pin is one), printing what moved; `offline`
-/// resolves nothing and says the written pins run. The index failing is an error: a
-/// nightly that asked for the newest releases must not quietly test older ones.
-pub(super) async fn resolve_newest(
-    mut matrix: Matrix,
-    sets: &[String],
-    offline: bool,
-    index: &IndexOptions,
-) -> Result<Matrix, CommandError> {
-    let wanted: Vec<VersionSet> = (matrix.version_sets().iter())
-        .filter(|s| s.newest && sets.contains(&s.name))
-        .cloned()
-        .collect();
-    for set in wanted {
-        if offline {
-            console::err(&format!(
-                "run: version set `{}` asks for the newest releases; --offline runs its written pins",
-                set.name
-            ));
-            continue;
-        }
-        let mut pins: Vec<(String, String)> = Vec::new();
-        for line in set.lines() {
-            let package = matrix::parse_pin(line).map_err(CommandError::Usage)?;
-            if !pins.iter().any(|(p, _)| *p == package) {
-                pins.push((package, pinned_version(line).to_string()));
-            }
-        }
-        let query = |(package, pinned): &(String, String)| Query {
-            package: package.clone(),
-            pre: Version::parse(pinned).is_some_and(|v| v.is_prerelease()),
-        };
-        let newest = newest_of(pins.iter().map(query), index).await?;
-        let mut versions = BTreeMap::new();
-        let mut moved = Vec::new();
-        for pin in &pins {
-            let Some(release) = newest.get(&query(pin)) else {
+/// The `newest: true` sets a run uses, and how to resolve them.
+pub(super) struct Newest<'a> {
+    /// The sets the run uses.
+    pub sets: &'a [String],
+    /// Packages pinned on the command line (`--with`): left as given.
+    pub keep: &'a [String],
+    /// Resolve nothing: the written pins run.
+    pub offline: bool,
+    pub index: &'a IndexOptions,
+}
+
+impl Newest<'_> {
+    /// Moves the pins of every `newest: true` set the run uses to the newest releases
+    /// on the index (pre-releases only for a package some pin holds at a pre-release),
+    /// printing every move; `offline`, or no python3 to ask the index with, resolves
+    /// nothing and says so (the cells then run the written pins, or are skipped with
+    /// the reason). An index that cannot be asked is an error: a nightly that asked for
+    /// the newest releases must not quietly test older ones.
+    pub(super) async fn resolve(&self, mut matrix: Matrix) -> Result<Matrix, CommandError> {
+        let wanted: Vec<VersionSet> = (matrix.version_sets().iter())
+            .filter(|s| s.newest && self.sets.contains(&s.name))
+            .cloned()
+            .collect();
+        for set in wanted {
+            if self.offline {
+                console::err(&format!(
+                    "run: version set `{}` asks for the newest releases; --offline runs its written pins",
+                    set.name
+                ));
                 continue;
+            }
+            // Package → every version the set pins it at (a setup may hold one back).
+            let mut pins: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for line in set.lines() {
+                let package = matrix::parse_pin(line).map_err(CommandError::Usage)?;
+                if self.keep.contains(&package) {
+                    continue;
+                }
+                let olds = pins.entry(package).or_default();
+                let old = pinned_version(line).to_string();
+                if !olds.contains(&old) {
+                    olds.push(old);
+                }
+            }
+            let query = |package: &String, olds: &[String]| Query {
+                package: package.clone(),
+                pre: olds
+                    .iter()
+                    .any(|v| Version::parse(v).is_some_and(|v| v.is_prerelease())),
             };
-            if *release != pin.1 {
-                moved.push(format!("{} {} → {release}", pin.0, pin.1));
+            let queries = pins.iter().map(|(p, olds)| query(p, olds));
+            let newest = match newest_of(queries, self.index).await {
+                Ok(newest) => newest,
+                Err(CommandError::Index(IndexError::NoPython(why))) => {
+                    console::err(&format!(
+                        "run: version set `{}` asks for the newest releases, but there is no \
+                         python3 to ask the index with ({why})",
+                        set.name
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut versions = BTreeMap::new();
+            let mut moved = Vec::new();
+            for (package, olds) in &pins {
+                let Some(release) = newest.get(&query(package, olds)) else {
+                    continue;
+                };
+                for old in olds.iter().filter(|old| *old != release) {
+                    moved.push(format!("{package} {old} → {release}"));
+                }
+                versions.insert(package.clone(), release.clone());
             }
-            versions.insert(pin.0.clone(), release.clone());
+            console::err(&format!(
+                "run: version set `{}` resolved to the newest releases on the index: {}",
+                set.name,
+                if moved.is_empty() {
+                    "every pin already is".to_string()
+                } else {
+                    moved.join(", ")
+                }
+            ));
+            matrix = matrix.with_versions(&set.name, &versions);
         }
-        console::err(&format!(
-            "run: version set `{}` resolved to the newest releases on the index: {}",
-            set.name,
-            if moved.is_empty() {
-                "every pin already is".to_string()
-            } else {
-                moved.join(", ")
-            }
-        ));
-        matrix = matrix.with_versions(&set.name, &versions);
+        Ok(matrix)
     }
-    Ok(matrix)
 }
 
 #[cfg(test)]

@@ -531,10 +531,15 @@ impl<'a> App<'a> {
                         calls.len()
                     )));
                 }
+                // Only what the service actually sent: a missing id is not `""`, which
+                // every `contains` would accept.
                 let first = &calls[0];
-                let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
-                self.said("tool_call_id", text(&first["id"]));
-                self.said("tool_arguments", text(&first["function"]["arguments"]));
+                if let Some(id) = first["id"].as_str() {
+                    self.said("tool_call_id", id.to_string());
+                }
+                if let Some(arguments) = first["function"]["arguments"].as_str() {
+                    self.said("tool_arguments", arguments.to_string());
+                }
                 messages.push(json!({"role": "assistant", "content": null, "tool_calls": calls}));
                 for c in &calls {
                     messages.push(

@@ -45,17 +45,46 @@ impl VenvError {
         let VenvError::Install { output, .. } = self else {
             return false;
         };
+        let wanted: Vec<String> = (requirements.iter())
+            .map(|r| crate::pep440::requirement_name(r))
+            .collect();
         let said = output.to_ascii_lowercase();
-        requirements.iter().any(|r| {
-            let name = crate::pep440::requirement_name(r);
-            [
-                format!("because {name} was not found in the package registry"),
-                format!("there is no version of {name}"),
-                format!("no matching distribution found for {name}"),
-            ]
-            .iter()
-            .any(|phrase| said.contains(phrase))
-        })
+        let said = said.as_str();
+        // The name each phrase is about, compared whole and normalized (pip echoes the
+        // requirement as written, `opentelemetry_instrumentation_openai==9.9`).
+        let after = |phrase: &'static str| {
+            (said.match_indices(phrase)).map(move |(i, p)| &said[i + p.len()..])
+        };
+        let missing_package = after("because ").filter(|rest| {
+            let words: Vec<&str> = rest.split_whitespace().take(4).collect();
+            words.get(1..4) == Some(&["was", "not", "found"][..])
+        });
+        let missing_version =
+            after("there is no version of ").chain(after("no matching distribution found for "));
+        missing_package
+            .chain(missing_version)
+            .any(|rest| wanted.contains(&crate::pep440::requirement_name(rest)))
+    }
+
+    /// True when the installer could not reach the package index at all (no network,
+    /// DNS, refused connection): nothing about the pins is known.
+    pub fn unreachable_index(&self) -> bool {
+        let VenvError::Install { output, .. } = self else {
+            return false;
+        };
+        [
+            "Failed to fetch",
+            "error sending request",
+            "dns error",
+            "Connection refused",
+            "tcp connect error",
+            "Could not fetch URL",
+            "NewConnectionError",
+            "Failed to establish a new connection",
+            "Temporary failure in name resolution",
+        ]
+        .iter()
+        .any(|said| output.contains(said))
     }
 
     /// The message's conclusion: its last non-empty line (an installer ends with it),
@@ -546,6 +575,45 @@ pub async fn setup_python(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn install_error(output: &str) -> VenvError {
+        VenvError::Install {
+            command: "uv pip install".into(),
+            output: output.into(),
+        }
+    }
+
+    #[test]
+    fn a_request_for_what_the_index_lacks_is_told_from_other_install_failures() {
+        let asked = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let uv_no_package = install_error(
+            "error: No solution found when resolving dependencies\n  cause: Because hhc-not-there was not found in the package registry and you require hhc-not-there==1.0, we can conclude that your requirements are unsatisfiable.",
+        );
+        assert!(uv_no_package.not_on_index(&asked(&["hhc-not-there==1.0"])));
+        let uv_no_version = install_error(
+            "  cause: Because there is no version of openai==999.0.0 and you require openai==999.0.0, we can conclude that your requirements are unsatisfiable.",
+        );
+        assert!(uv_no_version.not_on_index(&asked(&["openai==999.0.0"])));
+        // pip echoes the requirement as written: names compare normalized.
+        let pip = install_error(
+            "ERROR: No matching distribution found for opentelemetry_instrumentation_openai==9.9",
+        );
+        assert!(pip.not_on_index(&asked(&["opentelemetry-instrumentation-openai==9.9"])));
+        // A dependency the index lacks is an install failure, not a wrong request; nor
+        // does a name that only starts like a requested one count.
+        let dependency = install_error(
+            "  cause: Because hhc-missing-dependency was not found in the package registry and hhc-fake-instr==1.2.0 depends on hhc-missing-dependency, we can conclude",
+        );
+        assert!(!dependency.not_on_index(&asked(&["hhc-fake-instr==1.2.0"])));
+        let prefix = install_error("ERROR: No matching distribution found for openai-agents==0.1");
+        assert!(!prefix.not_on_index(&asked(&["openai==1.40.0"])));
+        assert!(!prefix.unreachable_index());
+        let offline = install_error(
+            "error: Failed to fetch: `https://pypi.org/simple/openai/`\n  Caused by: error sending request for url",
+        );
+        assert!(offline.unreachable_index());
+        assert!(!offline.not_on_index(&asked(&["openai==1.40.0"])));
+    }
 
     #[test]
     fn events_read_as_plain_lines_and_say_when_an_environment_is_done() {

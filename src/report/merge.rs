@@ -86,8 +86,15 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
         cell.ordinal = None;
     }
     let mut merged = RunResults::new(first.matrix, first.target, cells);
-    // RFC 3339 in UTC with whole seconds: the text orders as the time does.
-    merged.started_at = starts.into_iter().min();
+    // The earliest start, compared as times (a file may carry an offset or fractions).
+    merged.started_at = (starts.into_iter())
+        .filter_map(|s| {
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .ok()
+                .map(|t| (t, s))
+        })
+        .min_by_key(|(t, _)| *t)
+        .map(|(_, s)| s);
     Ok(merged)
 }
 

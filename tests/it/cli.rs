@@ -112,6 +112,21 @@ fn offline_builds_nothing_and_says_what_it_left_out() {
         !dir.join("empty-cache").exists(),
         "--offline built something"
     );
+    // Nothing of the selection can run: an error, not an empty green report.
+    let out = run(&[
+        "run",
+        "--offline",
+        "--filter",
+        "*python@*",
+        "--feature",
+        "chat",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("none of the selected cells can run here"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let named = [
         "run",
