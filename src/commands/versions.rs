@@ -49,9 +49,15 @@ impl Pin {
     fn query(&self) -> Query {
         Query {
             package: self.package.clone(),
-            pre: Version::parse(&self.pinned).is_some_and(|v| v.is_prerelease()),
+            pre: is_prerelease(&self.pinned),
         }
     }
+}
+
+/// Whether a pinned version is a pre-release (its package's newest is then looked up
+/// among pre-releases too).
+fn is_prerelease(version: &str) -> bool {
+    Version::parse(version).is_some_and(|v| v.is_prerelease())
 }
 
 /// The version of a `package==version` pin.
@@ -347,9 +353,7 @@ impl Newest<'_> {
             }
             let query = |package: &String, olds: &[String]| Query {
                 package: package.clone(),
-                pre: olds
-                    .iter()
-                    .any(|v| Version::parse(v).is_some_and(|v| v.is_prerelease())),
+                pre: olds.iter().any(|v| is_prerelease(v)),
             };
             let queries = pins.iter().map(|(p, olds)| query(p, olds));
             let newest = match newest_of(queries, self.index).await {

@@ -123,8 +123,8 @@ pub async fn environment(
     progress: venv::Progress<'_>,
 ) -> Result<venv::Venv, VenvError> {
     if options.offline {
-        let name = format!("{}@{}", spec.style, spec.set);
-        return venv::cached(base, spec, &options.cache_dir).ok_or(VenvError::Offline(name));
+        return venv::cached(base, spec, &options.cache_dir)
+            .ok_or_else(|| VenvError::Offline(spec.label()));
     }
     let timeout = options.install_timeout;
     venv::ensure(base, spec, &options.cache_dir, timeout, progress).await

@@ -269,6 +269,11 @@ impl EnvSpec {
         }
     }
 
+    /// How messages name the environment: `traceloop@latest`.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.style, self.set)
+    }
+
     /// The environment's directory name in the cache: style, set and cache key.
     fn dir_name(&self, base_python: &Path) -> String {
         let key = cache_key(&self.content(), base_python);
@@ -309,7 +314,7 @@ pub async fn ensure(
     timeout: Duration,
     progress: Progress<'_>,
 ) -> Result<Venv, VenvError> {
-    let env = format!("{}@{}", spec.style, spec.set);
+    let env = spec.label();
     if let Some(ready) = cached(base_python, spec, cache_dir) {
         return Ok(ready);
     }
@@ -552,7 +557,7 @@ pub async fn setup_python(
     let base = &base;
     let jobs = setup.envs.iter().map(|spec| async move {
         let result = ensure(base, spec, &setup.cache_dir, setup.timeout, progress).await;
-        let env = format!("{}@{}", spec.style, spec.set);
+        let env = spec.label();
         match &result {
             Ok(v) if !v.created => progress(&EnvEvent::UpToDate {
                 env,

@@ -837,6 +837,26 @@ fn backend_keys_never_reach_any_output() {
     }
 }
 
+/// `run --matrix MATRIX --driver rust --style STYLE --feature …` as JSON: the exit code
+/// and the results.
+fn rust_cells_json(
+    matrix: &str,
+    style: &str,
+    features: &[&str],
+) -> (Option<i32>, serde_json::Value) {
+    let mut args = vec![
+        "run", "--matrix", matrix, "--driver", "rust", "--style", style,
+    ];
+    for feature in features {
+        args.extend(["--feature", feature]);
+    }
+    args.extend(["--format", "json"]);
+    let out = hh(&args);
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    (out.status.code(), json)
+}
+
 /// A placeholder written once for every feature (`expect.all`) holds in the
 /// multi-deployment cells too, where `{deployment}`/`{model}` are any one of the
 /// deployments: the right expectation passes span by span, a wrong one fails there.
@@ -853,23 +873,8 @@ fn placeholders_at_the_all_layer_apply_to_multi_deployment_cells() {
     };
     let run = |name: &str, attribute: &str| {
         let matrix = write(&dir, name, &overlay(attribute));
-        let out = hh(&[
-            "run",
-            "--matrix",
-            matrix.to_str().unwrap(),
-            "--driver",
-            "rust",
-            "--style",
-            "traceloop",
-            "--feature",
-            "chat",
-            "--feature",
-            "multi-deployment",
-            "--format",
-            "json",
-        ]);
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+        let features = ["chat", "multi-deployment"];
+        let (code, json) = rust_cells_json(matrix.to_str().unwrap(), "traceloop", &features);
         let status = |feature: &str| {
             json["cells"]
                 .as_array()
@@ -879,11 +884,7 @@ fn placeholders_at_the_all_layer_apply_to_multi_deployment_cells() {
                 .map(|c| c["status"].as_str().unwrap().to_string())
                 .unwrap()
         };
-        (
-            out.status.code(),
-            status("chat"),
-            status("multi-deployment"),
-        )
+        (code, status("chat"), status("multi-deployment"))
     };
     let right = run(
         "right.yaml",
@@ -1043,26 +1044,8 @@ fn results_and_junit_carry_when_the_run_began() {
 fn tool_call_history_is_checked_against_the_call_the_service_made() {
     let dir = temp_dir("tool-history");
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("matrix/azure-openai.yaml");
-    let run = |matrix: &str| {
-        let out = hh(&[
-            "run",
-            "--matrix",
-            matrix,
-            "--driver",
-            "rust",
-            "--style",
-            "openinference",
-            "--feature",
-            "tools",
-            "--feature",
-            "streaming-tools",
-            "--format",
-            "json",
-        ]);
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
-        (out.status.code(), json)
-    };
+    let run =
+        |matrix: &str| rust_cells_json(matrix, "openinference", &["tools", "streaming-tools"]);
     let (code, json) = run(shipped.to_str().unwrap());
     assert_eq!(code, Some(0), "{json:#}");
     let notes: Vec<&str> = json["cells"][0]["findings"]
