@@ -64,13 +64,13 @@ pub fn is_secret_name(name: &str) -> bool {
 /// targets, statuses): public by definition, never treated as a secret, so a variable
 /// that happens to hold one cannot rewrite the results' vocabulary.
 fn is_vocabulary(word: &str) -> bool {
-    use crate::vocab::{DriverKind, Feature, Provider, Style, Target};
+    use crate::vocab::{DriverKind, Feature, Provider, Style, TargetKind};
     let names = [
         Provider::names(),
         Style::names(),
         Feature::names(),
         DriverKind::names(),
-        Target::names(),
+        TargetKind::names(),
     ];
     names.iter().flatten().any(|n| *n == word)
         || ["pass", "fail", "xfail", "xpass", "skip", "error"].contains(&word)

@@ -173,13 +173,28 @@ named_enum! {
 
 named_enum! {
     /// Where the calls go.
-    Target ("target") {
+    TargetKind ("target") {
         /// The embedded Azure OpenAI replica (the default).
         Replica => "replica",
         /// A real Azure resource from environment variables.
         Live => "live",
         /// Recorded exchanges (`--fixtures DIR`) answered by the replica.
         Replay => "replay",
+    }
+}
+
+named_enum! {
+    /// Where an app's own error came from, for the known issues that expect one.
+    ErrorKind ("error kind") {
+        /// Setting up tracing raised (an instrumentor or tracer that would not import
+        /// or instrument): nothing is traced.
+        Instrument => "instrument",
+        /// A call the feature makes raised (the SDK's exception, async-openai's error,
+        /// a command that exited non-zero).
+        Call => "call",
+        /// The service answered, but the app did not behave as the feature expects
+        /// (e.g. no error where one was due).
+        Unexpected => "unexpected",
     }
 }
 

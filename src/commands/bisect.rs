@@ -12,37 +12,131 @@
 //! A release whose environment cannot be built with the other pins (or that did not
 //! end up installed) is reported and skipped, not fatal; only the bounds must install.
 
-use super::run::{collect, RunCommand};
-use super::CommandError;
+use super::run::{collect, RunArgs};
+use super::{args, CommandError, OutputArgs, SelectArgs};
 use crate::console;
 use crate::drivers::venv;
 use crate::index::{self, Query};
 use crate::pep440::{normalize_name, Version};
-use crate::report::{CellResult, CellStatus, ExitStatus, FindingKind, RunResults};
+use crate::report::{CellResult, CellStatus, ExitStatus, FindingKind, Format, RunResults};
+use crate::vocab::TargetKind;
+use std::path::PathBuf;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+#[derive(Debug, Clone, clap::Args)]
+// What is bisected: a customer's command, or the python cells of one version set.
+#[command(group(clap::ArgGroup::new("subject").args(["command", "version_sets"]).required(true).multiple(true)))]
+pub struct BisectArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The package whose releases are searched, e.g. opentelemetry-instrumentation-openai.
+    #[arg(long, value_name = "NAME")]
+    pub package: String,
+    /// A release that behaves as it should.
+    #[arg(
+        long,
+        value_name = "VERSION",
+        requires = "bad",
+        conflicts_with = "range"
+    )]
+    pub good: Option<String>,
+    /// A release that shows the bug (older or newer than --good).
+    #[arg(long, value_name = "VERSION", requires = "good")]
+    pub bad: Option<String>,
+    /// FROM..TO: the first release after FROM whose verdicts differ from FROM's.
+    #[arg(long, value_name = "FROM..TO", required_unless_present = "good", value_parser = parse_range)]
+    pub range: Option<(String, String)>,
+    /// Count pre-releases between the bounds too.
+    #[arg(long)]
+    pub pre: bool,
+    /// The program command cells run (with `sh -c`); without it, python cells of the
+    /// one --version-set are run.
+    #[arg(long, value_name = "COMMAND LINE")]
+    pub command: Option<String>,
+    /// Other packages to pin (repeatable), as `run --with`.
+    #[arg(long = "with", value_name = "PKG==VER", value_parser = args::parse_requirement)]
+    pub with: Vec<String>,
+    /// Answer from the cassettes in DIR instead of generating answers.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+    /// The endpoint string apps receive, as the customer writes it (see `run --help`).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Seconds one cell may take before it is an `error` (1-86400).
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = args::seconds(86_400))]
+    pub timeout: Duration,
+}
+
+fn parse_range(text: &str) -> Result<(String, String), String> {
+    match text.split_once("..") {
+        Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            Ok((from.trim().to_string(), to.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not a range; expected FROM..TO, e.g. 0.16.0..0.17.0"
+        )),
+    }
+}
+
 /// Which releases to search between.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bounds {
+enum Bounds {
     /// A release known good and one known bad (in either order: a fix or a regression).
     GoodBad { good: String, bad: String },
     /// `--range FROM..TO`: the first release after FROM that behaves differently.
     Range { from: String, to: String },
 }
 
-/// `hh-compat bisect`.
-#[derive(Debug, Clone)]
-pub struct BisectCommand {
-    /// The cells to run (selection, `--command`, `--with`, target); the package's pin
-    /// is added to its `with` for each release tried.
-    pub run: RunCommand,
-    pub package: String,
-    pub bounds: Bounds,
-    /// Count pre-releases between the bounds too.
-    pub pre: bool,
-    /// How long the index may take to list the releases.
-    pub index_timeout: Duration,
+/// How long the index may take to list the releases.
+const INDEX_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl BisectArgs {
+    /// Finds the first release whose verdicts differ from the older bound's.
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        bisect(&self).await
+    }
+
+    /// The bounds as given: clap requires --good with --bad, or --range.
+    fn bounds(&self) -> Result<Bounds, CommandError> {
+        match (&self.good, &self.bad, &self.range) {
+            (Some(good), Some(bad), _) => Ok(Bounds::GoodBad {
+                good: good.clone(),
+                bad: bad.clone(),
+            }),
+            (_, _, Some((from, to))) => Ok(Bounds::Range {
+                from: from.clone(),
+                to: to.clone(),
+            }),
+            _ => Err(CommandError::Usage(
+                "give --good and --bad, or --range FROM..TO".into(),
+            )),
+        }
+    }
+
+    /// The run each release is tried with (the package's pin is added to its `with`):
+    /// its results are read, not shown, and compared, so they are stable JSON.
+    fn request(&self) -> RunArgs {
+        RunArgs {
+            select: self.select.clone(),
+            target: if self.fixtures.is_some() {
+                TargetKind::Replay
+            } else {
+                TargetKind::Replica
+            },
+            env_file: None,
+            command: self.command.clone(),
+            with: self.with.clone(),
+            endpoint: self.endpoint.clone(),
+            api_version_env: false,
+            fixtures: self.fixtures.clone(),
+            jobs: None,
+            timeout: self.timeout,
+            output: OutputArgs::plain(Format::Json),
+            stable: true,
+            offline: false,
+        }
+    }
 }
 
 /// What one release's cells did: per cell id, the status and the findings' subjects.
@@ -81,9 +175,10 @@ fn subjects(cell: &CellResult) -> BTreeSet<String> {
 
 /// Runs the bisection, printing progress and the answer. Exit 0 when a change was
 /// found, 1 when the bounds behave the same, 2 for bad input, 3 when a bound cannot run.
-pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> {
+async fn bisect(command: &BisectArgs) -> Result<ExitStatus, CommandError> {
     let package = normalize_name(&command.package);
-    let (from, to, labels) = match &command.bounds {
+    let run = command.request();
+    let (from, to, labels) = match &command.bounds()? {
         Bounds::GoodBad { good, bad } => {
             let (g, b) = (parse_version(good)?, parse_version(bad)?);
             if g == b {
@@ -107,7 +202,7 @@ pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> 
             (from.clone(), to.clone(), ("first", "last"))
         }
     };
-    let releases = releases_between(&command, &package, &from, &to).await?;
+    let releases = releases_between(command, &package, &from, &to).await?;
     console::err(&format!(
         "bisect: {package}: {} releases from {from} ({}) to {to} ({})",
         releases.len(),
@@ -116,8 +211,8 @@ pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> 
     ));
 
     let (older, newer) = futures::join!(
-        try_release(&command, &package, &from),
-        try_release(&command, &package, &to)
+        try_release(&run, &package, &from),
+        try_release(&run, &package, &to)
     );
     let older = bound(older?, &from)?;
     let newer = bound(newer?, &to)?;
@@ -139,7 +234,7 @@ pub async fn bisect(command: BisectCommand) -> Result<ExitStatus, CommandError> 
         let steps = ((hi - lo - untestable.range(lo..hi).count()) as f64)
             .log2()
             .ceil();
-        match try_release(&command, &package, &releases[mid]).await? {
+        match try_release(&run, &package, &releases[mid]).await? {
             Tried::Ran(outcome) => {
                 console::err(&format!(
                     "bisect: {} → {} (about {steps} step(s) left)",
@@ -202,7 +297,7 @@ fn parse_version(text: &str) -> Result<Version, CommandError> {
 
 /// Every released version from `from` to `to` (both included), oldest first.
 async fn releases_between(
-    command: &BisectCommand,
+    command: &BisectArgs,
     package: &str,
     from: &str,
     to: &str,
@@ -213,7 +308,7 @@ async fn releases_between(
         package: package.to_string(),
         pre: command.pre || f.is_prerelease() || t.is_prerelease(),
     };
-    let listed = index::released(&python, &query, command.index_timeout)
+    let listed = index::released(&python, &query, INDEX_TIMEOUT)
         .await
         .map_err(|e| match &e {
             // pip says so when the index has no such project.
@@ -248,11 +343,11 @@ enum Tried {
 
 /// Runs the cells with `package` pinned to `version`.
 async fn try_release(
-    command: &BisectCommand,
+    request: &RunArgs,
     package: &str,
     version: &str,
 ) -> Result<Tried, CommandError> {
-    let mut run = command.run.clone();
+    let mut run = request.clone();
     run.with
         .retain(|r| crate::pep440::requirement_name(r) != package);
     run.with.push(format!("{package}=={version}"));

@@ -76,16 +76,18 @@ pub struct ImportArgs {
     pub force: bool,
 }
 
-/// Runs a `cassettes` subcommand.
-pub fn cassettes(command: &CassettesCommand) -> Result<ExitStatus, CommandError> {
-    match command {
-        CassettesCommand::Import(args) => import(args),
+impl CassettesCommand {
+    /// Runs a `cassettes` subcommand.
+    pub fn exec(self) -> Result<ExitStatus, CommandError> {
+        match self {
+            CassettesCommand::Import(args) => import(&args),
+        }
     }
 }
 
 /// `cassettes import`: reads every file, converts, and writes the set; returns what was
 /// written. Nothing is written when any input is malformed or nothing could be imported.
-pub fn import(args: &ImportArgs) -> Result<ExitStatus, CommandError> {
+fn import(args: &ImportArgs) -> Result<ExitStatus, CommandError> {
     let (dir, files) = (&args.dir, args.files.as_slice());
     if files.len() > MAX_INPUT_FILES {
         return Err(CommandError::Usage(format!(

@@ -2,24 +2,47 @@
 
 use super::*;
 
-/// `hh-compat drivers setup` as typed on the command line.
-#[derive(Debug, Clone, Default)]
-pub struct SetupCommand {
-    pub provider: Option<Provider>,
-    pub matrix: Option<PathBuf>,
-    /// Only these styles (empty = every style a version set pins).
+#[derive(Debug, clap::Subcommand)]
+pub enum DriversCommand {
+    /// Build the virtual environment of every (style, version set) ahead of a run.
+    #[command(
+        long_about = "Build the virtual environment of every (style, version set) ahead of a run.\n\n\
+            The matrix's `version_sets` pin the packages; each environment is created once (with \
+            `uv` when it is on PATH, else `python3 -m venv` + pip) and cached under \
+            $HH_COMPAT_CACHE_DIR (default: $XDG_CACHE_HOME/hh-compat/venvs) by the hash of its \
+            pins. Prints each environment's path and installed versions.",
+        after_help = "Exit codes: 0 every environment is ready · 2 usage or matrix error · \
+            3 an environment could not be built (pip's output is shown).\n\n\
+            Examples:\n  hh-compat drivers setup\n  \
+            hh-compat drivers setup --style traceloop --version-set openai-v1\n  \
+            hh-compat drivers setup --provider openai\n  \
+            HH_COMPAT_CACHE_DIR=/tmp/venvs hh-compat drivers setup --matrix my-matrix.yaml"
+    )]
+    Setup(SetupArgs),
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SetupArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    #[arg(long = "style", value_name = "STYLE", value_parser = parse_name::<Style>, help = names_help("Only these styles (repeatable)", &Style::names()))]
     pub styles: Vec<Style>,
-    /// Only these version sets (empty = all of the matrix's).
+    /// Only these version sets (repeatable; default: all of the matrix's).
+    #[arg(long = "version-set", value_name = "NAME")]
     pub version_sets: Vec<String>,
 }
 
+impl DriversCommand {
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        match self {
+            DriversCommand::Setup(args) => args.exec().await,
+        }
+    }
+}
+
 /// The environments `command` asks for, from the matrix's version sets.
-pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> {
-    let (matrix, label) = load(&Selection {
-        provider: command.provider,
-        matrix: command.matrix.clone(),
-        ..Selection::default()
-    })?;
+fn setup_envs(command: &SetupArgs) -> Result<Vec<EnvSpec>, CommandError> {
+    let (matrix, label) = load(&command.source)?;
     for style in &command.styles {
         if !matrix.styles().contains(style) {
             return Err(CommandError::Usage(format!(
@@ -68,10 +91,16 @@ pub fn setup_envs(command: &SetupCommand) -> Result<Vec<EnvSpec>, CommandError> 
     Ok(envs)
 }
 
-/// `hh-compat drivers setup`: builds every python environment a run would need, a few
-/// at a time, with progress on stderr; prints where each is and what it holds. Exit 3
-/// when any environment could not be built (pip's output tail is shown).
-pub async fn drivers_setup(command: &SetupCommand) -> Result<ExitStatus, CommandError> {
+impl SetupArgs {
+    /// Builds every python environment a run would need, a few at a time, with progress
+    /// on stderr; prints where each is and what it holds. Exit 3 when any environment
+    /// could not be built (pip's output tail is shown).
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        drivers_setup(&self).await
+    }
+}
+
+async fn drivers_setup(command: &SetupArgs) -> Result<ExitStatus, CommandError> {
     let envs = setup_envs(command)?;
     let setup = PythonSetup::new(envs);
     let driver_dir = venv::driver_dir();

@@ -1,28 +1,39 @@
-//! One library function per subcommand — what the binary calls, and what the
-//! integration tests drive — one module each; here, what they share: the selection of
-//! a matrix's cells, the errors and their exit codes, and writing a report.
+//! The command line and what each subcommand does. [`Cli`] is what clap parses; each
+//! subcommand's module holds its clap arguments and its `exec` (what the binary calls and
+//! the integration tests drive); [`args`] holds the argument groups several flatten. Here:
+//! the dispatch, what the subcommands share (loading and selecting a matrix's cells,
+//! writing a report), the errors and their exit codes.
+//!
+//! A run, end to end: `main.rs` → [`Cli::exec`] → `run.rs` ([`RunArgs::exec`]) →
+//! `plan.rs` (the request resolved against the matrix and the target) → `runner/mod.rs`.
 
+mod args;
 mod bisect;
 mod cassettes;
 mod diff;
 mod drivers;
 mod list;
+mod plan;
 mod real_packages;
+mod record;
 mod render;
 mod run;
 mod serve;
 mod versions;
 
-pub use bisect::{bisect, BisectCommand, Bounds};
-pub use cassettes::{cassettes, CassettesCommand, ImportArgs, ImportFormat};
-pub use diff::{diff, DiffFormat};
-pub use drivers::{drivers_setup, setup_envs, SetupCommand};
-pub use list::list;
-pub use render::report;
-pub use run::{record, run, Recording, RunCommand};
-pub use serve::{replica_serve, ServeCommand};
-pub use versions::{versions_bump, versions_check, IndexOptions, VersionsBump, VersionsCheck};
+pub use args::{IndexArgs, MatrixArgs, OutputArgs, SelectArgs};
+pub use bisect::BisectArgs;
+pub use cassettes::{CassettesCommand, ImportArgs, ImportFormat};
+pub use diff::{DiffArgs, DiffFormat};
+pub use drivers::{DriversCommand, SetupArgs};
+pub use list::ListArgs;
+pub use record::RecordArgs;
+pub use render::ReportArgs;
+pub use run::RunArgs;
+pub use serve::{ReplicaCommand, ServeArgs};
+pub use versions::{VersionsBumpArgs, VersionsCheckArgs, VersionsCommand};
 
+use clap::{Parser, Subcommand};
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::console;
 use crate::drivers::command::CommandOptions;
@@ -33,40 +44,152 @@ use crate::matrix::{self, CellFilter, Matrix, MatrixError};
 use crate::redact::Redactor;
 use crate::replica::{self, ServeOptions};
 use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
-use crate::runner::{self, RunError, RunOptions, RunTarget};
-use crate::vocab::{DriverKind, Feature, Provider, Setup, Style, Target};
+use crate::runner::{self, RunError, RunOptions};
+use crate::vocab::{DriverKind, Provider, Setup, Style, TargetKind};
+use args::{names_help, parse_name};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Which matrix and which of its cells.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    pub provider: Option<Provider>,
-    pub matrix: Option<PathBuf>,
-    pub styles: Vec<Style>,
-    pub features: Vec<Feature>,
-    pub drivers: Vec<DriverKind>,
-    /// How the app wires tracing (python cells; every other cell is `instrumentor`).
-    pub setups: Vec<Setup>,
-    /// Version set names (python cells); cells of other drivers are not narrowed.
-    pub version_sets: Vec<String>,
-    pub patterns: Vec<String>,
-    /// Only the cells of this shard.
-    pub shard: Option<matrix::Shard>,
+#[derive(Debug, Parser)]
+#[command(
+    name = "hh-compat",
+    version,
+    about = "Proves, cell by cell, which LLM tracing instrumentors work with which LLM providers.",
+    long_about = "Proves, cell by cell, which LLM tracing instrumentors work with which LLM providers.\n\n\
+        A cell is provider × instrumentation style × feature × driver. Each cell runs an app \
+        against an offline replica of Azure OpenAI (or a live resource), captures the spans it \
+        emits, and passes only when they satisfy the matrix's assertions.",
+    after_help = "Exit codes: 0 all good · 1 a cell failed or a known issue no longer reproduces · \
+        2 usage or matrix error · 3 only infrastructure errors · 4/5/7 the run's 0/1/3, but an \
+        output file could not be written · 130/143 interrupted.\n\n\
+        Examples:\n  hh-compat run --provider azure-openai\n  hh-compat list --style traceloop\n  \
+        hh-compat run --feature streaming --format json --out results.json\n  \
+        hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
+        hh-compat replica serve --deployment my-gpt4o=gpt-4o-2024-08-06\n  \
+        hh-compat drivers setup && hh-compat run --driver python --version-set openai-v1\n  \
+        hh-compat run --target live            # AZURE_OPENAI_* from the environment or .env\n  \
+        hh-compat record fixtures/case-1 --feature streaming && hh-compat run --fixtures fixtures/case-1\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
+        hh-compat versions check && hh-compat versions bump --set latest\n  \
+        hh-compat bisect --package opentelemetry-instrumentation-openai --good 0.44.3 --bad 0.43.0 \\\n      \
+        --command \"python repro.py\" --style traceloop --feature stream-abandoned\n  \
+        hh-compat cassettes import --from vcrpy test_azure_chat.yaml fixtures/peer"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-/// Where and how results are written.
-#[derive(Debug, Clone)]
-pub struct Output {
-    pub format: Format,
-    pub out: Option<PathBuf>,
-    /// `--color always|never`; `None` (auto) follows the terminal and the environment's
-    /// conventions ([`Colour::detect`]).
-    pub colour: Option<Colour>,
-    /// Cells (ids or patterns) whose findings the table shows in full (`--show`).
-    pub show: Vec<String>,
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the matrix's cells and report what each instrumentor captured.
+    #[command(after_help = "Examples:\n  \
+        hh-compat run --provider azure-openai   # reference + real packages (builds their environments once)\n  \
+        hh-compat run --driver rust             # the reference emitters only: no python, no package index\n  \
+        hh-compat run --offline                 # real packages only from environments already built\n  \
+        hh-compat run --style openinference --feature chat --feature streaming\n  \
+        hh-compat run --filter '*/traceloop/*usage*' --out results.json\n  \
+        hh-compat run --show '*/traceloop/streaming/python@latest'   # one cell's findings in full\n  \
+        hh-compat run --driver python --version-set openai-v1\n  \
+        hh-compat run --setup honeyhive --feature enrichment   # HoneyHive's guide, its backend's view\n  \
+        hh-compat run --format junit --out junit.xml --jobs 4 --timeout 20\n  \
+        hh-compat run --target live --env-file .env.nightly --format json --out live.json\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --feature chat\n  \
+        hh-compat run --command \"python repro.py\" --style traceloop --version-set latest \\\n      \
+        --with opentelemetry-instrumentation-openai==0.40.0 --with openai==1.40.0\n  \
+        hh-compat run --command \"python app.py\" --style openinference \\\n      \
+        --endpoint \"https://contoso.openai.azure.com/\" --api-version-env   # the customer's exact endpoint\n  \
+        hh-compat run --version-set latest --with opentelemetry-instrumentation-openai==0.47.5   # python cells")]
+    Run(RunArgs),
+    /// Print the ids of the cells a run would execute (after filters).
+    #[command(
+        after_help = "Examples:\n  hh-compat list\n  hh-compat list --provider openai --feature chat"
+    )]
+    List(ListArgs),
+    /// Run cells against the live target through a recording proxy and write every
+    /// exchange as cassettes (credentials redacted) for offline replay.
+    #[command(
+        after_help = "Examples:\n  hh-compat record fixtures/nightly-2026-11 --feature chat --feature streaming\n  \
+        hh-compat record fixtures/case-4711 --anonymize-host --label \"customer 4711: empty model on the last chunk\"\n  \
+        hh-compat run --fixtures fixtures/case-4711 --feature streaming\n\n\
+        The live target is configured as for `run --target live` (AZURE_OPENAI_* variables or .env;\n\
+        see env.example). Apps reach the recorder over plain HTTP with the resource's host name\n\
+        kept; the recorder speaks HTTPS to the real endpoint."
+    )]
+    Record(RecordArgs),
+    /// Re-render results saved with `run --format json`, merging shards.
+    #[command(after_help = "Examples:\n  hh-compat report results.json\n  \
+        hh-compat report results.json --format markdown --out reports/azure-openai.md\n  \
+        hh-compat report shard-1.json shard-2.json shard-3.json --format json --out results.json\n\n\
+        Shards must come from one matrix and target and must not overlap (exit 2 otherwise). \
+        The summary and exit code are recomputed from the cells.")]
+    Report(ReportArgs),
+    /// Compare two saved runs: status changes, findings added and removed, versions moved.
+    #[command(
+        after_help = "Exit codes: 0 no regression · 1 a cell went from pass/xfail/skip to \
+        fail/xpass/error · 2 usage (a file that is not results) · 4/5 as 0/1, but --out could \
+        not be written.\n\n\
+        Examples:\n  hh-compat diff last-night.json tonight.json\n  \
+        hh-compat diff before.json after.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  \
+        hh-compat diff customer-1.109.json customer-2.8.json --format json --out diff.json"
+    )]
+    Diff(DiffArgs),
+    /// Find the first release of a package where the verdict of the selected cells changes.
+    #[command(
+        after_help = "Runs the cells (a customer's --command, or python cells of one \
+        --version-set) with PACKAGE pinned to each release a binary search needs, every other \
+        pin fixed, and prints the first release whose verdicts differ from the older bound's, \
+        with the findings that differ. Releases are listed by pip's own client (PIP_INDEX_URL \
+        and pip.conf apply); environments are cached with the python driver's. A release that \
+        cannot be installed with the other pins is reported and skipped.\n\n\
+        Exit codes: 0 found · 1 the bounds give the same verdicts · 2 usage (unknown package, \
+        bad version, --good equal to --bad) · 3 a bound could not be installed or the index \
+        could not be asked.\n\n\
+        Examples:\n  \
+        hh-compat bisect --package opentelemetry-instrumentation-openai --good 0.40.0 --bad 0.30.0 \\\n      \
+        --command \"python repro.py\" --style traceloop --feature streaming --version-set latest\n  \
+        hh-compat bisect --package openinference-instrumentation-openai --range 0.1.41..0.1.66 \\\n      \
+        --version-set openai-v1 --style openinference --feature chat"
+    )]
+    Bisect(BisectArgs),
+    /// The offline Azure OpenAI replica.
+    #[command(subcommand)]
+    Replica(ReplicaCommand),
+    /// The python driver's environments (real packages from PyPI).
+    #[command(subcommand)]
+    Drivers(DriversCommand),
+    /// The matrix's pinned packages against the package index's newest releases.
+    #[command(subcommand)]
+    Versions(VersionsCommand),
+    /// Cassette sets: import other projects' recordings (vcrpy) for offline replay.
+    #[command(subcommand)]
+    Cassettes(CassettesCommand),
+}
+
+impl Cli {
+    /// Runs the subcommand; the exit status is the outcome's.
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        match self.command {
+            Command::Run(args) => args.exec().await,
+            Command::Record(args) => args.exec().await,
+            Command::List(args) => args.exec(),
+            Command::Report(args) => args.exec(),
+            Command::Diff(args) => args.exec(),
+            Command::Bisect(args) => args.exec().await,
+            Command::Replica(command) => command.exec().await,
+            Command::Drivers(command) => command.exec().await,
+            Command::Versions(command) => command.exec().await,
+            Command::Cassettes(command) => command.exec(),
+        }
+    }
+
+    /// Whether the subcommand handles Ctrl-C itself (`replica serve` exits 0 on it); every
+    /// other one is stopped by the binary, its children and temporary directories cleaned up.
+    pub fn handles_signals(&self) -> bool {
+        matches!(self.command, Command::Replica(_))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,13 +261,13 @@ impl CommandError {
 }
 
 /// Loads the selected matrix and returns it with the label it is reported under.
-fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
-    let Some(path) = &selection.matrix else {
-        let provider = selection.provider.unwrap_or(Provider::AzureOpenAi);
+fn load(source: &MatrixArgs) -> Result<(Matrix, String), CommandError> {
+    let Some(path) = &source.matrix else {
+        let provider = source.provider.unwrap_or(Provider::AzureOpenAi);
         return Ok(matrix::load_default(provider)?);
     };
     let loaded = matrix::load_file(path)?;
-    if let Some(asked) = selection.provider {
+    if let Some(asked) = source.provider {
         if asked != loaded.provider() {
             return Err(CommandError::Usage(format!(
                 "{} is a matrix for provider `{}`, but --provider {asked} was given",
@@ -157,7 +280,7 @@ fn load(selection: &Selection) -> Result<(Matrix, String), CommandError> {
 }
 
 /// The cells of `matrix` the selection's filters keep.
-fn filter(matrix: &Matrix, selection: &Selection) -> Vec<matrix::Cell> {
+fn filter(matrix: &Matrix, selection: &SelectArgs) -> Vec<matrix::Cell> {
     CellFilter {
         styles: selection.styles.clone(),
         features: selection.features.clone(),
@@ -182,8 +305,8 @@ fn check_version_sets(matrix: &Matrix, names: &[String]) -> Result<(), CommandEr
 
 /// Loads the selected matrix and returns it with the cells the filters keep, and the
 /// label the matrix is reported under.
-pub fn select(selection: &Selection) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
-    let (loaded, label) = load(selection)?;
+pub fn select(selection: &SelectArgs) -> Result<(Matrix, Vec<matrix::Cell>, String), CommandError> {
+    let (loaded, label) = load(&selection.source)?;
     check_version_sets(&loaded, &selection.version_sets)?;
     let cells = filter(&loaded, selection);
     Ok((loaded, cells, label))
@@ -211,8 +334,9 @@ fn read_results(path: &Path) -> Result<RunResults, CommandError> {
 /// Writes the report: to `--out` (and the table to the terminal), or to stdout. `--out`
 /// is written atomically; when that fails the table is still printed, the error is said,
 /// and `Ok(false)` lets the exit code say it too.
-fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandError> {
-    let colour = output.colour.unwrap_or_else(|| {
+fn write_output(results: &RunResults, output: &OutputArgs) -> Result<bool, CommandError> {
+    let format = output.format();
+    let colour = output.colour().unwrap_or_else(|| {
         Colour::detect(std::io::stdout().is_terminal(), |name| {
             std::env::var(name).ok()
         })
@@ -232,10 +356,10 @@ fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandEr
         colour,
         show: &output.show,
     };
-    let rendered = report::render(results, output.format, &table)?;
+    let rendered = report::render(results, format, &table)?;
     let Some(path) = &output.out else {
         console::out(&rendered);
-        if output.format != Format::Table {
+        if format != Format::Table {
             console::err(&report::summary_line(results));
         }
         return Ok(true);
@@ -249,7 +373,7 @@ fn write_output(results: &RunResults, output: &Output) -> Result<bool, CommandEr
                 "error: {}: the {} report could not be written ({e}); the results above \
                  are the run's, and any earlier file there is unchanged",
                 path.display(),
-                output.format.name()
+                format.name()
             ));
             Ok(false)
         }

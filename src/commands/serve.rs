@@ -2,38 +2,79 @@
 
 use super::*;
 
-/// `hh-compat replica serve` as typed on the command line.
-#[derive(Debug, Clone)]
-pub struct ServeCommand {
+#[derive(Debug, clap::Subcommand)]
+pub enum ReplicaCommand {
+    /// Serve the replica until Ctrl-C; the first line printed is its base URL.
+    #[command(after_help = "Examples:\n  hh-compat replica serve\n  \
+        hh-compat replica serve --addr 127.0.0.1:8080 --api-key test-key \\\n      \
+        --deployment my-gpt4o=gpt-4o-2024-08-06 --deployment my-embed=text-embedding-3-small\n  \
+        hh-compat replica serve --deployment flaky=gpt-4o-2024-08-06 --fault flaky=rate_limit,times=2,retry_after_ms=50\n  \
+        hh-compat replica serve --fixtures fixtures/azure-quirks")]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: std::net::SocketAddr,
+    /// The key clients must send in `api-key` (or as `Authorization: Bearer` on /v1 routes).
+    #[arg(
+        long,
+        env = "HH_COMPAT_REPLICA_API_KEY",
+        default_value = "replica-key",
+        hide_env_values = true
+    )]
     pub api_key: String,
-    /// `NAME=MODEL` flags; empty means the built-in set.
+    /// A deployment, NAME=MODEL[,kind=chat|embedding] (repeatable; the kind is inferred from
+    /// the model when absent: text-embedding* embeds). Default: a built-in set, printed at start.
+    #[arg(long = "deployment", value_name = "NAME=MODEL[,kind=KIND]")]
     pub deployments: Vec<String>,
-    /// `NAME=KIND[,times=N][,retry_after_ms=M][,ms=M]` flags.
+    /// A fault, NAME=KIND[,times=N][,retry_after_ms=M][,ms=M] (repeatable).
+    #[arg(long = "fault", value_name = "SPEC")]
     pub faults: Vec<String>,
-    /// Replay the cassettes in this directory instead of generating.
+    /// Answer from the cassettes in DIR (e.g. fixtures/azure-quirks) instead of generating.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["deployments", "faults"])]
     pub fixtures: Option<PathBuf>,
-    /// Microseconds between two chunks of a streamed answer.
+    /// Microseconds between two chunks of a streamed answer, 0-60000000 (0: no pause).
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = crate::replica::DEFAULT_STREAM_INTERVAL_US,
+        value_parser = clap::value_parser!(u64).range(0..=60_000_000))]
     pub stream_interval_us: u64,
-    /// The month whose shapes the replica answers in; `None`: the newest.
+    /// Answer in the shapes Azure sent in this month, YYYY-MM (e.g. 2024-12) [default: the newest].
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_shapes)]
     pub shapes: Option<crate::replica::Shapes>,
 }
 
-/// `hh-compat replica serve`: serves until Ctrl-C or SIGTERM.
-pub async fn replica_serve(command: ServeCommand) -> Result<ExitStatus, CommandError> {
-    let mut options = ServeOptions::new(command.api_key);
-    options.addr = command.addr;
-    options.fixtures = command.fixtures;
-    options.stream_interval_us = command.stream_interval_us;
-    options.shapes = command.shapes;
-    for flag in &command.deployments {
-        options
-            .deployments
-            .push(replica::parse_deployment_flag(flag)?);
+fn parse_shapes(value: &str) -> Result<crate::replica::Shapes, String> {
+    crate::replica::Shapes::parse(value)
+        .ok_or_else(|| "expected a month YYYY-MM from 2023-01 on, e.g. 2024-12".to_string())
+}
+
+impl ReplicaCommand {
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        match self {
+            ReplicaCommand::Serve(args) => args.exec().await,
+        }
     }
-    for flag in &command.faults {
-        options.faults.push(replica::parse_fault_flag(flag)?);
+}
+
+impl ServeArgs {
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        let mut options = ServeOptions::new(self.api_key);
+        options.addr = self.addr;
+        options.fixtures = self.fixtures;
+        options.stream_interval_us = self.stream_interval_us;
+        options.shapes = self.shapes;
+        for flag in &self.deployments {
+            options
+                .deployments
+                .push(replica::parse_deployment_flag(flag)?);
+        }
+        for flag in &self.faults {
+            options.faults.push(replica::parse_fault_flag(flag)?);
+        }
+        replica::serve(options).await?;
+        Ok(ExitStatus::Ok)
     }
-    replica::serve(options).await?;
-    Ok(ExitStatus::Ok)
 }

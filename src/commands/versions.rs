@@ -7,34 +7,74 @@ use crate::matrix::{pins, VersionSet};
 use crate::pep440::Version;
 use std::collections::BTreeMap;
 
-/// How the package index is asked.
-#[derive(Debug, Clone)]
-pub struct IndexOptions {
-    /// Per query.
-    pub timeout: Duration,
-    /// Queries at once.
-    pub jobs: usize,
+#[derive(Debug, clap::Subcommand)]
+pub enum VersionsCommand {
+    /// List the pins of the matrix's version sets that have newer releases.
+    #[command(
+        long_about = "List the pins of the matrix's version sets that have newer releases.\n\n\
+            Every package is looked up with pip's own client (`python3 -m pip index versions`, \
+            the interpreter from $HH_COMPAT_PYTHON3 or PATH), so PIP_INDEX_URL, \
+            PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS and pip.conf apply. Pre-releases count only \
+            for pins that are themselves pre-releases (0.66b2 is compared with 0.67b0, \
+            1.45.2 only with final releases).",
+        after_help = "Exit codes: 0 every pin is the newest release · 1 some pins have newer \
+            releases · 2 usage or matrix error · 3 the index could not be asked (the package \
+            is named).\n\n\
+            Examples:\n  hh-compat versions check\n  \
+            hh-compat versions check --version-set latest\n  \
+            hh-compat versions check --matrix my-matrix.yaml --timeout 30 --jobs 8\n  \
+            PIP_INDEX_URL=https://mirror.example/simple hh-compat versions check --provider openai"
+    )]
+    Check(VersionsCheckArgs),
+    /// Rewrite one version set's pins in the matrix file to the newest releases.
+    #[command(
+        long_about = "Rewrite one version set's pins in the matrix file to the newest releases.\n\n\
+            Only the version strings change: comments, blank lines, quoting and anchors stay \
+            byte for byte. A pin reached through a YAML alias is changed at its anchor (every \
+            set using the anchor moves with it; the output marks these). The file is written \
+            atomically and validated again; the changes are printed.",
+        after_help = "Exit codes: 0 bumped, or already the newest · 2 usage or matrix error \
+            (an unknown set) · 3 the index could not be asked; the file is then unchanged.\n\n\
+            Examples:\n  hh-compat versions bump --set latest\n  \
+            hh-compat versions bump --set latest --dry-run\n  \
+            hh-compat versions bump --set latest --matrix matrix/openai.yaml && \
+            hh-compat drivers setup --version-set latest"
+    )]
+    Bump(VersionsBumpArgs),
 }
 
-/// `hh-compat versions check` as typed on the command line.
-#[derive(Debug, Clone)]
-pub struct VersionsCheck {
-    pub provider: Option<Provider>,
-    pub matrix: Option<PathBuf>,
-    /// Only these version sets (empty = all).
+#[derive(Debug, Clone, clap::Args)]
+pub struct VersionsCheckArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    /// Only these version sets (repeatable; default: all of the matrix's).
+    #[arg(long = "version-set", value_name = "NAME")]
     pub version_sets: Vec<String>,
-    pub index: IndexOptions,
+    #[command(flatten)]
+    pub index: IndexArgs,
 }
 
-/// `hh-compat versions bump` as typed on the command line.
-#[derive(Debug, Clone)]
-pub struct VersionsBump {
-    pub provider: Option<Provider>,
-    pub matrix: Option<PathBuf>,
+#[derive(Debug, Clone, clap::Args)]
+pub struct VersionsBumpArgs {
+    #[command(flatten)]
+    pub source: MatrixArgs,
+    /// The version set whose pins to bump.
+    #[arg(long, value_name = "NAME")]
     pub set: String,
     /// Print what would change; write nothing.
+    #[arg(long)]
     pub dry_run: bool,
-    pub index: IndexOptions,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
+impl VersionsCommand {
+    pub async fn exec(self) -> Result<ExitStatus, CommandError> {
+        match self {
+            VersionsCommand::Check(args) => versions_check(&args).await,
+            VersionsCommand::Bump(args) => versions_bump(&args).await,
+        }
+    }
 }
 
 /// One pin of a version set.
@@ -73,7 +113,7 @@ fn is_newer(candidate: &str, pinned: &str) -> bool {
     }
 }
 
-fn client(index: &IndexOptions) -> Result<IndexClient, CommandError> {
+fn client(index: &IndexArgs) -> Result<IndexClient, CommandError> {
     let python = venv::find_python3().map_err(|e| IndexError::NoPython(e.to_string()))?;
     Ok(IndexClient {
         python,
@@ -85,7 +125,7 @@ fn client(index: &IndexOptions) -> Result<IndexClient, CommandError> {
 /// The newest release of every distinct query the pins make, asked a few at a time.
 pub(super) async fn newest_of(
     pins: impl IntoIterator<Item = Query>,
-    index: &IndexOptions,
+    index: &IndexArgs,
 ) -> Result<BTreeMap<Query, String>, CommandError> {
     let queries: Vec<Query> = pins
         .into_iter()
@@ -98,12 +138,8 @@ pub(super) async fn newest_of(
 
 /// `hh-compat versions check`: every pin with a newer release on the index, as a table.
 /// Exit 1 when there is any, 0 when none, 3 when the index could not be asked.
-pub async fn versions_check(command: &VersionsCheck) -> Result<ExitStatus, CommandError> {
-    let (matrix, label) = load(&Selection {
-        provider: command.provider,
-        matrix: command.matrix.clone(),
-        ..Selection::default()
-    })?;
+async fn versions_check(command: &VersionsCheckArgs) -> Result<ExitStatus, CommandError> {
+    let (matrix, label) = load(&command.source)?;
     check_version_sets(&matrix, &command.version_sets)?;
     let mut pins: Vec<Pin> = Vec::new();
     for set in matrix.version_sets() {
@@ -156,17 +192,17 @@ pub async fn versions_check(command: &VersionsCheck) -> Result<ExitStatus, Comma
 /// `hh-compat versions bump --set NAME`: rewrites the set's pins in the matrix file to
 /// the newest releases, changing nothing but the version strings; the file is written
 /// atomically and validated again. Exit 2 for a set the file does not define.
-pub async fn versions_bump(command: &VersionsBump) -> Result<ExitStatus, CommandError> {
-    let path = match &command.matrix {
+async fn versions_bump(command: &VersionsBumpArgs) -> Result<ExitStatus, CommandError> {
+    let source = &command.source;
+    let path = match &source.matrix {
         Some(p) => p.clone(),
-        None => matrix::default_matrix_path(command.provider.unwrap_or(Provider::AzureOpenAi)),
+        None => matrix::default_matrix_path(source.provider.unwrap_or(Provider::AzureOpenAi)),
     };
     let origin = display_path(&path);
     // The file must be valid before it is touched.
-    let (loaded, _) = load(&Selection {
-        provider: command.provider,
+    let (loaded, _) = load(&MatrixArgs {
+        provider: source.provider,
         matrix: Some(path.clone()),
-        ..Selection::default()
     })?;
     let text = matrix::read_limited(&path).map_err(|source| CommandError::Io {
         path: path.clone(),
@@ -315,7 +351,7 @@ pub(super) struct Newest<'a> {
     pub keep: &'a [String],
     /// Resolve nothing: the written pins run.
     pub offline: bool,
-    pub index: &'a IndexOptions,
+    pub index: &'a IndexArgs,
 }
 
 impl Newest<'_> {

@@ -307,14 +307,17 @@ pub async fn run(
     let stderr = clean(&output.stderr);
     if !status.success() {
         // The program is the app under test: its crash is evidence, not infrastructure.
-        run.error = Some(DriverError::Call(format!(
-            "the command exited with {}; stderr: {}",
-            status,
-            if stderr.is_empty() {
-                "(empty)"
-            } else {
-                &stderr
-            }
+        run.error = Some(DriverError::Call(super::AppError::new(
+            None,
+            format!(
+                "the command exited with {}; stderr: {}",
+                status,
+                if stderr.is_empty() {
+                    "(empty)"
+                } else {
+                    &stderr
+                }
+            ),
         )));
     } else if !stderr.is_empty() {
         run.notes.push(format!("stderr: {stderr}"));

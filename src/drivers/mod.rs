@@ -8,7 +8,7 @@ pub mod rust;
 pub mod venv;
 
 use crate::capture::{BackendRequest, CapturedSpan};
-use crate::vocab::Provider;
+use crate::vocab::{ErrorKind, Provider};
 use async_openai::error::OpenAIError;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -93,9 +93,13 @@ pub enum DriverError {
     /// a harness or infrastructure error, never blamed on the instrumentor.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// Setting up the app's tracing raised (an instrumentor that would not import or
+    /// instrument): evidence of an incompatibility, and nothing is traced.
+    #[error("{0}")]
+    Instrument(AppError),
     /// A call failed in a way the feature did not expect: evidence of an incompatibility.
     #[error("the app's call failed: {0}")]
-    Call(String),
+    Call(AppError),
     /// The service answered, but not as the feature expects (e.g. 200 where 404 was due).
     #[error("{0}")]
     Unexpected(String),
@@ -105,7 +109,52 @@ pub enum DriverError {
     PromptFiltered(String),
 }
 
+/// An error the app itself raised: its type (a Python exception's class, async-openai's
+/// error variant) when known, and the message as shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppError {
+    pub exception: Option<String>,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(exception: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            exception: exception.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 impl DriverError {
+    /// Where an app's own error came from; `None` for the harness's and the
+    /// infrastructure's errors, which no known issue can expect.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            DriverError::Instrument(_) => Some(ErrorKind::Instrument),
+            DriverError::Call(_) => Some(ErrorKind::Call),
+            DriverError::Unexpected(_) => Some(ErrorKind::Unexpected),
+            DriverError::Setup(_)
+            | DriverError::Unavailable(_)
+            | DriverError::Timeout(_)
+            | DriverError::PromptFiltered(_) => None,
+        }
+    }
+
+    /// The type of the app's error (a Python exception's class, async-openai's variant).
+    pub fn exception(&self) -> Option<&str> {
+        match self {
+            DriverError::Instrument(e) | DriverError::Call(e) => e.exception.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Classifies a failed call: transient statuses and transport failures are the
     /// infrastructure's fault; anything else counts against the app.
     pub fn call(error: OpenAIError) -> Self {
@@ -129,7 +178,7 @@ impl DriverError {
             OpenAIError::Reqwest(e) if e.is_connect() || e.is_timeout() => {
                 DriverError::Unavailable(describe(&error))
             }
-            _ => DriverError::Call(describe(&error)),
+            _ => DriverError::Call(AppError::new(Some(variant(&error)), describe(&error))),
         }
     }
 
@@ -157,6 +206,18 @@ impl DriverError {
             DriverError::PromptFiltered(m) => DriverError::PromptFiltered(m + &suffix),
             other => other,
         }
+    }
+}
+
+/// async-openai's name for the kind of error, as an app's error type.
+fn variant(error: &OpenAIError) -> &'static str {
+    match error {
+        OpenAIError::Reqwest(_) => "Reqwest",
+        OpenAIError::ApiError(_) => "ApiError",
+        OpenAIError::JSONDeserialize(..) => "JSONDeserialize",
+        OpenAIError::StreamError(_) => "StreamError",
+        OpenAIError::InvalidArgument(_) => "InvalidArgument",
+        _ => "OpenAIError",
     }
 }
 

@@ -16,7 +16,7 @@
 //! requests, which the judge checks against the setup's `backend:` expectations.
 
 use super::venv::{self, EnvSpec, VenvError};
-use super::{redact, Credential, DriverContext, DriverError, DriverRun};
+use super::{redact, AppError, Credential, DriverContext, DriverError, DriverRun};
 use crate::capture::otlp::new_key;
 use crate::capture::OtlpReceiver;
 use crate::matrix::Cell;
@@ -239,7 +239,7 @@ async fn collect(
         if let Some(setup) = &report.setup_error {
             // The package is installed but does not load or refuses to instrument:
             // a real incompatibility, so the cell fails (never passes).
-            run.error = Some(DriverError::Unexpected(format!(
+            let message = format!(
                 "the {style} instrumentor could not be set up ({}): {} ({}){}",
                 cell.setup,
                 setup.message,
@@ -249,6 +249,10 @@ async fn collect(
                 } else {
                     format!("\n{}", venv::tail(&setup.traceback, venv::MAX_OUTPUT_KEPT))
                 }
+            );
+            run.error = Some(DriverError::Instrument(AppError::new(
+                Some(&setup.error),
+                message,
             )));
             out.push(run);
             continue;
@@ -347,7 +351,7 @@ fn classify(f: &FeatureReport) -> DriverError {
             DriverError::Setup(format!("the service refused the credential: {message}"))
         }
         Some("unexpected") => DriverError::Unexpected(message),
-        _ => DriverError::Call(message),
+        _ => DriverError::Call(AppError::new(f.error.as_deref(), message)),
     }
 }
 

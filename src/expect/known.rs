@@ -3,7 +3,7 @@
 
 use super::eval::{Finding, Subject};
 use crate::pep440::{normalize_name, Specifiers, Version};
-use crate::vocab::{DriverKind, Feature, Setup, Style};
+use crate::vocab::{DriverKind, ErrorKind, Feature, Setup, Style};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -45,6 +45,26 @@ impl SubjectKind {
 
 /// An expectation known to fail. Empty filters mean "all"; every subject field that is
 /// set must match a finding for the issue to cover it.
+/// The app's own error a known issue expects: where it came from, and, to tell errors of
+/// one kind apart, its type and a text of its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorMatch {
+    pub kind: ErrorKind,
+    /// The error's type, exactly: a Python exception's class (`ModuleNotFoundError`),
+    /// async-openai's error variant (`JSONDeserialize`). `None`: any type.
+    pub exception: Option<String>,
+    /// Text the message contains. `None`: any message.
+    pub message: Option<String>,
+}
+
+impl ErrorMatch {
+    pub fn matches(&self, kind: ErrorKind, exception: Option<&str>, message: &str) -> bool {
+        self.kind == kind
+            && (self.exception.is_none() || self.exception.as_deref() == exception)
+            && (self.message.as_deref()).is_none_or(|m| message.contains(m))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KnownIssue {
     pub id: String,
@@ -59,10 +79,10 @@ pub struct KnownIssue {
     /// Only cells whose environment ran these packages in these ranges (python and
     /// command cells alike; empty = any cell). Judged from the versions the cell reports.
     pub when: Vec<PackageRange>,
-    /// Covers the driver's own error (e.g. an instrumentor that fails to import) when
-    /// its message contains this text, and then the assertion failures it causes.
-    /// Reproduces only when that error happens.
-    pub error: Option<String>,
+    /// Covers the app's own error of this kind (e.g. an instrumentor that fails to
+    /// import), and then the assertion failures it causes. Reproduces only when that
+    /// error happens.
+    pub error: Option<ErrorMatch>,
     /// Covers findings of this check (label) only.
     pub check: Option<String>,
     /// Covers findings about this attribute key only.
@@ -100,9 +120,12 @@ impl KnownIssue {
         ran(&self.when, versions)
     }
 
-    /// Whether this issue expects a driver error with this message.
-    pub fn covers_error(&self, message: &str) -> bool {
-        self.error.as_deref().is_some_and(|e| message.contains(e))
+    /// Whether this issue expects the app's error of `kind`, type `exception` and
+    /// `message`.
+    pub fn covers_error(&self, kind: ErrorKind, exception: Option<&str>, message: &str) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| e.matches(kind, exception, message))
     }
 
     pub fn covers(&self, finding: &Finding) -> bool {
@@ -151,19 +174,52 @@ impl Verdict {
     }
 }
 
+/// A cell's findings sorted against its known issues; [`Judgement::verdict`] is the one
+/// place the verdict is decided.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Judgement {
-    pub verdict: Verdict,
     /// Findings no known issue covers.
     pub failures: Vec<Finding>,
     pub expected_failures: Vec<(Finding, KnownIssue)>,
     /// Known issues (applying to the cell) that covered no finding.
     pub unreproduced: Vec<KnownIssue>,
+    /// The app's own error (a failed call, an instrumentor that would not load), if any,
+    /// and whether a known issue expected it.
+    pub driver_error: DriverErrorJudged,
+}
+
+/// The app's own error, as judged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverErrorJudged {
+    /// The app ran without one.
+    #[default]
+    None,
+    /// A known issue expects it.
+    Known(KnownIssue),
+    /// Nothing expects it: evidence of an incompatibility.
+    Unknown,
+}
+
+impl Judgement {
+    /// Precedence: fail (an unexpected failure or driver error) > xpass (a known issue
+    /// that no longer reproduces) > xfail (failed only as known issues say) > pass.
+    pub fn verdict(&self) -> Verdict {
+        let error_known = matches!(self.driver_error, DriverErrorJudged::Known(_));
+        if !self.failures.is_empty() || self.driver_error == DriverErrorJudged::Unknown {
+            Verdict::Fail
+        } else if !self.unreproduced.is_empty() {
+            Verdict::XPass
+        } else if error_known || !self.expected_failures.is_empty() {
+            Verdict::XFail
+        } else {
+            Verdict::Pass
+        }
+    }
 }
 
 /// Sorts findings into failures and expected failures. `known` must already be the
 /// issues that apply to the cell (see [`KnownIssue::applies_to`]).
-/// Precedence: fail > xpass > xfail > pass.
 pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
     let mut used = vec![false; known.len()];
     let mut failures = Vec::new();
@@ -189,20 +245,11 @@ pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
         .filter(|(_, u)| !**u)
         .map(|(k, _)| k.clone())
         .collect();
-    let verdict = if !failures.is_empty() {
-        Verdict::Fail
-    } else if !unreproduced.is_empty() {
-        Verdict::XPass
-    } else if !expected_failures.is_empty() {
-        Verdict::XFail
-    } else {
-        Verdict::Pass
-    };
     Judgement {
-        verdict,
         failures,
         expected_failures,
         unreproduced,
+        driver_error: DriverErrorJudged::None,
     }
 }
 

@@ -431,31 +431,31 @@ fn finding(check: &str, subject: Subject) -> Finding {
 
 #[test]
 fn judge_pass_fail_xfail_xpass() {
-    assert_eq!(judge(vec![], &[]).verdict, Verdict::Pass);
+    assert_eq!(judge(vec![], &[]).verdict(), Verdict::Pass);
     let server = finding("llm", Subject::Attribute("server.address".into()));
-    assert_eq!(judge(vec![server.clone()], &[]).verdict, Verdict::Fail);
+    assert_eq!(judge(vec![server.clone()], &[]).verdict(), Verdict::Fail);
 
     let mut k = issue("no-server-address");
     k.attribute = Some("server.address".into());
     let j = judge(vec![server.clone()], std::slice::from_ref(&k));
-    assert_eq!(j.verdict, Verdict::XFail);
+    assert_eq!(j.verdict(), Verdict::XFail);
     assert_eq!(j.expected_failures.len(), 1);
     assert!(j.failures.is_empty() && j.unreproduced.is_empty());
 
     let j = judge(vec![], std::slice::from_ref(&k));
-    assert_eq!(j.verdict, Verdict::XPass);
+    assert_eq!(j.verdict(), Verdict::XPass);
     assert_eq!(j.unreproduced[0].id, "no-server-address");
 
     // fail beats xpass
     let other = finding("llm", Subject::Status);
     let j = judge(vec![other.clone()], std::slice::from_ref(&k));
-    assert_eq!(j.verdict, Verdict::Fail);
+    assert_eq!(j.verdict(), Verdict::Fail);
     assert_eq!(j.unreproduced.len(), 1);
     // xpass beats xfail
     let mut k2 = issue("no-exception-event");
     k2.event = Some("exception".into());
     let j = judge(vec![server], &[k, k2]);
-    assert_eq!(j.verdict, Verdict::XPass);
+    assert_eq!(j.verdict(), Verdict::XPass);
 }
 
 #[test]
@@ -488,7 +488,7 @@ fn two_issues_covering_the_same_finding_both_count_as_reproduced() {
     a.attribute = Some("server.address".into());
     let b = issue("b");
     let j = judge(vec![f], &[a, b]);
-    assert_eq!(j.verdict, Verdict::XFail, "{j:#?}");
+    assert_eq!(j.verdict(), Verdict::XFail, "{j:#?}");
 }
 
 #[test]

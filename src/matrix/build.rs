@@ -263,7 +263,11 @@ pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
             setups: k.setups.into_iter().map(|s| s.0).collect(),
             version_sets: issue_sets,
             when,
-            error: k.error.filter(|e| !e.trim().is_empty()),
+            error: k.error.map(|e| crate::expect::ErrorMatch {
+                kind: e.kind.0,
+                exception: e.exception,
+                message: e.message,
+            }),
             check: k.check.map(|c| c.value),
             attribute: k.attribute,
             event: k.event,

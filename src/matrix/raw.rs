@@ -921,9 +921,9 @@ pub struct RawKnownIssue {
     /// Limits the issue to cells that ran these packages in these version ranges.
     #[serde(default)]
     pub when: RawWhen,
-    /// Text of a driver error (e.g. Python's import error) this issue expects.
+    /// The app's own error this issue expects (e.g. an instrumentor that fails to import).
     #[serde(default)]
-    pub error: Option<String>,
+    pub error: Option<RawErrorMatch>,
     #[serde(default)]
     pub check: Option<Spanned<String>>,
     #[serde(default)]
@@ -932,4 +932,52 @@ pub struct RawKnownIssue {
     pub event: Option<String>,
     #[serde(default)]
     pub subject: Option<SubjectKind>,
+}
+
+/// `error: {kind: KIND, exception: TYPE, message: TEXT}` in a known issue. A bare text is
+/// refused with the form to write instead: the kind of error is what tells an
+/// instrumentor that would not load from a call that failed with similar words.
+#[derive(Debug)]
+pub struct RawErrorMatch {
+    pub kind: Named<crate::vocab::ErrorKind>,
+    pub exception: Option<String>,
+    pub message: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for RawErrorMatch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Fields {
+            kind: Named<crate::vocab::ErrorKind>,
+            #[serde(default)]
+            exception: Option<String>,
+            #[serde(default)]
+            message: Option<String>,
+        }
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = RawErrorMatch;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mapping {kind: instrument|call|unexpected, exception: TYPE, message: TEXT}")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Err(E::custom(format!(
+                    "`error:` names the kind of the app's error, e.g. \
+                     error: {{kind: call, message: {text:?}}} (kinds: {}; `exception:` adds \
+                     the error's type, e.g. ModuleNotFoundError)",
+                    crate::vocab::ErrorKind::names().join(", ")
+                )))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let f = Fields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawErrorMatch {
+                    kind: f.kind,
+                    exception: f.exception.filter(|e| !e.trim().is_empty()),
+                    message: f.message.filter(|m| !m.trim().is_empty()),
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }

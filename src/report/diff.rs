@@ -231,7 +231,7 @@ mod tests {
     use super::*;
     use crate::report::result::sample_cell;
     use crate::report::{Finding, RunResults};
-    use crate::vocab::Target;
+    use crate::vocab::TargetKind;
 
     fn cell(id: &str, status: CellStatus, finding: Option<&str>, openai: &str) -> CellResult {
         CellResult {
@@ -247,7 +247,7 @@ mod tests {
     fn a_new_failure_is_a_regression_and_a_fix_is_not() {
         let before = RunResults::new(
             "m.yaml",
-            Target::Replica,
+            TargetKind::Replica,
             vec![
                 cell("a", CellStatus::Pass, None, "1.0"),
                 cell("b", CellStatus::Fail, Some("no server.address"), "1.0"),
@@ -256,7 +256,7 @@ mod tests {
         );
         let after = RunResults::new(
             "m.yaml",
-            Target::Replica,
+            TargetKind::Replica,
             vec![
                 cell(
                     "a",

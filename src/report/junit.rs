@@ -113,7 +113,7 @@ mod tests {
     use super::*;
     use crate::report::result::sample_cell;
     use crate::report::Finding;
-    use crate::vocab::{DriverKind, Target};
+    use crate::vocab::{DriverKind, TargetKind};
 
     #[test]
     fn names_are_unique_per_version_set_and_xfail_is_a_typed_skip() {
@@ -130,7 +130,7 @@ mod tests {
         setup.setup = Setup::Honeyhive;
         let results = RunResults::new(
             "m.yaml",
-            Target::Replica,
+            TargetKind::Replica,
             vec![python("latest", CellStatus::Pass), setup, xfail],
         );
         let xml = render(&results).expect("xml");

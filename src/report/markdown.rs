@@ -580,7 +580,7 @@ mod tests {
     }
     use crate::report::result::sample_cell;
     use crate::report::Finding;
-    use crate::vocab::Target;
+    use crate::vocab::TargetKind;
 
     fn known(subject: &str) -> Finding {
         let mut f = Finding::new(FindingKind::KnownIssue, format!("{subject} absent"));
@@ -604,7 +604,7 @@ mod tests {
             c.findings = vec![known("server.address"), known("server.port")];
             cells.push(c);
         }
-        let md = render(&RunResults::new("m.yaml", Target::Replica, cells));
+        let md = render(&RunResults::new("m.yaml", TargetKind::Replica, cells));
         assert_eq!(
             md.matches("[^no-host]: the package never sets it [↗][1]")
                 .count(),
@@ -667,7 +667,7 @@ mod tests {
         package.findings = vec![known("server.address")];
         let md = render(&RunResults::new(
             "m.yaml",
-            Target::Replica,
+            TargetKind::Replica,
             vec![reference, package],
         ));
         assert!(

@@ -37,7 +37,7 @@ pub fn merge(parts: Vec<(String, RunResults)>) -> Result<RunResults, MergeError>
     let Some((first_name, first)) = parts.next() else {
         return Ok(RunResults::new(
             "",
-            crate::vocab::Target::Replica,
+            crate::vocab::TargetKind::Replica,
             Vec::new(),
         ));
     };
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
     use crate::report::result::sample_cell;
     use crate::report::{CellResult, CellStatus};
-    use crate::vocab::Target;
+    use crate::vocab::TargetKind;
 
     fn cell(id: &str, status: CellStatus, ordinal: usize) -> CellResult {
         CellResult {
@@ -151,7 +151,7 @@ mod tests {
     }
 
     fn part(matrix: &str, cells: Vec<CellResult>) -> RunResults {
-        RunResults::new(matrix, Target::Replica, cells)
+        RunResults::new(matrix, TargetKind::Replica, cells)
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use table::{summary_line, Colour, TableOptions};
 use serde::{Deserialize, Serialize};
 
 /// An output format for `run` and `report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Table,

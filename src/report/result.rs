@@ -357,7 +357,7 @@ pub struct RunResults {
     pub schema: String,
     /// The matrix file the run used, as given.
     pub matrix: String,
-    pub target: crate::vocab::Target,
+    pub target: crate::vocab::TargetKind,
     pub cells: Vec<CellResult>,
     pub summary: Summary,
     /// `K/N` when this is one shard of a run (`--shard`); merging checks all N are there.
@@ -372,7 +372,7 @@ pub struct RunResults {
 impl RunResults {
     pub fn new(
         matrix: impl Into<String>,
-        target: crate::vocab::Target,
+        target: crate::vocab::TargetKind,
         cells: Vec<CellResult>,
     ) -> Self {
         let summary = Summary::of(&cells);

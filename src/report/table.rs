@@ -154,7 +154,7 @@ mod tests {
     fn cells_that_need_attention_are_shown_in_full_after_the_table() {
         use crate::report::result::sample_cell;
         use crate::report::{CellStatus, Finding, FindingKind, RunResults};
-        use crate::vocab::Target;
+        use crate::vocab::TargetKind;
         let long = format!(
             "attribute `server.address` absent {}\nsecond line",
             "x".repeat(200)
@@ -163,7 +163,7 @@ mod tests {
         failed.findings = vec![Finding::new(FindingKind::Failure, long.clone())];
         let mut xfail = sample_cell("a/xfail", CellStatus::Xfail);
         xfail.findings = vec![Finding::new(FindingKind::KnownIssue, "known")];
-        let results = RunResults::new("m.yaml", Target::Replica, vec![failed, xfail]);
+        let results = RunResults::new("m.yaml", TargetKind::Replica, vec![failed, xfail]);
         let draw = |show: &[String]| {
             let options = super::TableOptions {
                 colour: Colour::Never,

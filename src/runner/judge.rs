@@ -2,7 +2,7 @@
 //! issues become one cell's status and findings.
 
 use crate::drivers::DriverRun;
-use crate::expect::{self, KnownIssue, SubjectKind, Verdict};
+use crate::expect::{self, DriverErrorJudged, KnownIssue, SubjectKind, Verdict};
 use crate::matrix::Cell;
 use crate::report::{CellResult, CellStatus, Finding, FindingKind, ReportSpan, RequestRecord};
 use std::time::{Duration, Instant};
@@ -55,15 +55,11 @@ pub(super) fn judge(
         .collect();
     // An issue that names a driver error reproduces only when that error happens, and
     // then also covers the assertion failures it causes (e.g. no spans).
-    let error_text = run.error.as_ref().map(ToString::to_string);
-    let error_issue = run
-        .error
-        .as_ref()
-        .filter(|e| !e.is_infrastructure())
-        .and_then(|_| {
-            let text = error_text.as_deref().unwrap_or_default();
-            known.iter().copied().find(|k| k.covers_error(text))
-        });
+    let error_issue = run.error.as_ref().and_then(|e| {
+        let kind = e.kind()?;
+        let message = e.to_string();
+        (known.iter().copied()).find(|k| k.covers_error(kind, e.exception(), &message))
+    });
     let issues: Vec<KnownIssue> = (known.iter().copied())
         .filter(|k| error_issue.is_some() || k.error.is_none())
         .cloned()
@@ -98,15 +94,11 @@ pub(super) fn judge(
         None => (judgement.unreproduced)
             .extend(known.iter().copied().filter(|k| k.error.is_some()).cloned()),
     }
-    if !judgement.failures.is_empty() {
-        judgement.verdict = Verdict::Fail;
-    } else if !judgement.unreproduced.is_empty() {
-        judgement.verdict = Verdict::XPass;
-    } else if error_issue.is_some() || !judgement.expected_failures.is_empty() {
-        judgement.verdict = Verdict::XFail;
-    } else {
-        judgement.verdict = Verdict::Pass;
-    }
+    judgement.driver_error = match (&run.error, error_issue) {
+        (None, _) => DriverErrorJudged::None,
+        (Some(_), Some(issue)) => DriverErrorJudged::Known(issue.clone()),
+        (Some(_), None) => DriverErrorJudged::Unknown,
+    };
     let mut findings: Vec<Finding> = Vec::new();
     for f in &judgement.failures {
         findings.push(from_expect(FindingKind::Failure, f));
@@ -121,20 +113,18 @@ pub(super) fn judge(
         );
         findings.push(about(finding, issue));
     }
-    let mut status = match judgement.verdict {
+    let status = match judgement.verdict() {
         Verdict::Pass => CellStatus::Pass,
         Verdict::Fail => CellStatus::Fail,
         Verdict::XFail => CellStatus::Xfail,
         Verdict::XPass => CellStatus::Xpass,
     };
     if let Some(error) = &run.error {
-        if let Some(issue) = error_issue {
-            let finding = Finding::new(FindingKind::KnownIssue, error.to_string());
-            findings.insert(0, about(finding, issue));
-        } else {
-            findings.insert(0, Finding::new(FindingKind::Failure, error.to_string()));
-            status = CellStatus::Fail;
-        }
+        let finding = match error_issue {
+            Some(issue) => about(Finding::new(FindingKind::KnownIssue, error.to_string()), issue),
+            None => Finding::new(FindingKind::Failure, error.to_string()),
+        };
+        findings.insert(0, finding);
     }
     findings.extend(
         run.notes
@@ -331,7 +321,7 @@ features: {{chat: {{deployment: gpt-4o}}}}
     fn a_failed_call_is_evidence_against_the_app() {
         let r = judged(DriverRun::failed(
             Vec::new(),
-            DriverError::Call("HTTP 400".into()),
+            DriverError::Call(crate::drivers::AppError::new(None, "HTTP 400")),
         ));
         assert_eq!(r.status, CellStatus::Fail);
         assert_eq!(r.findings[0].message, "the app's call failed: HTTP 400");

@@ -2,25 +2,26 @@
 //! each cell's spans, and return the results in the matrix's order.
 
 mod judge;
+mod target;
+
+pub use target::Target;
 
 use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
-use crate::cassette::{ReplayMiss, ReplayStore};
+use crate::cassette::ReplayMiss;
 use crate::drivers::command::CommandOptions;
 use crate::drivers::python::{CellOutcome, PythonOptions};
-use crate::drivers::retry::RetryPolicy;
-use crate::drivers::{self, Credential, DriverContext, DriverError, DriverRun};
-use crate::live::LiveSettings;
+use crate::drivers::{self, DriverContext, DriverError, DriverRun};
 use crate::matrix::{Cell, Matrix};
-use crate::replica::{self, ReplicaConfig, ReplicaHandle};
+use crate::replica::{self, ReplicaHandle};
 use crate::report::{CellResult, RequestRecord, RunResults};
-use crate::vocab::{DriverKind, Style, Target};
+use crate::vocab::{DriverKind, Style};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// How a run is carried out.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunOptions {
     /// Cells run at once.
     pub jobs: usize,
@@ -28,37 +29,12 @@ pub struct RunOptions {
     pub cell_timeout: Duration,
     /// The longest one HTTP request may take.
     pub request_timeout: Duration,
-    pub target: RunTarget,
+    /// Where the calls go.
+    pub target: Target,
     /// How python cells are run (environments, timeouts).
     pub python: PythonOptions,
     /// The program command cells run; required when there are any.
     pub command: Option<CommandOptions>,
-}
-
-/// Where the cells' calls go.
-#[derive(Debug, Clone)]
-pub enum RunTarget {
-    /// The embedded replica, reached through its proxy with the Azure host kept.
-    Replica,
-    /// A live resource, reached directly (through the environment's proxies, if any).
-    /// The cells must already be aimed at it ([`crate::matrix::Matrix::retargeted`]).
-    Live(LiveSettings),
-    /// A live resource reached through a recording proxy (`hh-compat record`): the
-    /// apps keep the resource's host name over plain HTTP, the proxy speaks to the
-    /// real endpoint.
-    Recording { live: LiveSettings, proxy: String },
-    /// The replica answering from recorded exchanges only.
-    Replay(ReplayStore),
-}
-
-impl RunTarget {
-    pub fn kind(&self) -> Target {
-        match self {
-            RunTarget::Replica => Target::Replica,
-            RunTarget::Live(_) | RunTarget::Recording { .. } => Target::Live,
-            RunTarget::Replay(_) => Target::Replay,
-        }
-    }
 }
 
 impl Default for RunOptions {
@@ -69,7 +45,7 @@ impl Default for RunOptions {
                 .unwrap_or(2),
             cell_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
-            target: RunTarget::Replica,
+            target: Target::Replica,
             python: PythonOptions::default(),
             command: None,
         }
@@ -97,30 +73,8 @@ pub async fn run(
     if options.command.is_none() && cells.iter().any(|c| c.driver == DriverKind::Command) {
         return Err(RunError::NoCommand);
     }
-    let (replica, ctx) = match &options.target {
-        RunTarget::Replica => {
-            let replica = replica::start(ReplicaConfig {
-                deployments: matrix.deployments().to_vec(),
-                journal_capacity: 100_000,
-                shapes: matrix.target().shapes,
-                ..ReplicaConfig::with_builtin_deployments(matrix.api_key())
-            })
-            .await?;
-            let ctx = offline_context(matrix, &replica, options, RetryPolicy::NONE);
-            (Some(Arc::new(replica)), ctx)
-        }
-        RunTarget::Live(live) => (None, live_context(matrix, live, None, options)),
-        RunTarget::Recording { live, proxy } => (
-            None,
-            live_context(matrix, live, Some(proxy.clone()), options),
-        ),
-        RunTarget::Replay(store) => {
-            let replica = replica::start_replay(store.clone()).await?;
-            // The recording holds whatever retries the live run made.
-            let ctx = offline_context(matrix, &replica, options, RetryPolicy::LIVE);
-            (Some(Arc::new(replica)), ctx)
-        }
-    };
+    let (replica, ctx) = options.target.reach(matrix, options).await?;
+    let replica = replica.map(Arc::new);
     let ctx = Arc::new(ctx);
 
     let on_done = Arc::new(on_done);
@@ -278,51 +232,6 @@ async fn command_cell(
         })
         .unwrap_or_default();
     finish_with(replica, cell, with_misses(run, &misses), started, unscoped)
-}
-
-/// How apps reach the embedded replica: through it as their proxy, the matrix's host kept.
-fn offline_context(
-    matrix: &Matrix,
-    replica: &ReplicaHandle,
-    options: &RunOptions,
-    retries: RetryPolicy,
-) -> DriverContext {
-    DriverContext {
-        proxy: Some(replica.base_url()),
-        endpoint_origin: format!("http://{}", matrix.target().host),
-        endpoint_form: matrix.target().endpoint.clone(),
-        api_version_env: matrix.target().api_version_env,
-        credential: Credential::ApiKey(matrix.api_key().to_string()),
-        api_version: matrix.target().api_version.clone().unwrap_or_default(),
-        request_timeout: options.request_timeout,
-        retries,
-        http: Default::default(),
-    }
-}
-
-/// How apps reach a live resource: directly, or through `proxy` with the endpoint's
-/// host kept over plain HTTP (the recording proxy speaks to the real endpoint).
-fn live_context(
-    matrix: &Matrix,
-    live: &LiveSettings,
-    proxy: Option<String>,
-    options: &RunOptions,
-) -> DriverContext {
-    let endpoint_origin = match &proxy {
-        None => live.endpoint_origin.clone(),
-        Some(_) => format!("http://{}", live.host),
-    };
-    DriverContext {
-        proxy,
-        endpoint_origin,
-        endpoint_form: matrix.target().endpoint.clone(),
-        api_version_env: matrix.target().api_version_env,
-        credential: live.credential.clone(),
-        api_version: live.api_version.clone().unwrap_or_default(),
-        request_timeout: options.request_timeout,
-        retries: RetryPolicy::LIVE,
-        http: Default::default(),
-    }
 }
 
 async fn run_cell(

@@ -128,7 +128,7 @@ fn verdict(
             .join("\n"),
         j.unreproduced.iter().map(|k| &k.id).collect::<Vec<_>>()
     );
-    (j.verdict, detail)
+    (j.verdict(), detail)
 }
 
 /// Every style's real spans for `case` fail exactly as the matrix's known issues say.

@@ -7,7 +7,7 @@
 //! `error` and the assertions below reject that.
 
 use hh_compat::capture::AttrValue;
-use hh_compat::commands::{select, Selection};
+use hh_compat::commands::{select, MatrixArgs, SelectArgs};
 use hh_compat::drivers::python::PythonOptions;
 use hh_compat::report::{CellResult, CellStatus, FindingKind, RunResults};
 use hh_compat::runner::{run, RunOptions};
@@ -23,14 +23,16 @@ async fn run_python(features: Vec<Feature>, python: PythonOptions) -> RunResults
 }
 
 async fn run_matrix(path: PathBuf, features: Vec<Feature>, python: PythonOptions) -> RunResults {
-    let selection = Selection {
-        provider: Some(Provider::AzureOpenAi),
-        matrix: Some(path),
+    let selection = SelectArgs {
+        source: MatrixArgs {
+            provider: Some(Provider::AzureOpenAi),
+            matrix: Some(path)
+        },
         features,
         drivers: vec![DriverKind::Python],
         setups: vec![Setup::Instrumentor],
         version_sets: vec!["latest".to_string()],
-        ..Selection::default()
+        ..SelectArgs::default()
     };
     let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
     assert!(!cells.is_empty(), "the shipped matrix has python cells");
@@ -251,14 +253,16 @@ async fn an_instrumentor_that_does_not_import_fails_with_pythons_message() {
 /// Python's message kept, not `pass` and not a plain `fail`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
-    let selection = Selection {
-        provider: Some(Provider::AzureOpenAi),
-        matrix: Some(matrix_path()),
+    let selection = SelectArgs {
+        source: MatrixArgs {
+            provider: Some(Provider::AzureOpenAi),
+            matrix: Some(matrix_path())
+        },
         styles: vec![Style::OpenInference],
         features: vec![Feature::Chat],
         drivers: vec![DriverKind::Python],
         version_sets: vec!["openai-v1".to_string()],
-        ..Selection::default()
+        ..SelectArgs::default()
     };
     let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
     let results = run(&matrix, &label, cells, &RunOptions::default(), |_| {})
@@ -288,15 +292,17 @@ async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
 /// verdict says the backend never got one. No per-cell API key appears in the results.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honeyhive_setups_are_judged_on_what_the_backend_received() {
-    let selection = Selection {
-        provider: Some(Provider::AzureOpenAi),
-        matrix: Some(matrix_path()),
+    let selection = SelectArgs {
+        source: MatrixArgs {
+            provider: Some(Provider::AzureOpenAi),
+            matrix: Some(matrix_path())
+        },
         styles: vec![Style::Traceloop],
         features: vec![Feature::Chat, Feature::Enrichment],
         drivers: vec![DriverKind::Python],
         setups: vec![Setup::Honeyhive, Setup::HoneyhiveInstrumentors],
         version_sets: vec!["latest".to_string()],
-        ..Selection::default()
+        ..SelectArgs::default()
     };
     let (matrix, cells, label) = select(&selection).expect("the shipped matrix loads");
     assert_eq!(cells.len(), 4, "chat and enrichment in two setups");
@@ -396,15 +402,17 @@ async fn a_setup_whose_spans_never_reach_the_backend_fails() {
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("azure-openai.yaml");
     std::fs::write(&path, format!("{}{}", &shipped[..start], &shipped[end..])).expect("write");
-    let selection = Selection {
-        provider: Some(Provider::AzureOpenAi),
-        matrix: Some(path),
+    let selection = SelectArgs {
+        source: MatrixArgs {
+            provider: Some(Provider::AzureOpenAi),
+            matrix: Some(path)
+        },
         styles: vec![Style::Traceloop],
         features: vec![Feature::Chat],
         drivers: vec![DriverKind::Python],
         setups: vec![Setup::HoneyhiveInstrumentors],
         version_sets: vec!["latest".to_string()],
-        ..Selection::default()
+        ..SelectArgs::default()
     };
     let (matrix, cells, label) = select(&selection).expect("the edited matrix loads");
     assert_eq!(cells.len(), 1);
