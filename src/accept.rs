@@ -172,7 +172,7 @@ where
 }
 
 /// A request body that fails with [`BodyTimedOut`] once its deadline has passed.
-pub struct TimedBody {
+pub(crate) struct TimedBody {
     inner: Incoming,
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
@@ -195,7 +195,7 @@ impl TimedBody {
 /// The request body did not arrive in time.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
-pub struct BodyTimedOut;
+pub(crate) struct BodyTimedOut;
 
 impl Body for TimedBody {
     type Data = Bytes;

@@ -20,7 +20,7 @@ const MAX_LINKS: usize = 16;
 
 /// Writes `contents` to `path` atomically, creating the parent directories. On any error
 /// the temporary file is removed and `path` is untouched.
-pub fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut path = path.to_path_buf();
     for _ in 0..MAX_LINKS {
         let meta = match std::fs::symlink_metadata(&path) {

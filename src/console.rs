@@ -4,7 +4,7 @@
 use std::io::Write;
 
 /// Writes `text` to stdout; a broken pipe or any other write error is ignored.
-pub fn out(text: &str) {
+pub(crate) fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout
         .write_all(text.as_bytes())
@@ -12,7 +12,7 @@ pub fn out(text: &str) {
 }
 
 /// Writes `text` and a newline to stderr; write errors are ignored.
-pub fn err(text: &str) {
+pub(crate) fn err(text: &str) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{text}");
 }

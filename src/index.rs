@@ -14,7 +14,7 @@ const MAX_OUTPUT: usize = 256 * 1024;
 
 /// One package to look up: its name, and whether pre-releases count.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Query {
+pub(crate) struct Query {
     pub package: String,
     pub pre: bool,
 }
@@ -41,7 +41,7 @@ pub enum IndexError {
 
 /// How the index is asked.
 #[derive(Debug, Clone)]
-pub struct IndexClient {
+pub(crate) struct IndexClient {
     /// The interpreter whose pip asks.
     pub python: PathBuf,
     /// Per query.
@@ -53,7 +53,10 @@ pub struct IndexClient {
 impl IndexClient {
     /// The newest release of each query (pre-releases only where the query allows them),
     /// in the order asked; the first failure (in that order) when any query fails.
-    pub async fn newest(&self, queries: &[Query]) -> Result<Vec<(Query, String)>, IndexError> {
+    pub(crate) async fn newest(
+        &self,
+        queries: &[Query],
+    ) -> Result<Vec<(Query, String)>, IndexError> {
         let results: Vec<Result<(Query, String), IndexError>> = stream::iter(queries.to_vec())
             .map(|q| async move {
                 let listed = released(&self.python, &q, self.timeout).await?;
@@ -73,7 +76,7 @@ impl IndexClient {
 }
 
 /// Every version pip lists for the query's package.
-pub async fn released(
+pub(crate) async fn released(
     python: &Path,
     query: &Query,
     timeout: Duration,
@@ -130,7 +133,7 @@ pub async fn released(
 }
 
 /// The versions of `pip index versions` output: its `Available versions: a, b, c` line.
-pub fn parse_listing(stdout: &str) -> Option<Vec<String>> {
+pub(crate) fn parse_listing(stdout: &str) -> Option<Vec<String>> {
     let line = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("Available versions:"))?;

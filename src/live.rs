@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The endpoint of the Azure OpenAI resource, e.g. `https://contoso.openai.azure.com/`.
-pub const ENDPOINT: &str = "AZURE_OPENAI_ENDPOINT";
+pub(crate) const ENDPOINT: &str = "AZURE_OPENAI_ENDPOINT";
 /// An API key of the resource.
-pub const API_KEY: &str = "AZURE_OPENAI_API_KEY";
+pub(crate) const API_KEY: &str = "AZURE_OPENAI_API_KEY";
 /// A Microsoft Entra ID access token for the resource (instead of a key).
-pub const AD_TOKEN: &str = "AZURE_OPENAI_AD_TOKEN";
+pub(crate) const AD_TOKEN: &str = "AZURE_OPENAI_AD_TOKEN";
 /// A shell command that prints an Entra ID token (managed identity, `az` CLI…).
-pub const AD_TOKEN_COMMAND: &str = "AZURE_OPENAI_AD_TOKEN_COMMAND";
+pub(crate) const AD_TOKEN_COMMAND: &str = "AZURE_OPENAI_AD_TOKEN_COMMAND";
 /// The dated api-version for deployment URLs; defaults to the matrix's.
-pub const API_VERSION: &str = "AZURE_OPENAI_API_VERSION";
+pub(crate) const API_VERSION: &str = "AZURE_OPENAI_API_VERSION";
 
 /// The longest a token command may take.
 const TOKEN_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);

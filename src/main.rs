@@ -29,13 +29,13 @@ fn main() -> ExitCode {
         }
         tokio::select! {
             outcome = cli.exec() => Ok(outcome),
-            code = hh_compat::process::interrupted() => Err(code),
+            code = hh_compat::interrupted() => Err(code),
         }
     });
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(code) => {
-            let stopped = hh_compat::process::clean_up();
+            let stopped = hh_compat::clean_up();
             let _ = writeln!(
                 std::io::stderr(),
                 "interrupted: stopped {stopped} child process group(s); no results were written"
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
 /// Prints the error (through the one redaction pass: a message may quote a file or a
 /// program's output) and returns its exit code.
 fn fail(status: ExitStatus, message: &str) -> ExitCode {
-    let message = hh_compat::redact::Redactor::from_env().text(message);
+    let message = hh_compat::Redactor::from_env().text(message);
     let _ = writeln!(std::io::stderr(), "error: {message}");
     ExitCode::from(status.code() as u8)
 }

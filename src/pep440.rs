@@ -259,7 +259,7 @@ impl serde::Serialize for Specifiers {
 
 /// A package name as the index compares names (PEP 503: lower case, each run of `-`,
 /// `_` and `.` one `-`).
-pub fn normalize_name(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.trim().chars() {
         if matches!(c, '-' | '_' | '.') {
@@ -274,7 +274,7 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// A requirement's package name (`Pkg_Name[extra]>=1` → `pkg-name`), normalized.
-pub fn requirement_name(requirement: &str) -> String {
+pub(crate) fn requirement_name(requirement: &str) -> String {
     let name = requirement
         .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .next()
@@ -331,7 +331,10 @@ fn parse_clause(clause: &str) -> Result<(Op, Version), String> {
 }
 
 /// The newest of `versions` that parse, leaving pre-releases out unless `pre`.
-pub fn newest<'a>(versions: impl IntoIterator<Item = &'a str>, pre: bool) -> Option<&'a str> {
+pub(crate) fn newest<'a>(
+    versions: impl IntoIterator<Item = &'a str>,
+    pre: bool,
+) -> Option<&'a str> {
     versions
         .into_iter()
         .filter_map(|text| Version::parse(text).map(|v| (v, text)))

@@ -34,7 +34,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// How long a child may run and how much of its output is kept.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub timeout: Duration,
     /// Bytes of stdout kept (half from the start, half from the end).
     pub stdout: usize,
@@ -44,7 +44,7 @@ pub struct Limits {
 
 /// One output stream, bounded: its first and last bytes and how many there were.
 #[derive(Debug, Clone, Default)]
-pub struct Captured {
+pub(crate) struct Captured {
     head: Vec<u8>,
     tail: std::collections::VecDeque<u8>,
     total: u64,
@@ -71,18 +71,13 @@ impl Captured {
         self.tail.drain(..excess);
     }
 
-    /// Every byte the stream carried, counted (kept or not).
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
     /// True when nothing was dropped.
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.total == (self.head.len() + self.tail.len()) as u64
     }
 
     /// The kept bytes as text; a dropped middle is marked with how much was dropped.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let (a, b) = self.tail.as_slices();
         let tail = [a, b].concat();
         if self.is_complete() {
@@ -99,17 +94,11 @@ impl Captured {
 
 /// How a child ended.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// `None` when it was killed for running past the timeout.
     pub status: Option<ExitStatus>,
     pub stdout: Captured,
     pub stderr: Captured,
-}
-
-impl Finished {
-    pub fn timed_out(&self) -> bool {
-        self.status.is_none()
-    }
 }
 
 /// Kills the group when dropped (the run ended, timed out, or its task was cancelled).
@@ -134,7 +123,7 @@ pub(crate) fn kill_group(pgid: i32) {
 
 /// Runs `cmd` in its own process group with `stdin` written to it, within `limits`.
 /// Stdio is set here; the caller sets program, arguments and environment.
-pub async fn run(
+pub(crate) async fn run(
     mut cmd: tokio::process::Command,
     stdin: Option<Vec<u8>>,
     limits: Limits,
@@ -220,7 +209,7 @@ async fn capture(pipe: Option<impl AsyncRead + Unpin>, keep: usize, into: Shared
 }
 
 /// True when a process with this pid exists.
-pub fn is_alive(pid: i32) -> bool {
+pub(crate) fn is_alive(pid: i32) -> bool {
     // SAFETY: signal 0 only checks that the process exists and may be signalled.
     pid > 0
         && (unsafe { libc::kill(pid, 0) } == 0
@@ -228,12 +217,12 @@ pub fn is_alive(pid: i32) -> bool {
 }
 
 /// Removes `dir` if the tool is interrupted before [`forget_temp_dir`] is called.
-pub fn remove_on_interrupt(dir: &Path) {
+pub(crate) fn remove_on_interrupt(dir: &Path) {
     lock(&TEMP_DIRS).insert(dir.to_path_buf());
 }
 
 /// `dir` was moved into place or removed: an interrupt no longer concerns it.
-pub fn forget_temp_dir(dir: &Path) {
+pub(crate) fn forget_temp_dir(dir: &Path) {
     lock(&TEMP_DIRS).remove(dir);
 }
 
@@ -306,7 +295,7 @@ mod tests {
         for chunk in [&b"abc"[..], b"defghij", b"klmnop"] {
             c.push(chunk);
         }
-        assert_eq!(c.total(), 16);
+        assert_eq!(c.total, 16);
         assert!(!c.is_complete());
         assert_eq!(c.text(), "abcd\n… [8 bytes not kept] …\nmnop");
         let mut small = Captured::new(8);
@@ -324,7 +313,7 @@ mod tests {
         .await
         .expect("runs");
         assert!(out.status.expect("exited").success());
-        assert_eq!(out.stdout.total(), 1_000_005);
+        assert_eq!(out.stdout.total, 1_000_005);
         assert!(out.stdout.text().starts_with("helloxxx"));
         assert_eq!(out.stderr.text(), "oops\n");
     }
@@ -352,7 +341,7 @@ mod tests {
         // The grandchild would write the marker after 2 s if it survived the kill.
         let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
         let out = run(sh(&script), None, limits(1)).await.expect("runs");
-        assert!(out.timed_out());
+        assert!(out.status.is_none());
         tokio::time::sleep(Duration::from_secs(3)).await;
         assert!(!marker.exists(), "a grandchild outlived the timeout");
         let _ = std::fs::remove_dir_all(&dir);

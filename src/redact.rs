@@ -10,14 +10,14 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 /// What replaces a secret.
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 /// What replaces the resource name with `anonymize_host` (so `contoso.openai.azure.com`
 /// becomes `anonymized-resource.openai.azure.com`).
-pub const RESOURCE_PLACEHOLDER: &str = "anonymized-resource";
+pub(crate) const RESOURCE_PLACEHOLDER: &str = "anonymized-resource";
 
 /// Secrets shorter than this are not scrubbed as free text: replacing every `k` or `abc`
 /// in a body would corrupt it without protecting anything.
-pub const MIN_SECRET_CHARS: usize = 8;
+pub(crate) const MIN_SECRET_CHARS: usize = 8;
 
 /// `Bearer <token>` as an `Authorization` value has it; the length floor keeps prose such
 /// as "Bearer of" intact.
@@ -46,7 +46,7 @@ static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
 /// `KEY`, `TOKEN`, `SECRET`, `PASSWORD` or `CREDENTIALS` (`AZURE_OPENAI_API_KEY`,
 /// `AZURE_OPENAI_AD_TOKEN`, `HH_API_KEY`, `CLIENT_SECRET`), not merely contains one
 /// (`HF_TOKEN_PATH`, `GNOME_KEYRING_CONTROL` are not secrets).
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     [
         "KEY",
@@ -87,9 +87,9 @@ pub struct Redactor {
 
 impl Redactor {
     /// `secrets`: strings replaced by `[REDACTED]` anywhere (shorter ones than
-    /// [`MIN_SECRET_CHARS`] are ignored). `anonymize_host`: a resource host such as
+    /// `MIN_SECRET_CHARS` are ignored). `anonymize_host`: a resource host such as
     /// `contoso.openai.azure.com` (or a URL with it); the host and the resource name
-    /// (its first label) become [`RESOURCE_PLACEHOLDER`].
+    /// (its first label) become `RESOURCE_PLACEHOLDER`.
     pub fn new<'a>(
         secrets: impl IntoIterator<Item = &'a str>,
         anonymize_host: Option<&str>,
@@ -120,7 +120,7 @@ impl Redactor {
         }
     }
 
-    /// Adds more secrets (shorter ones than [`MIN_SECRET_CHARS`] are ignored).
+    /// Adds more secrets (shorter ones than `MIN_SECRET_CHARS` are ignored).
     pub fn add<'a>(&mut self, secrets: impl IntoIterator<Item = &'a str>) {
         self.secrets.extend(
             secrets

@@ -1,26 +1,26 @@
 //! Cassettes: recorded Azure OpenAI traffic, written as readable YAML and replayed by the
 //! replica instead of generated answers. The format is documented in docs/cassettes.md.
 //!
-//! - [`model`]: the file format as serde types; [`scope`]: scope → file name;
-//!   [`sse`]: event streams ↔ events; [`normalize`]: JSON normalization and diffs.
-//! - [`redact`]: what is never written, and scrubbing of secrets and the host.
-//! - [`write`](mod@write): writing a cassette directory; [`load`]: reading one, with `file:line:col`
+//! - `model`: the file format as serde types; `scope`: scope → file name;
+//!   `sse`: event streams ↔ events; `normalize`: JSON normalization and diffs.
+//! - `redact`: what is never written, and scrubbing of secrets and the host.
+//! - `write`: writing a cassette directory; `load`: reading one, with `file:line:col`
 //!   errors, into a [`ReplayStore`].
-//! - [`traffic`]: raw HTTP traffic → exchanges; [`recorder`]: the recording proxy; [`replay`]: matching requests against a store
+//! - `traffic`: raw HTTP traffic → exchanges; `recorder`: the recording proxy; `replay`: matching requests against a store
 //!   (served over HTTP by [`crate::replica::start_replay`]).
-//! - [`vcrpy`]: other projects' vcrpy cassettes → exchanges (`hh-compat cassettes import`).
+//! - `vcrpy`: other projects' vcrpy cassettes → exchanges (`hh-compat cassettes import`).
 
-pub mod load;
-pub mod model;
-pub mod normalize;
-pub mod recorder;
-pub mod redact;
-pub mod replay;
-pub mod scope;
+mod load;
+mod model;
+mod normalize;
+mod recorder;
+mod redact;
+mod replay;
+mod scope;
 pub mod sse;
-pub mod traffic;
-pub mod vcrpy;
-pub mod write;
+mod traffic;
+pub(crate) mod vcrpy;
+mod write;
 mod yaml;
 
 pub use load::{RecordedExchange, ReplayStore};
@@ -29,7 +29,6 @@ pub use model::{
     RecordedTarget, SseEvent, DEFAULT_IGNORED_FIELDS,
 };
 pub use recorder::{Recorder, RecorderConfig};
-pub use redact::Redactor;
 pub use replay::{Closest, IncomingRequest, ReplayMiss, Replayer, MISS_CODE};
 pub use write::{claim, write_cassettes, Claim, WriteOptions};
 

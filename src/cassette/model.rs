@@ -146,7 +146,7 @@ fn default_status() -> u16 {
 }
 
 /// The content type of an SSE response when the cassette does not say.
-pub const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+pub(super) const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
 
 impl RecordedResponse {
     /// The recorded `content-type`, else one inferred from the body's form.

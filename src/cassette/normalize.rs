@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// `value` with every object's keys sorted, so equal requests are written identically.
-pub fn sorted(value: &Value) -> Value {
+pub(super) fn sorted(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -21,7 +21,7 @@ pub fn sorted(value: &Value) -> Value {
 }
 
 /// `value` without the fields named by dotted paths (`user`, `stream_options.include_usage`).
-pub fn without_fields(value: &Value, fields: &[String]) -> Value {
+pub(super) fn without_fields(value: &Value, fields: &[String]) -> Value {
     let mut out = value.clone();
     for field in fields {
         remove_path(&mut out, field);
@@ -49,7 +49,7 @@ fn remove_path(value: &mut Value, path: &str) {
 
 /// Up to `limit` differences between a recorded value and a received one, each as
 /// `PATH: recorded X, got Y` (`PATH` like `body.messages[0].content`).
-pub fn differences(recorded: &Value, got: &Value, path: &str, limit: usize) -> Vec<String> {
+pub(super) fn differences(recorded: &Value, got: &Value, path: &str, limit: usize) -> Vec<String> {
     let mut out = Vec::new();
     diff(recorded, got, path, &mut out, limit);
     out
@@ -100,7 +100,7 @@ fn push(out: &mut Vec<String>, limit: usize, s: String) {
 }
 
 /// A value for a message: compact JSON, cut at 80 characters.
-pub fn short(v: &Value) -> String {
+pub(super) fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.chars().count() <= 80 {
         s

@@ -24,10 +24,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::model::Exchange;
-use super::redact::{Redactor, MIN_SECRET_CHARS};
 use super::traffic::{self, RawRequest, RawResponse};
 use super::write::{write_cassettes, WriteOptions};
 use super::{lock, CassetteError};
+use crate::redact::{Redactor, MIN_SECRET_CHARS};
 use crate::wire::SCOPE_HEADER;
 
 /// Request headers that describe one hop, not the request; never forwarded.

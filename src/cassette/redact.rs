@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-pub use crate::redact::{Redactor, MIN_SECRET_CHARS, REDACTED, RESOURCE_PLACEHOLDER};
+use crate::redact::{Redactor, REDACTED};
 
 use super::model::{Exchange, SseEvent};
 
 /// Credentials: never written, whatever else is configured.
-pub const NEVER_WRITTEN: &[&str] = &[
+pub(super) const NEVER_WRITTEN: &[&str] = &[
     "api-key",
     "authorization",
     "cookie",
@@ -18,7 +18,7 @@ pub const NEVER_WRITTEN: &[&str] = &[
 ];
 
 /// Response headers worth keeping (exact names, lower case); plus every `x-ratelimit-*`.
-pub const KEPT_HEADERS: &[&str] = &[
+pub(super) const KEPT_HEADERS: &[&str] = &[
     "content-type",
     "apim-request-id",
     "x-request-id",
@@ -39,14 +39,14 @@ pub const KEPT_HEADERS: &[&str] = &[
 const SECRET_QUERY_PARAMS: &[&str] = &["api-key", "subscription-key", "sig", "code", "token"];
 
 /// True for a response header that is written to a cassette.
-pub fn keep_header(name: &str) -> bool {
+pub(super) fn keep_header(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     !NEVER_WRITTEN.contains(&name.as_str())
         && (KEPT_HEADERS.contains(&name.as_str()) || name.starts_with("x-ratelimit-"))
 }
 
 /// The exchange as it may be written: credential headers dropped, secrets scrubbed.
-pub fn exchange(redactor: &Redactor, e: &Exchange) -> Exchange {
+pub(super) fn exchange(redactor: &Redactor, e: &Exchange) -> Exchange {
     let mut out = e.clone();
     let r = &mut out.request;
     r.path = redactor.text(&r.path);

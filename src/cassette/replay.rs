@@ -72,10 +72,10 @@ impl ReplayMiss {
 
 /// The most misses remembered for the report: a client looping on a missing exchange
 /// must not grow the log without bound.
-pub const MAX_MISSES_KEPT: usize = 1000;
+pub(super) const MAX_MISSES_KEPT: usize = 1000;
 
 /// Serves a store: chooses the exchange for each request and remembers misses (the
-/// first [`MAX_MISSES_KEPT`]).
+/// first `MAX_MISSES_KEPT`).
 #[derive(Debug)]
 pub struct Replayer {
     store: ReplayStore,

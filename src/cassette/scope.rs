@@ -3,16 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The file of requests that carried no scope header.
-pub const UNSCOPED_STEM: &str = "unscoped";
+pub(super) const UNSCOPED_STEM: &str = "unscoped";
 /// The optional meta file (label, match options); never a scope's file.
-pub const META_FILE: &str = "cassette.yaml";
+pub(super) const META_FILE: &str = "cassette.yaml";
 
 const MAX_STEM_CHARS: usize = 100;
 
 /// The stem a scope would get on its own: ASCII letters, digits, `-`, `_` and `.` kept,
 /// anything else `_`; names that would clash with the reserved files get a `scope-`
 /// prefix; very long scopes are cut and suffixed with a hash of the whole scope.
-pub fn stem_for(scope: Option<&str>) -> String {
+pub(super) fn stem_for(scope: Option<&str>) -> String {
     let Some(scope) = scope else {
         return UNSCOPED_STEM.to_string();
     };
@@ -43,7 +43,7 @@ pub fn stem_for(scope: Option<&str>) -> String {
 /// File names (`STEM.yaml`) for a set of scopes. Scopes whose stems collide (e.g. `a b`
 /// and `a_b`) are numbered `-2`, `-3`… in sorted scope order, so the result depends only
 /// on the set of scopes.
-pub fn file_names<'a>(
+pub(super) fn file_names<'a>(
     scopes: impl IntoIterator<Item = Option<&'a str>>,
 ) -> BTreeMap<Option<String>, String> {
     let scopes: BTreeSet<Option<&str>> = scopes.into_iter().collect();

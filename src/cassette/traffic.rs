@@ -12,7 +12,7 @@ use super::sse;
 
 /// One request as the proxy forwarded it.
 #[derive(Debug, Clone)]
-pub struct RawRequest<'a> {
+pub(super) struct RawRequest<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub query: Option<&'a str>,
@@ -21,7 +21,7 @@ pub struct RawRequest<'a> {
 
 /// One response as the upstream sent it.
 #[derive(Debug, Clone)]
-pub struct RawResponse<'a> {
+pub(super) struct RawResponse<'a> {
     pub status: u16,
     /// (name, value) pairs in the order received.
     pub headers: Vec<(String, String)>,
@@ -29,7 +29,7 @@ pub struct RawResponse<'a> {
 }
 
 /// The exchange as a cassette holds it (before write-time redaction of secrets).
-pub fn exchange(request: &RawRequest<'_>, response: &RawResponse<'_>) -> Exchange {
+pub(super) fn exchange(request: &RawRequest<'_>, response: &RawResponse<'_>) -> Exchange {
     Exchange {
         request: recorded_request(request),
         response: recorded_response(response),

@@ -86,7 +86,7 @@ struct VcrStatus {
 
 /// One interaction that was not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     /// `FILE:LINE` of the interaction.
     pub origin: String,
     pub reason: String,
@@ -94,7 +94,7 @@ pub struct Skipped {
 
 /// What one vcrpy file gave.
 #[derive(Debug, Clone, Default)]
-pub struct Imported {
+pub(crate) struct Imported {
     /// The Azure OpenAI exchanges, in file order.
     pub exchanges: Vec<Exchange>,
     /// The interactions left out, with the reason.
@@ -110,13 +110,13 @@ pub struct Imported {
 /// Reads the vcrpy cassette at `path` (refused unread when larger than the cassette
 /// limit) and converts its Azure OpenAI interactions. Malformed YAML or a missing field
 /// is a `FILE:LINE:COL` error; an interaction that is not Azure OpenAI is skipped.
-pub fn import_file(path: &Path) -> Result<Imported, CassetteError> {
+pub(crate) fn import_file(path: &Path) -> Result<Imported, CassetteError> {
     let text = super::load::read(path)?;
     import_str(&text, &path.display().to_string())
 }
 
 /// [`import_file`] on text already read; `file` names it in errors and origins.
-pub fn import_str(text: &str, file: &str) -> Result<Imported, CassetteError> {
+pub(crate) fn import_str(text: &str, file: &str) -> Result<Imported, CassetteError> {
     let parsed: VcrFile = yaml::parse_binary_as_text(text, file)?;
     let mut out = Imported::default();
     for spanned in &parsed.interactions {

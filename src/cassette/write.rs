@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::model::{CassetteFile, CassetteMeta, Exchange, MatchOptions, RecordedTarget};
-use super::redact::Redactor;
 use super::scope::{self, META_FILE};
 use super::CassetteError;
+use crate::redact::Redactor;
 
 /// What `record` found in its output directory before the run, and so what it may do there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub struct WriteOptions {
 }
 
 /// The last line of every file `record` writes: a file that lacks it was cut short.
-pub const END_MARKER: &str = "# end of cassette\n";
+pub(super) const END_MARKER: &str = "# end of cassette\n";
 
 const HEADER: &str = "# hh-compat cassette (format: docs/cassettes.md). Credentials are never \
 written; secrets are [REDACTED].\n";
@@ -164,7 +164,7 @@ pub fn write_cassettes(
 /// YAML text for one file: the header comments, then the serialized value. Every string
 /// in the value (keys included) was redacted before; the YAML text itself is never
 /// rewritten, since replacing inside serialized text can break its quoting.
-pub fn to_yaml<T: serde::Serialize>(value: &T, note: &str) -> Result<String, CassetteError> {
+pub(super) fn to_yaml<T: serde::Serialize>(value: &T, note: &str) -> Result<String, CassetteError> {
     let body =
         serde_saphyr::to_string(value).map_err(|e| CassetteError::Serialize(e.to_string()))?;
     Ok(format!("{HEADER}{note}{body}{END_MARKER}"))

@@ -6,7 +6,7 @@ use super::CassetteError;
 use crate::located::Pos;
 
 /// Recorded embeddings make large files; anything far bigger is not a cassette.
-pub const MAX_CASSETTE_BYTES: usize = 64 << 20;
+pub(super) const MAX_CASSETTE_BYTES: usize = 64 << 20;
 
 fn options(binary_as_text: bool) -> serde_saphyr::Options {
     serde_saphyr::options! {
@@ -29,14 +29,14 @@ fn options(binary_as_text: bool) -> serde_saphyr::Options {
 }
 
 /// Parses `text` (the contents of `file`) as `T`.
-pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteError> {
+pub(super) fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, CassetteError> {
     parse_with(text, file, false)
 }
 
 /// Like [`parse`], but a `!!binary` scalar read as a string keeps its base64 text (the
 /// caller decodes it; with [`serde_saphyr::Tagged`] it also sees the tag), so binary
 /// bodies that are not UTF-8 (gzip) can be read.
-pub fn parse_binary_as_text<T: DeserializeOwned>(
+pub(super) fn parse_binary_as_text<T: DeserializeOwned>(
     text: &str,
     file: &str,
 ) -> Result<T, CassetteError> {
@@ -77,7 +77,7 @@ fn translate(err: &serde_saphyr::Error, file: &str, text: &str) -> CassetteError
 }
 
 /// A position for a spanned value, when the parser knew it.
-pub fn pos_of<T>(s: &serde_saphyr::Spanned<T>) -> Option<Pos> {
+pub(super) fn pos_of<T>(s: &serde_saphyr::Spanned<T>) -> Option<Pos> {
     Pos::from_location(&s.referenced)
 }
 

@@ -56,7 +56,7 @@ pub struct SelectArgs {
 pub struct OutputArgs {
     /// Output format [default: from the --out file's extension (.json, .xml, .md),
     /// else table]. With --out, the file gets this format and the terminal the table.
-    #[arg(long = "format", value_enum)]
+    #[arg(long = "format", value_name = "FORMAT", value_enum)]
     pub format_asked: Option<Format>,
     /// Write the output to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -85,7 +85,12 @@ impl OutputArgs {
     /// The format asked for, else the one the `--out` file's extension names, else the table.
     pub fn format(&self) -> Format {
         let from_extension = || {
-            let ext = self.out.as_ref()?.extension()?.to_str()?.to_ascii_lowercase();
+            let ext = self
+                .out
+                .as_ref()?
+                .extension()?
+                .to_str()?
+                .to_ascii_lowercase();
             Some(match ext.as_str() {
                 "json" => Format::Json,
                 "xml" => Format::Junit,

@@ -20,8 +20,8 @@ use crate::index::{self, Query};
 use crate::pep440::{normalize_name, Version};
 use crate::report::{CellResult, CellStatus, ExitStatus, FindingKind, Format, RunResults};
 use crate::vocab::TargetKind;
-use std::path::PathBuf;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]

@@ -1,11 +1,19 @@
 //! The command line and what each subcommand does. [`Cli`] is what clap parses; each
 //! subcommand's module holds its clap arguments and its `exec` (what the binary calls and
-//! the integration tests drive); [`args`] holds the argument groups several flatten. Here:
+//! the integration tests drive); `args` holds the argument groups several flatten. Here:
 //! the dispatch, what the subcommands share (loading and selecting a matrix's cells,
 //! writing a report), the errors and their exit codes.
 //!
 //! A run, end to end: `main.rs` → [`Cli::exec`] → `run.rs` ([`RunArgs::exec`]) →
 //! `plan.rs` (the request resolved against the matrix and the target) → `runner/mod.rs`.
+
+// The arguments' doc comments are clap's `--help` text, written for a terminal
+// (`matrix/<PROVIDER>.yaml`, `NAME=KIND[,times=N]`, quoted URLs), not for rustdoc.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links
+)]
 
 mod args;
 mod bisect;
@@ -33,7 +41,6 @@ pub use run::RunArgs;
 pub use serve::{ReplicaCommand, ServeArgs};
 pub use versions::{VersionsBumpArgs, VersionsCheckArgs, VersionsCommand};
 
-use clap::{Parser, Subcommand};
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::console;
 use crate::drivers::command::CommandOptions;
@@ -47,6 +54,7 @@ use crate::report::{self, CellResult, Colour, ExitStatus, Format, RunResults};
 use crate::runner::{self, RunError, RunOptions};
 use crate::vocab::{DriverKind, Provider, Setup, Style, TargetKind};
 use args::{names_help, parse_name};
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -54,7 +54,7 @@ pub(super) enum Planned {
 
 impl Plan {
     /// Resolves `request` (and, for `record`, the claimed cassette directory).
-    pub async fn resolve(
+    pub(super) async fn resolve(
         request: RunArgs,
         recording: Option<ClaimedRecording>,
     ) -> Result<Planned, CommandError> {
@@ -129,7 +129,11 @@ impl Plan {
             },
         );
         let picked: Vec<Cell> = match selection.shard {
-            Some(shard) => whole.iter().filter(|c| shard.holds(&c.id)).cloned().collect(),
+            Some(shard) => whole
+                .iter()
+                .filter(|c| shard.holds(&c.id))
+                .cloned()
+                .collect(),
             None => whole.clone(),
         };
         if picked.is_empty() {

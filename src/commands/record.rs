@@ -46,8 +46,8 @@ impl RecordArgs {
     /// selected cells against the live target through the recording proxy and writes
     /// what it saw under the directory.
     pub async fn exec(self) -> Result<ExitStatus, CommandError> {
-        let claim = crate::cassette::claim(&self.dir, self.force)
-            .map_err(replica::ReplicaError::from)?;
+        let claim =
+            crate::cassette::claim(&self.dir, self.force).map_err(replica::ReplicaError::from)?;
         let recording = ClaimedRecording {
             dir: self.dir,
             label: self.label,

@@ -21,8 +21,8 @@ impl ReportArgs {
         for path in &self.results {
             parts.push((display_path(path), read_results(path)?));
         }
-        let results = report::merge(parts)
-            .map_err(|e| CommandError::Usage(format!("cannot merge: {e}")))?;
+        let results =
+            report::merge(parts).map_err(|e| CommandError::Usage(format!("cannot merge: {e}")))?;
         let status = results.exit_status();
         Ok(if write_output(&results, &self.output)? {
             status

@@ -37,7 +37,7 @@ pub struct CommandOptions {
 
 /// The pinned environment a command runs in, built once for all its cells.
 #[derive(Debug, Clone)]
-pub struct CommandEnv {
+pub(crate) struct CommandEnv {
     /// The virtual environment (`VIRTUAL_ENV`; its `bin/` goes first on `PATH`).
     pub dir: PathBuf,
     /// What is installed there, as the environment itself reports it.
@@ -70,7 +70,7 @@ d['python'] = platform.python_version(); print(json.dumps(d))";
 
 /// Builds (or reuses, from the python driver's cache) the command's environment.
 /// `Ok(None)` when the command runs with whatever is on `PATH`.
-pub async fn prepare_env(
+pub(crate) async fn prepare_env(
     options: &CommandOptions,
     python: &PythonOptions,
 ) -> Result<Option<CommandEnv>, CellOutcome> {
@@ -139,7 +139,7 @@ impl CommandOptions {
 const OUTPUT_KEPT: usize = 2000;
 
 /// The variables the program gets, in a stable order (documented in the README).
-pub fn environment(
+pub(crate) fn environment(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
     cell: &Cell,
@@ -239,7 +239,7 @@ fn plan_prompt(plan: &FeaturePlan) -> Option<&str> {
 }
 
 /// Runs the program for one cell and collects the spans it exported.
-pub async fn run(
+pub(crate) async fn run(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
     options: &CommandOptions,

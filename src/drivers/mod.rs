@@ -1,11 +1,11 @@
 //! Drivers: the apps under test. Each runs a cell's feature and hands back the spans
 //! it produced, plus what it noticed on the way.
 
-pub mod command;
-pub mod python;
-pub mod retry;
-pub mod rust;
-pub mod venv;
+pub(crate) mod command;
+pub(crate) mod python;
+pub(crate) mod retry;
+pub(crate) mod rust;
+pub(crate) mod venv;
 
 use crate::capture::{BackendRequest, CapturedSpan};
 use crate::vocab::{ErrorKind, Provider};
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 /// Where a driver's app sends its calls, shared by every cell of a run.
 #[derive(Debug, Clone)]
-pub struct DriverContext {
+pub(crate) struct DriverContext {
     /// The HTTP proxy the app uses (the replica's base URL), so the endpoint can keep
     /// its real host name. `None` for a live target.
     pub proxy: Option<String>,
@@ -67,12 +67,12 @@ impl std::fmt::Debug for Credential {
 
 impl DriverContext {
     /// The base URL a client for `provider` is configured with.
-    pub fn endpoint_url(&self, provider: Provider) -> String {
+    pub(crate) fn endpoint_url(&self, provider: Provider) -> String {
         self.endpoint_form.url(&self.endpoint_origin, provider)
     }
 
     /// The api-version a provider's client sends, if any.
-    pub fn api_version_for(&self, provider: Provider) -> Option<&str> {
+    pub(crate) fn api_version_for(&self, provider: Provider) -> Option<&str> {
         match provider {
             Provider::AzureOpenAi => Some(&self.api_version),
             Provider::AzureOpenAiV1 | Provider::OpenAi => None,
@@ -82,7 +82,7 @@ impl DriverContext {
 
 /// Why a driver could not do what the feature asks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DriverError {
+pub(crate) enum DriverError {
     /// The driver could not be set up (bad endpoint, HTTP client…): a harness error.
     #[error("driver setup failed: {0}")]
     Setup(String),
@@ -112,13 +112,13 @@ pub enum DriverError {
 /// An error the app itself raised: its type (a Python exception's class, async-openai's
 /// error variant) when known, and the message as shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppError {
+pub(crate) struct AppError {
     pub exception: Option<String>,
     pub message: String,
 }
 
 impl AppError {
-    pub fn new(exception: Option<&str>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(exception: Option<&str>, message: impl Into<String>) -> Self {
         Self {
             exception: exception.map(str::to_string),
             message: message.into(),
@@ -135,7 +135,7 @@ impl std::fmt::Display for AppError {
 impl DriverError {
     /// Where an app's own error came from; `None` for the harness's and the
     /// infrastructure's errors, which no known issue can expect.
-    pub fn kind(&self) -> Option<ErrorKind> {
+    pub(crate) fn kind(&self) -> Option<ErrorKind> {
         match self {
             DriverError::Instrument(_) => Some(ErrorKind::Instrument),
             DriverError::Call(_) => Some(ErrorKind::Call),
@@ -148,7 +148,7 @@ impl DriverError {
     }
 
     /// The type of the app's error (a Python exception's class, async-openai's variant).
-    pub fn exception(&self) -> Option<&str> {
+    pub(crate) fn exception(&self) -> Option<&str> {
         match self {
             DriverError::Instrument(e) | DriverError::Call(e) => e.exception.as_deref(),
             _ => None,
@@ -157,7 +157,7 @@ impl DriverError {
 
     /// Classifies a failed call: transient statuses and transport failures are the
     /// infrastructure's fault; anything else counts against the app.
-    pub fn call(error: OpenAIError) -> Self {
+    pub(crate) fn call(error: OpenAIError) -> Self {
         match &error {
             OpenAIError::ApiError(e)
                 if retry::RetryPolicy::is_retryable(e.status_code.as_u16()) =>
@@ -183,7 +183,7 @@ impl DriverError {
     }
 
     /// True when the failure is the harness's or the infrastructure's, not the app's.
-    pub fn is_infrastructure(&self) -> bool {
+    pub(crate) fn is_infrastructure(&self) -> bool {
         matches!(
             self,
             DriverError::Setup(_)
@@ -195,7 +195,7 @@ impl DriverError {
 
     /// Appends the request ids of the failed answer (what Azure support asks for) to
     /// an infrastructure error's message.
-    pub fn with_request_ids(self, ids: &[String]) -> Self {
+    pub(crate) fn with_request_ids(self, ids: &[String]) -> Self {
         if ids.is_empty() {
             return self;
         }
@@ -253,7 +253,7 @@ pub(crate) fn redact(text: &str, secret: &str) -> String {
 
 /// `NO_PROXY` for an app process: whatever the environment says, plus loopback, so
 /// spans reach the receiver directly even behind a corporate proxy.
-pub fn no_proxy_with_loopback() -> String {
+pub(crate) fn no_proxy_with_loopback() -> String {
     let existing = std::env::var("NO_PROXY")
         .or_else(|_| std::env::var("no_proxy"))
         .unwrap_or_default();
@@ -272,7 +272,7 @@ pub fn no_proxy_with_loopback() -> String {
 
 /// What a driver hands back for one cell.
 #[derive(Debug, Clone, Default)]
-pub struct DriverRun {
+pub(crate) struct DriverRun {
     pub spans: Vec<CapturedSpan>,
     /// Versions of what produced the spans, by name.
     pub versions: BTreeMap<String, String>,
@@ -290,14 +290,14 @@ pub struct DriverRun {
 }
 
 impl DriverRun {
-    pub fn new(spans: Vec<CapturedSpan>) -> Self {
+    pub(crate) fn new(spans: Vec<CapturedSpan>) -> Self {
         Self {
             spans,
             ..Self::default()
         }
     }
 
-    pub fn failed(spans: Vec<CapturedSpan>, error: DriverError) -> Self {
+    pub(crate) fn failed(spans: Vec<CapturedSpan>, error: DriverError) -> Self {
         Self {
             spans,
             error: Some(error),

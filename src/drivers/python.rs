@@ -30,7 +30,7 @@ use std::time::Duration;
 /// How python cells are run.
 #[derive(Debug, Clone)]
 pub struct PythonOptions {
-    /// Base interpreter for building environments; `None` = [`venv::find_python3`].
+    /// Base interpreter for building environments; `None` = `venv::find_python3`.
     pub python3: Option<PathBuf>,
     /// Holds `driver.py`.
     pub driver_dir: PathBuf,
@@ -38,7 +38,7 @@ pub struct PythonOptions {
     /// Per tool invocation while building an environment.
     pub install_timeout: Duration,
     /// The longest one cell may take (the run's `--timeout`): the driver process gets
-    /// this much per cell of its batch, plus [`STARTUP_ALLOWANCE`].
+    /// this much per cell of its batch, plus `STARTUP_ALLOWANCE`.
     pub cell_timeout: Duration,
     /// How long to wait for a cell's spans after the process has exited (they are
     /// exported synchronously before it prints, so this is only a safety margin).
@@ -63,7 +63,7 @@ impl Default for PythonOptions {
 
 /// Time the driver process gets beyond its cells' own: starting the interpreter and
 /// importing the SDK, the instrumentor and OpenTelemetry.
-pub const STARTUP_ALLOWANCE: Duration = Duration::from_secs(60);
+pub(crate) const STARTUP_ALLOWANCE: Duration = Duration::from_secs(60);
 
 /// The most of the driver's stdout kept: its report, one JSON line with every cell's
 /// outcome (the spans themselves travel over OTLP).
@@ -71,7 +71,7 @@ const REPORT_KEPT: usize = 16 * 1024 * 1024;
 
 /// What became of one python cell.
 #[derive(Debug, Clone)]
-pub enum CellOutcome {
+pub(crate) enum CellOutcome {
     Ran(DriverRun),
     /// Not runnable here (no interpreter), with the reason.
     Skipped(String),
@@ -116,7 +116,7 @@ struct FeatureReport {
 
 /// The environment for `spec`: from the cache, else built from the package index,
 /// unless the options say `offline`.
-pub async fn environment(
+pub(crate) async fn environment(
     base: &std::path::Path,
     spec: &EnvSpec,
     options: &PythonOptions,
@@ -132,7 +132,7 @@ pub async fn environment(
 
 /// Runs `cells` (all of one style and one version set) in one driver process;
 /// outcomes in `cells`' order.
-pub async fn run_batch(
+pub(crate) async fn run_batch(
     ctx: &DriverContext,
     receiver: &OtlpReceiver,
     options: &PythonOptions,
@@ -301,7 +301,7 @@ fn backend_of(receiver: &OtlpReceiver, cell: &Cell) -> Vec<crate::capture::Backe
 
 /// The versions installed in an environment, as the driver reports them (`openai`,
 /// the instrumentor and its version, the OpenTelemetry SDK, Python).
-pub async fn installed_versions(
+pub(crate) async fn installed_versions(
     python: &std::path::Path,
     driver_dir: &std::path::Path,
     style: Style,

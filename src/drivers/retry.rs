@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// How a call is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts after the first; 0 disables retries.
     pub max_retries: u32,
     /// The longest the driver waits between attempts, whatever the service asks.
@@ -39,7 +39,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// No retries: offline, every request a cell makes is one the matrix planned.
-    pub const NONE: RetryPolicy = RetryPolicy {
+    pub(crate) const NONE: RetryPolicy = RetryPolicy {
         max_retries: 0,
         max_delay: Duration::from_secs(8),
         default_delay: Duration::from_millis(500),
@@ -47,20 +47,20 @@ impl RetryPolicy {
 
     /// Against a live resource: enough patience for a busy deployment, bounded so a
     /// dead one turns into an `error` within a minute or so.
-    pub const LIVE: RetryPolicy = RetryPolicy {
+    pub(crate) const LIVE: RetryPolicy = RetryPolicy {
         max_retries: 4,
         max_delay: Duration::from_secs(20),
         default_delay: Duration::from_secs(1),
     };
 
     /// Retries 429, 408 and 5xx, like openai-python.
-    pub fn is_retryable(status: u16) -> bool {
+    pub(crate) fn is_retryable(status: u16) -> bool {
         status == 429 || status == 408 || (500..600).contains(&status)
     }
 
     /// The wait before retry number `attempt` (0-based): what the response asks for
     /// (`retry-after-ms` first, then `retry-after` seconds), else exponential backoff.
-    pub fn delay_for(
+    pub(crate) fn delay_for(
         &self,
         headers: Option<&reqwest::header::HeaderMap>,
         attempt: u32,
@@ -83,7 +83,7 @@ impl RetryPolicy {
 /// One answer that was not a success, or a transport failure, as a support engineer
 /// needs it: the status, Azure's error code and the ids Azure support asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     /// The HTTP status; `None` when no response came (timeout, connection refused).
     pub status: Option<u16>,
     /// `error.code` from the body, e.g. `429` or `DeploymentNotFound`.
@@ -98,7 +98,7 @@ pub struct Attempt {
 
 impl Attempt {
     /// `HTTP 429 (429), apim-request-id=…` or the transport failure.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = match (self.status, &self.transport) {
             (Some(status), _) => format!("HTTP {status}"),
             (None, Some(t)) => t.clone(),
@@ -117,7 +117,7 @@ impl Attempt {
 /// Failed attempts of every call made through one [`RetryingService`], shared with the
 /// driver so retries and request ids reach the cell's findings.
 #[derive(Debug, Clone, Default)]
-pub struct AttemptLog(Arc<Mutex<Vec<Attempt>>>);
+pub(crate) struct AttemptLog(Arc<Mutex<Vec<Attempt>>>);
 
 impl AttemptLog {
     fn push(&self, attempt: Attempt) {
@@ -128,12 +128,12 @@ impl AttemptLog {
     }
 
     /// Every failed attempt so far, oldest first.
-    pub fn attempts(&self) -> Vec<Attempt> {
+    pub(crate) fn attempts(&self) -> Vec<Attempt> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The request ids of the last failed attempt, for an error message.
-    pub fn last_request_ids(&self) -> Vec<String> {
+    pub(crate) fn last_request_ids(&self) -> Vec<String> {
         self.attempts()
             .last()
             .map(|a| a.request_ids.clone())
@@ -208,7 +208,7 @@ fn error_code(body: &[u8]) -> Option<String> {
 /// A tower service that sends through reqwest, retries per a [`RetryPolicy`], and
 /// logs every failed attempt.
 #[derive(Debug, Clone)]
-pub struct RetryingService {
+pub(crate) struct RetryingService {
     client: reqwest::Client,
     policy: RetryPolicy,
     log: AttemptLog,
@@ -217,7 +217,7 @@ pub struct RetryingService {
 }
 
 impl RetryingService {
-    pub fn new(client: reqwest::Client, policy: RetryPolicy, log: AttemptLog) -> Self {
+    pub(crate) fn new(client: reqwest::Client, policy: RetryPolicy, log: AttemptLog) -> Self {
         Self {
             client,
             policy,
@@ -229,13 +229,17 @@ impl RetryingService {
 
     /// Hands what the typed response will drop (Azure's `prompt_filter_results`) to
     /// the instrumentor, reading successful bodies as they pass.
-    pub fn with_raw_tap(mut self, tap: RawResponseTap) -> Self {
+    pub(crate) fn with_raw_tap(mut self, tap: RawResponseTap) -> Self {
         self.tap = Some(tap);
         self
     }
 
     /// Adds a header to every request (the client is shared; this is per cell).
-    pub fn with_header(mut self, name: &'static str, value: reqwest::header::HeaderValue) -> Self {
+    pub(crate) fn with_header(
+        mut self,
+        name: &'static str,
+        value: reqwest::header::HeaderValue,
+    ) -> Self {
         self.headers.insert(name, value);
         self
     }

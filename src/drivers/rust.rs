@@ -29,7 +29,7 @@ const APP_SCOPE: &str = "hh-compat.app";
 type DynClient = Client<Box<dyn Config>>;
 
 /// Why the rust driver cannot run a feature, if it cannot: such cells are `skip`.
-pub fn unsupported(plan: &FeaturePlan) -> Option<String> {
+pub(crate) fn unsupported(plan: &FeaturePlan) -> Option<String> {
     match plan {
         FeaturePlan::RawResponse { .. } => Some(
             "async-openai 0.43 has no raw-response API: its calls return the typed body \
@@ -42,7 +42,7 @@ pub fn unsupported(plan: &FeaturePlan) -> Option<String> {
 }
 
 /// Runs one cell's feature and returns its spans.
-pub async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
+pub(crate) async fn run(ctx: &DriverContext, cell: &Cell) -> DriverRun {
     let tracing = CellTracing::new(&[
         ("service.name", "hh-compat-rust-app".to_string()),
         ("hh_compat.cell", cell.id.clone()),

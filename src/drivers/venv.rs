@@ -14,10 +14,10 @@ use std::time::Duration;
 
 /// Most bytes of a failing tool's output kept for the report (the tail: pip's
 /// conclusion is at the end).
-pub const MAX_OUTPUT_KEPT: usize = 4000;
+pub(crate) const MAX_OUTPUT_KEPT: usize = 4000;
 
 #[derive(Debug, thiserror::Error)]
-pub enum VenvError {
+pub(crate) enum VenvError {
     /// No interpreter to build environments with: python cells are skipped.
     #[error("{0}")]
     NoPython(String),
@@ -41,7 +41,7 @@ impl VenvError {
     /// for one of `requirements` itself (not for a dependency of one): the request is
     /// wrong, not the machine. uv and pip phrase it differently; pip says the same for
     /// a missing package and a missing version.
-    pub fn not_on_index(&self, requirements: &[String]) -> bool {
+    pub(crate) fn not_on_index(&self, requirements: &[String]) -> bool {
         let VenvError::Install { output, .. } = self else {
             return false;
         };
@@ -68,7 +68,7 @@ impl VenvError {
 
     /// True when the installer could not reach the package index at all (no network,
     /// DNS, refused connection): nothing about the pins is known.
-    pub fn unreachable_index(&self) -> bool {
+    pub(crate) fn unreachable_index(&self) -> bool {
         let VenvError::Install { output, .. } = self else {
             return false;
         };
@@ -89,7 +89,7 @@ impl VenvError {
 
     /// The message's conclusion: its last non-empty line (an installer ends with it),
     /// at most 240 bytes.
-    pub fn conclusion(&self) -> String {
+    pub(crate) fn conclusion(&self) -> String {
         let text = self.to_string();
         let line = text.lines().rev().find(|l| !l.trim().is_empty());
         tail(line.unwrap_or(&text).trim(), 240)
@@ -99,7 +99,7 @@ impl VenvError {
 /// One step of building an environment, for whoever shows progress. `Display` gives
 /// the plain line (`traceloop@latest: installing`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvEvent {
+pub(crate) enum EnvEvent {
     /// A build starts, with `uv` or `python3 -m venv` + pip, for this many pins.
     Creating { env: String, uv: bool, pins: usize },
     /// The packages are being installed.
@@ -114,7 +114,7 @@ pub enum EnvEvent {
 
 impl EnvEvent {
     /// Whether this environment is done, built or not (one step of a progress bar).
-    pub fn finishes(&self) -> bool {
+    pub(crate) fn finishes(&self) -> bool {
         matches!(
             self,
             EnvEvent::Ready { .. } | EnvEvent::UpToDate { .. } | EnvEvent::Failed { .. }
@@ -141,11 +141,11 @@ impl std::fmt::Display for EnvEvent {
 }
 
 /// Hears each [`EnvEvent`] of a build.
-pub type Progress<'a> = &'a (dyn Fn(&EnvEvent) + Send + Sync);
+pub(crate) type Progress<'a> = &'a (dyn Fn(&EnvEvent) + Send + Sync);
 
 /// A ready environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Venv {
+pub(crate) struct Venv {
     pub dir: PathBuf,
     /// Its interpreter.
     pub python: PathBuf,
@@ -160,7 +160,7 @@ const BUILT_IN_DRIVER: &str = include_str!("../../drivers/python/driver.py");
 /// edits need no rebuild); else the copy built into the binary, written once into the
 /// cache directory under its hash (a newer binary writes its own). Should writing fail,
 /// the driver's start names the missing file.
-pub fn driver_dir() -> PathBuf {
+pub(crate) fn driver_dir() -> PathBuf {
     let local = PathBuf::from("drivers/python");
     if local.join("driver.py").is_file() {
         return local;
@@ -178,7 +178,7 @@ pub fn driver_dir() -> PathBuf {
 /// `$HH_COMPAT_CACHE_DIR`, else `$XDG_CACHE_HOME/hh-compat/venvs`, else
 /// `~/.cache/hh-compat/venvs` (the user's cache directory), else, with no `HOME`,
 /// `.cache/hh-compat/venvs` under the current directory.
-pub fn default_cache_dir() -> PathBuf {
+pub(crate) fn default_cache_dir() -> PathBuf {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(dir) = var("HH_COMPAT_CACHE_DIR") {
         return PathBuf::from(dir);
@@ -194,7 +194,7 @@ pub fn default_cache_dir() -> PathBuf {
 
 /// The base interpreter: `given` when set (it must exist), else `$HH_COMPAT_PYTHON3`,
 /// else `python3` on PATH.
-pub fn base_python(given: Option<&Path>) -> Result<PathBuf, VenvError> {
+pub(crate) fn base_python(given: Option<&Path>) -> Result<PathBuf, VenvError> {
     match given {
         Some(p) if p.is_file() => Ok(p.to_path_buf()),
         Some(p) => Err(VenvError::NoPython(format!(
@@ -206,7 +206,7 @@ pub fn base_python(given: Option<&Path>) -> Result<PathBuf, VenvError> {
 }
 
 /// `$HH_COMPAT_PYTHON3` if set, else `python3` on PATH.
-pub fn find_python3() -> Result<PathBuf, VenvError> {
+pub(crate) fn find_python3() -> Result<PathBuf, VenvError> {
     if let Some(p) = std::env::var_os("HH_COMPAT_PYTHON3").filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
         return if p.is_file() {
@@ -234,7 +234,7 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 /// The cache key: the requirements' content and the interpreter that builds them.
-pub fn cache_key(requirements: &[u8], base_python: &Path) -> String {
+pub(crate) fn cache_key(requirements: &[u8], base_python: &Path) -> String {
     let mut input = requirements.to_vec();
     input.push(0);
     input.extend_from_slice(base_python.to_string_lossy().as_bytes());
@@ -296,7 +296,7 @@ impl EnvSpec {
 
 /// The environment for `spec` when the cache already holds it complete; builds nothing
 /// and reaches no package index.
-pub fn cached(base_python: &Path, spec: &EnvSpec, cache_dir: &Path) -> Option<Venv> {
+pub(crate) fn cached(base_python: &Path, spec: &EnvSpec, cache_dir: &Path) -> Option<Venv> {
     let dir = cache_dir.join(spec.dir_name(base_python));
     let python = dir.join("bin/python");
     (dir.join(READY_MARKER).is_file() && python.exists()).then_some(Venv {
@@ -307,7 +307,7 @@ pub fn cached(base_python: &Path, spec: &EnvSpec, cache_dir: &Path) -> Option<Ve
 }
 
 /// Creates (or reuses) the environment for `spec`. `progress` hears each step.
-pub async fn ensure(
+pub(crate) async fn ensure(
     base_python: &Path,
     spec: &EnvSpec,
     cache_dir: &Path,
@@ -488,7 +488,7 @@ fn describe(cmd: &tokio::process::Command) -> String {
 }
 
 /// The last `max` bytes of `text` (on a character boundary), marked when cut.
-pub fn tail(text: &str, max: usize) -> String {
+pub(crate) fn tail(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }
@@ -501,7 +501,7 @@ pub fn tail(text: &str, max: usize) -> String {
 
 /// What `hh-compat drivers setup` prepares.
 #[derive(Debug, Clone)]
-pub struct PythonSetup {
+pub(crate) struct PythonSetup {
     /// Base interpreter; `None` = [`find_python3`].
     pub python3: Option<PathBuf>,
     pub cache_dir: PathBuf,
@@ -513,7 +513,7 @@ pub struct PythonSetup {
 }
 
 impl PythonSetup {
-    pub fn new(envs: Vec<EnvSpec>) -> Self {
+    pub(crate) fn new(envs: Vec<EnvSpec>) -> Self {
         Self {
             python3: None,
             cache_dir: default_cache_dir(),
@@ -526,7 +526,7 @@ impl PythonSetup {
 
 /// One environment's outcome in [`setup_python`].
 #[derive(Debug)]
-pub struct SetupOutcome {
+pub(crate) struct SetupOutcome {
     pub spec: EnvSpec,
     pub result: Result<Venv, VenvError>,
 }
@@ -534,7 +534,7 @@ pub struct SetupOutcome {
 /// Creates every environment of `setup` ahead of a run, a few at a time, telling
 /// `progress` what happens. A missing interpreter is returned as an error for every
 /// environment. Outcomes come back in `setup.envs` order.
-pub async fn setup_python(
+pub(crate) async fn setup_python(
     setup: &PythonSetup,
     progress: impl Fn(&EnvEvent) + Send + Sync,
 ) -> Vec<SetupOutcome> {

@@ -196,7 +196,7 @@ pub enum DriverErrorJudged {
     #[default]
     None,
     /// A known issue expects it.
-    Known(KnownIssue),
+    Known(Box<KnownIssue>),
     /// Nothing expects it: evidence of an incompatibility.
     Unknown,
 }
@@ -255,7 +255,7 @@ pub fn judge(findings: Vec<Finding>, known: &[KnownIssue]) -> Judgement {
 
 /// Whether a cell that reported `versions` ran every package of `when` in its range
 /// (true for an empty `when`). A package the cell did not report is not there.
-pub fn ran(when: &[PackageRange], versions: &BTreeMap<String, String>) -> bool {
+pub(super) fn ran(when: &[PackageRange], versions: &BTreeMap<String, String>) -> bool {
     when.iter().all(|w| {
         installed(versions, &w.package)
             .and_then(Version::parse)

@@ -20,7 +20,8 @@ pub use check::{
 pub use era::{EraChecks, MAX_ERAS};
 pub use eval::{evaluate, Finding, SpanSummary, Subject};
 pub use known::{
-    installed, judge, DriverErrorJudged, ErrorMatch, Judgement, KnownIssue, PackageRange, SubjectKind, Verdict,
+    installed, judge, DriverErrorJudged, ErrorMatch, Judgement, KnownIssue, PackageRange,
+    SubjectKind, Verdict,
 };
 pub use template::{
     is_known_placeholder, Template, TemplateError, TemplateVars, VarValue, KNOWN_PLACEHOLDERS,

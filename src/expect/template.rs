@@ -121,7 +121,7 @@ pub struct Template {
 pub const SERVICE_PLACEHOLDERS: &[&str] = &["answer", "tool_call_id", "tool_arguments"];
 
 /// The most texts one template may stand for: a bound on list placeholders' combinations.
-pub const MAX_EXPANSIONS: usize = 256;
+pub(super) const MAX_EXPANSIONS: usize = 256;
 
 /// A placeholder's value in one cell.
 #[derive(Debug, Clone, PartialEq, Eq)]

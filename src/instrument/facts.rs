@@ -50,12 +50,12 @@ impl ToolCall {
     }
 
     /// The call as a request's assistant message carries it.
-    pub fn request_json(&self) -> Value {
+    pub(super) fn request_json(&self) -> Value {
         serde_json::json!({"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}})
     }
 
     /// The arguments as JSON when they parse, else as the text they are.
-    pub fn arguments_value(&self) -> Value {
+    pub(super) fn arguments_value(&self) -> Value {
         serde_json::from_str(&self.arguments)
             .unwrap_or_else(|_| Value::from(self.arguments.clone()))
     }
@@ -108,7 +108,7 @@ pub(crate) struct ChatRequest {
 impl ChatRequest {
     /// `gen_ai.output.type` for the requested format: `json` for `json_object` and
     /// `json_schema`, `text` for `text`, nothing when no format was asked for.
-    pub fn output_type(&self) -> Option<&'static str> {
+    pub(super) fn output_type(&self) -> Option<&'static str> {
         match self.response_format.as_ref()?.get("type")?.as_str()? {
             "json_object" | "json_schema" => Some("json"),
             "text" => Some("text"),
@@ -117,7 +117,7 @@ impl ChatRequest {
     }
 
     /// The JSON schema a `json_schema` format asks for, as JSON text.
-    pub fn structured_output_schema(&self) -> Option<String> {
+    pub(super) fn structured_output_schema(&self) -> Option<String> {
         self.response_format
             .as_ref()?
             .pointer("/json_schema/schema")
@@ -160,7 +160,7 @@ pub(crate) struct ChatResult {
 }
 
 impl ChatResult {
-    pub fn finish_reasons(&self) -> Vec<String> {
+    pub(super) fn finish_reasons(&self) -> Vec<String> {
         self.choices
             .iter()
             .filter_map(|c| c.finish_reason.clone())

@@ -58,7 +58,7 @@ pub(crate) struct StreamAccumulator {
 }
 
 impl StreamAccumulator {
-    pub fn new(started: SystemTime) -> Self {
+    pub(super) fn new(started: SystemTime) -> Self {
         StreamAccumulator {
             started,
             id: None,
@@ -73,7 +73,7 @@ impl StreamAccumulator {
     }
 
     #[allow(deprecated)] // `system_fingerprint` is deprecated upstream but Azure still sends it.
-    pub fn push(&mut self, chunk: &CreateChatCompletionStreamResponse, at: SystemTime) {
+    pub(super) fn push(&mut self, chunk: &CreateChatCompletionStreamResponse, at: SystemTime) {
         self.chunk_times.push(at);
         fill_once(&mut self.id, &chunk.id);
         fill_once(&mut self.model, &chunk.model);
@@ -121,13 +121,13 @@ impl StreamAccumulator {
         }
     }
 
-    pub fn time_to_first_chunk(&self) -> Option<Duration> {
+    pub(super) fn time_to_first_chunk(&self) -> Option<Duration> {
         self.chunk_times
             .first()
             .map(|t| t.duration_since(self.started).unwrap_or_default())
     }
 
-    pub fn summary(&self) -> StreamSummary {
+    pub(super) fn summary(&self) -> StreamSummary {
         let first = self.choices.values().next();
         StreamSummary {
             text: first.and_then(|c| c.content.clone()).unwrap_or_default(),
@@ -145,7 +145,7 @@ impl StreamAccumulator {
 
     /// The stream as one completion: choices with whole messages, the first real id and
     /// model, and the usage when reported.
-    pub fn result(&self) -> ChatResult {
+    pub(super) fn result(&self) -> ChatResult {
         let choices: Vec<Choice> = self
             .choices
             .iter()

@@ -40,11 +40,11 @@ pub(crate) struct StreamTiming<'a> {
 }
 
 impl StreamTiming<'_> {
-    pub fn first_chunk(&self) -> Option<SystemTime> {
+    pub(super) fn first_chunk(&self) -> Option<SystemTime> {
         self.chunk_times.first().copied()
     }
 
-    pub fn time_to_first_chunk(&self) -> Option<Duration> {
+    pub(super) fn time_to_first_chunk(&self) -> Option<Duration> {
         self.first_chunk()
             .map(|t| t.duration_since(self.started).unwrap_or_default())
     }
@@ -251,11 +251,11 @@ pub(crate) mod testkit {
     use crate::instrument::facts::{Choice, Message, Usage};
     use crate::vocab::Provider;
 
-    pub fn endpoint(url: &str) -> Endpoint {
+    pub(crate) fn endpoint(url: &str) -> Endpoint {
         Endpoint::from_url(Provider::AzureOpenAi, url, Some("2024-10-21")).expect("valid")
     }
 
-    pub fn chat_request(stream: bool) -> ChatRequest {
+    pub(crate) fn chat_request(stream: bool) -> ChatRequest {
         ChatRequest {
             api: crate::instrument::facts::Api::ChatCompletions,
             model: "my-gpt4o".into(),
@@ -283,7 +283,7 @@ pub(crate) mod testkit {
         }
     }
 
-    pub fn sample_result() -> ChatResult {
+    pub(crate) fn sample_result() -> ChatResult {
         ChatResult {
             id: Some("chatcmpl-1".into()),
             model: Some("gpt-4o-2024-08-06".into()),
@@ -308,7 +308,7 @@ pub(crate) mod testkit {
         }
     }
 
-    pub fn not_found() -> ErrorInfo {
+    pub(crate) fn not_found() -> ErrorInfo {
         ErrorInfo {
             class: ErrorClass::NotFound,
             status: Some(404),
@@ -317,14 +317,14 @@ pub(crate) mod testkit {
         }
     }
 
-    pub fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
+    pub(crate) fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         attrs
             .iter()
             .find(|kv| kv.key.as_str() == key)
             .map(|kv| &kv.value)
     }
 
-    pub fn has(attrs: &[KeyValue], key: &str) -> bool {
+    pub(crate) fn has(attrs: &[KeyValue], key: &str) -> bool {
         get(attrs, key).is_some()
     }
 }

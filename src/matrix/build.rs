@@ -33,7 +33,7 @@ impl Ctx<'_> {
     }
 }
 
-pub fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
+pub(super) fn build(raw: RawMatrix, origin: &str) -> Result<Matrix, MatrixError> {
     let cx = Ctx { origin };
     let provider = raw.provider.0;
     let target = target(&cx, provider, raw.target)?;
@@ -781,7 +781,7 @@ fn embedding_inputs(
 }
 
 /// The placeholder values of one cell.
-pub fn cell_vars(
+pub(super) fn cell_vars(
     provider: Provider,
     target: &TargetSpec,
     style: Style,

@@ -112,7 +112,7 @@ pub enum FeaturePlan {
 /// The schema `structured-output` asks for: OpenAI's own example (an event with its
 /// participants), in the strict form (`additionalProperties: false`, every property
 /// required) that pydantic writes for the same model.
-pub fn calendar_event_schema() -> serde_json::Value {
+pub(super) fn calendar_event_schema() -> serde_json::Value {
     serde_json::json!({
         "type": "object",
         "title": "CalendarEvent",
@@ -127,15 +127,16 @@ pub fn calendar_event_schema() -> serde_json::Value {
 }
 
 /// The api-version of Azure's dated Responses route when the matrix gives none.
-pub const DEFAULT_RESPONSES_API_VERSION: &str = "2025-04-01-preview";
+pub(super) const DEFAULT_RESPONSES_API_VERSION: &str = "2025-04-01-preview";
 
 /// The prompt of `structured-output` when the matrix gives none.
-pub const DEFAULT_STRUCTURED_PROMPT: &str = "Alice and Bob are going to a science fair on Friday.";
+pub(super) const DEFAULT_STRUCTURED_PROMPT: &str =
+    "Alice and Bob are going to a science fair on Friday.";
 
 /// The function tool the `tools` features offer. The replica calls a tool on its own
 /// (`tool_choice` auto) when the prompt shares a word stem with the tool's name or
 /// description, so the default prompt asks about the weather.
-pub fn weather_tool() -> serde_json::Value {
+pub(super) fn weather_tool() -> serde_json::Value {
     serde_json::json!({
         "type": "function",
         "function": {
@@ -154,10 +155,10 @@ pub fn weather_tool() -> serde_json::Value {
 }
 
 /// What the app answers a call of [`weather_tool`] with.
-pub const WEATHER_TOOL_RESULT: &str = r#"{"temperature": 21, "unit": "celsius"}"#;
+pub(super) const WEATHER_TOOL_RESULT: &str = r#"{"temperature": 21, "unit": "celsius"}"#;
 
 /// The prompt of the `tools` features when the matrix gives none.
-pub const DEFAULT_TOOLS_PROMPT: &str = "What is the weather in Paris?";
+pub(super) const DEFAULT_TOOLS_PROMPT: &str = "What is the weather in Paris?";
 
 /// One unit that passes or fails.
 #[derive(Debug, Clone, PartialEq)]

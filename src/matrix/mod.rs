@@ -11,7 +11,7 @@ mod cell;
 mod error;
 mod live;
 mod overlay;
-pub mod pins;
+pub(crate) mod pins;
 mod raw;
 mod setups;
 mod shipped;

@@ -23,7 +23,7 @@ use std::path::Path;
 /// The overlay file as written.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawOverlay {
+pub(super) struct RawOverlay {
     /// The parent matrix, relative to this file's directory.
     pub extends: Spanned<String>,
     #[serde(default)]
@@ -64,7 +64,7 @@ fn merge_entries<K, V, Q: PartialEq>(
 /// True when the document's top level has an `extends` key, however it is written
 /// (quoted, after a byte-order mark, in flow style). A document that does not parse as
 /// a mapping is not an overlay; the full parse then reports where it is wrong.
-pub fn is_overlay(text: &str) -> bool {
+pub(super) fn is_overlay(text: &str) -> bool {
     #[derive(serde::Deserialize)]
     struct Probe {
         #[serde(default)]
@@ -76,7 +76,7 @@ pub fn is_overlay(text: &str) -> bool {
 
 /// Where an overlay's `extends` is read from.
 #[derive(Debug, Clone, Copy)]
-pub enum Parents<'a> {
+pub(super) enum Parents<'a> {
     /// Files, relative to this directory (the overlay's own).
     Dir(&'a Path),
     /// The matrices built into the binary (for a built-in overlay).
@@ -84,7 +84,7 @@ pub enum Parents<'a> {
 }
 
 /// Loads an overlay: the parent (validated alone), then the overlay applied to it.
-pub fn load(text: &str, origin: &str, parents: Parents) -> Result<Matrix, MatrixError> {
+pub(super) fn load(text: &str, origin: &str, parents: Parents) -> Result<Matrix, MatrixError> {
     let overlay: RawOverlay = serde_saphyr::from_str_with_options(text, yaml::options())
         .map_err(|e| yaml::translate(&e, origin, text))?;
     let located = |message: String| {

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 /// One pin as written in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PinSite {
+pub(crate) struct PinSite {
     /// The version set it belongs to.
     pub set: String,
     /// The normalized package name.
@@ -31,7 +31,7 @@ pub struct PinSite {
 
 /// A version changed by [`rewrite`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub(crate) struct Change {
     pub package: String,
     pub from: String,
     pub to: String,
@@ -56,7 +56,7 @@ struct PinSet {
 }
 
 /// The version sets the file itself defines, in file order.
-pub fn set_names(text: &str, origin: &str) -> Result<Vec<String>, MatrixError> {
+pub(crate) fn set_names(text: &str, origin: &str) -> Result<Vec<String>, MatrixError> {
     Ok(parse(text, origin)?
         .version_sets
         .0
@@ -73,7 +73,11 @@ fn parse(text: &str, origin: &str) -> Result<PinDoc, MatrixError> {
 
 /// Every pin of version set `set` in `text`, each site once (a pin an alias repeats is
 /// listed at its anchor). `Ok(None)` when the file defines no such set.
-pub fn sites(text: &str, origin: &str, set: &str) -> Result<Option<Vec<PinSite>>, MatrixError> {
+pub(crate) fn sites(
+    text: &str,
+    origin: &str,
+    set: &str,
+) -> Result<Option<Vec<PinSite>>, MatrixError> {
     let doc = parse(text, origin)?;
     let bom = text.len() - text.strip_prefix('\u{feff}').unwrap_or(text).len();
     let Some((_, pins)) = doc.version_sets.0.into_iter().find(|(n, _)| n.value == set) else {
@@ -148,7 +152,7 @@ fn locate(
 /// `text` with the versions of `set`'s pins replaced by `newest(package, version)` where
 /// that gives another version, and what changed (in file order). Nothing but the version
 /// strings changes; rewriting to the same versions again changes nothing.
-pub fn rewrite(
+pub(crate) fn rewrite(
     text: &str,
     origin: &str,
     set: &str,

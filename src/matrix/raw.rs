@@ -14,7 +14,7 @@ use std::fmt;
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawMatrix {
+pub(super) struct RawMatrix {
     pub provider: Named<Provider>,
     pub target: Spanned<RawTarget>,
     pub deployments: OMap<Spanned<String>, RawDeployment>,
@@ -41,7 +41,7 @@ pub struct RawMatrix {
 /// `live:` — how the matrix's deployments are found on a live resource.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawLive {
+pub(super) struct RawLive {
     /// Matrix deployment name → the environment variable holding the live name.
     #[serde(default)]
     pub deployments: OMap<Spanned<String>, Spanned<String>>,
@@ -49,7 +49,7 @@ pub struct RawLive {
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTarget {
+pub(super) struct RawTarget {
     #[serde(default)]
     pub resource: Option<String>,
     #[serde(default)]
@@ -73,7 +73,7 @@ pub struct RawTarget {
 /// A style gets cells for this set only when it is listed under `styles`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawVersionSet {
+pub(super) struct RawVersionSet {
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -89,16 +89,16 @@ pub struct RawVersionSet {
 }
 
 /// `setups:` — setup name → where it applies (`null`: everywhere).
-pub type RawSetups = Spanned<OMap<Spanned<Named<Setup>>, Option<RawSetup>>>;
+pub(super) type RawSetups = Spanned<OMap<Spanned<Named<Setup>>, Option<RawSetup>>>;
 /// A version set's `setups:` — setup name → the pins it adds.
-pub type RawSetupPins = OMap<Spanned<Named<Setup>>, Vec<Spanned<String>>>;
+pub(super) type RawSetupPins = OMap<Spanned<Named<Setup>>, Vec<Spanned<String>>>;
 
 /// One setup: the styles and features it applies to (empty = all), what HoneyHive's
 /// backend (or the vendor's collector) must have received from each of its cells, and
 /// the checks its cells add to the style's.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSetup {
+pub(super) struct RawSetup {
     #[serde(default)]
     pub styles: Vec<Spanned<Named<Style>>>,
     #[serde(default)]
@@ -113,7 +113,7 @@ pub struct RawSetup {
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDeployment {
+pub(super) struct RawDeployment {
     pub model: String,
     #[serde(default)]
     pub kind: Option<DeploymentKind>,
@@ -126,7 +126,7 @@ pub struct RawDeployment {
 /// `chat`, `streaming`, `streaming-usage`, `streaming-async-filter`: one chat completion.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChatParams {
+pub(super) struct ChatParams {
     pub deployment: Spanned<String>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -138,7 +138,7 @@ pub struct ChatParams {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EmbeddingsParams {
+pub(super) struct EmbeddingsParams {
     pub deployment: Spanned<String>,
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
@@ -148,7 +148,7 @@ pub struct EmbeddingsParams {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MultiParams {
+pub(super) struct MultiParams {
     pub deployments: Spanned<Vec<Spanned<String>>>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -157,7 +157,7 @@ pub struct MultiParams {
 /// `enrichment`: one chat call in a traced function that enriches its span.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnrichmentParams {
+pub(super) struct EnrichmentParams {
     pub deployment: Spanned<String>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -168,7 +168,7 @@ pub struct EnrichmentParams {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ErrorsParams {
+pub(super) struct ErrorsParams {
     pub missing_deployment: Spanned<String>,
     pub flaky_deployment: Spanned<String>,
     #[serde(default)]
@@ -179,7 +179,7 @@ pub struct ErrorsParams {
 /// deployment and a prompt.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PromptParams {
+pub(super) struct PromptParams {
     pub deployment: Spanned<String>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -188,7 +188,7 @@ pub struct PromptParams {
 /// `raw-response`, `async`: a chat call and an embeddings call.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChatAndEmbeddingsParams {
+pub(super) struct ChatAndEmbeddingsParams {
     pub deployment: Spanned<String>,
     pub embedding_deployment: Spanned<String>,
     #[serde(default)]
@@ -202,7 +202,7 @@ pub struct ChatAndEmbeddingsParams {
 /// from `2025-03-01-preview`).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResponsesParams {
+pub(super) struct ResponsesParams {
     pub deployment: Spanned<String>,
     #[serde(default)]
     pub prompt: Option<String>,
@@ -213,7 +213,7 @@ pub struct ResponsesParams {
 }
 
 #[derive(Debug, Clone)]
-pub enum RawFeatureParams {
+pub(super) enum RawFeatureParams {
     Responses(ResponsesParams),
     Prompt(PromptParams),
     ChatAndEmbeddings(ChatAndEmbeddingsParams),
@@ -226,7 +226,7 @@ pub enum RawFeatureParams {
 
 /// `features:` — feature name → parameters; the name decides which parameters exist.
 #[derive(Debug, Default)]
-pub struct RawFeatures(pub Vec<(Spanned<Feature>, RawFeatureParams)>);
+pub(super) struct RawFeatures(pub Vec<(Spanned<Feature>, RawFeatureParams)>);
 
 impl<'de> Deserialize<'de> for RawFeatures {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -270,12 +270,12 @@ impl<'de> Deserialize<'de> for RawFeatures {
 }
 
 /// Checks in one layer: label → check, or `null` to remove an inherited check.
-pub type RawChecks = OMap<Spanned<String>, Option<RawCheck>>;
+pub(super) type RawChecks = OMap<Spanned<String>, Option<RawCheck>>;
 
 /// `expect:` — `all` (every style and feature) and per-style layers.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawExpect {
+pub(super) struct RawExpect {
     #[serde(default)]
     pub all: RawChecks,
     #[serde(default)]
@@ -283,12 +283,12 @@ pub struct RawExpect {
 }
 
 /// `when:` — package name → a pip version range, every one of which must hold.
-pub type RawWhen = OMap<Spanned<String>, Spanned<String>>;
+pub(super) type RawWhen = OMap<Spanned<String>, Spanned<String>>;
 
 /// One style's layers: `all` (every feature), one per feature name, and the eras: more
 /// layers for the cells that ran some releases.
 #[derive(Debug, Default)]
-pub struct RawStyleExpect {
+pub(super) struct RawStyleExpect {
     pub all: RawChecks,
     pub features: Vec<(Feature, RawChecks)>,
     /// `eras:` (a style's expectations only; refused elsewhere at its position).
@@ -297,7 +297,7 @@ pub struct RawStyleExpect {
 
 /// One era: the releases it concerns (`when`) and its layers (`all`, per feature).
 #[derive(Debug)]
-pub struct RawEra {
+pub(super) struct RawEra {
     pub when: Spanned<RawWhen>,
     pub layers: RawStyleExpect,
 }
@@ -389,7 +389,7 @@ impl<'de> Deserialize<'de> for RawEra {
 /// One check as written in one layer; absent fields inherit, `null` clears.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCheck {
+pub(super) struct RawCheck {
     #[serde(default, deserialize_with = "tri")]
     pub name: Option<Option<RawName>>,
     #[serde(default, deserialize_with = "tri")]
@@ -409,11 +409,11 @@ pub struct RawCheck {
 }
 
 /// Attribute key → assertions (`null` removes an inherited key).
-pub type RawAttrs = OMap<Spanned<String>, Option<RawAttr>>;
+pub(super) type RawAttrs = OMap<Spanned<String>, Option<RawAttr>>;
 
 /// A span name: `exact text`, `/regex/`, or `{regex: ...}`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RawName {
+pub(super) enum RawName {
     Exact(Template),
     Regex(TemplateRegex),
 }
@@ -461,7 +461,7 @@ impl<'de> Deserialize<'de> for RawName {
 /// `3`, `{exactly: 3}`, `{at_least: 1}`, `{at_most: 2}`, `{between: [1, 3]}`, and for
 /// events `present` (at least 1) / `absent` (exactly 0).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RawCount(pub Count);
+pub(super) struct RawCount(pub Count);
 
 impl<'de> Deserialize<'de> for RawCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -532,7 +532,7 @@ impl<'de> Deserialize<'de> for RawCount {
 
 /// `ok`, `unset`, `error`, or a list of them (any of).
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawStatus(pub StatusExpect);
+pub(super) struct RawStatus(pub StatusExpect);
 
 fn parse_status<E: de::Error>(s: &str) -> Result<StatusCode, E> {
     match s.to_ascii_lowercase().as_str() {
@@ -575,7 +575,7 @@ impl<'de> Deserialize<'de> for RawStatus {
 
 /// `same_trace`, `root`, `common_parent`, or `{parent: {name, kind, where}}`.
 #[derive(Debug, Clone)]
-pub enum RawRelation {
+pub(super) enum RawRelation {
     SameTrace,
     Root,
     CommonParent,
@@ -584,7 +584,7 @@ pub enum RawRelation {
 
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSelector {
+pub(super) struct RawSelector {
     #[serde(default)]
     pub name: Option<RawName>,
     #[serde(default)]
@@ -642,7 +642,7 @@ impl<'de> Deserialize<'de> for RawRelation {
 /// The assertions on one attribute: a plain value means `equals`; a mapping may combine
 /// several operators (`{type: int, gt: 0}`), all of which must hold.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawAttr(pub Vec<AttrAssertion>);
+pub(super) struct RawAttr(pub Vec<AttrAssertion>);
 
 const OPERATORS: &[&str] = &[
     "equals",
@@ -900,7 +900,7 @@ impl<'de> Deserialize<'de> for RawAttr {
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawKnownIssue {
+pub(super) struct RawKnownIssue {
     pub id: Spanned<String>,
     #[serde(default)]
     pub summary: Option<String>,
@@ -938,7 +938,7 @@ pub struct RawKnownIssue {
 /// refused with the form to write instead: the kind of error is what tells an
 /// instrumentor that would not load from a call that failed with similar words.
 #[derive(Debug)]
-pub struct RawErrorMatch {
+pub(super) struct RawErrorMatch {
     pub kind: Named<crate::vocab::ErrorKind>,
     pub exception: Option<String>,
     pub message: Option<String>,
@@ -959,7 +959,9 @@ impl<'de> serde::Deserialize<'de> for RawErrorMatch {
         impl<'de> de::Visitor<'de> for V {
             type Value = RawErrorMatch;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a mapping {kind: instrument|call|unexpected, exception: TYPE, message: TEXT}")
+                f.write_str(
+                    "a mapping {kind: instrument|call|unexpected, exception: TYPE, message: TEXT}",
+                )
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
                 Err(E::custom(format!(

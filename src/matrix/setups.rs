@@ -43,10 +43,10 @@ impl SetupSpec {
 }
 
 /// The setups in file order, and each one's expectation layers (for the checks merge).
-pub type Built = (Vec<SetupSpec>, Vec<(Setup, RawStyleExpect)>);
+pub(super) type Built = (Vec<SetupSpec>, Vec<(Setup, RawStyleExpect)>);
 
 /// Validates `setups:` against the matrix's styles and features.
-pub fn build(
+pub(super) fn build(
     origin: &str,
     raw: Option<RawSetups>,
     styles: &[Style],

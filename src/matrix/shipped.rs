@@ -19,12 +19,12 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// The built-in text of the matrix file called `name` (`azure-openai.yaml`).
-pub fn by_file_name(name: &str) -> Option<&'static str> {
+pub(super) fn by_file_name(name: &str) -> Option<&'static str> {
     SHIPPED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
 /// The built-in text of `provider`'s default matrix.
-pub fn of(provider: Provider) -> &'static str {
+pub(super) fn of(provider: Provider) -> &'static str {
     by_file_name(&format!("{provider}.yaml")).expect("every provider ships a matrix")
 }
 

@@ -152,7 +152,7 @@ pub fn parse_pin(pin: &str) -> Result<String, String> {
 }
 
 /// Validates `version_sets:` against the matrix's styles.
-pub fn build(
+pub(super) fn build(
     origin: &str,
     raw: OMap<Spanned<String>, Spanned<RawVersionSet>>,
     styles: &[Style],
@@ -258,7 +258,7 @@ pub fn build(
 }
 
 /// Checks that `name` is a defined set; the error suggests the closest one.
-pub fn lookup<'a>(sets: &'a [VersionSet], name: &str) -> Result<&'a VersionSet, String> {
+pub(super) fn lookup<'a>(sets: &'a [VersionSet], name: &str) -> Result<&'a VersionSet, String> {
     sets.iter().find(|s| s.name == name).ok_or_else(|| {
         let hint = did_you_mean(name, sets.iter().map(|s| s.name.as_str()))
             .map(|s| format!(" (did you mean `{s}`?)"))

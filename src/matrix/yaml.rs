@@ -13,7 +13,7 @@ pub const MAX_MATRIX_BYTES: usize = 1 << 20;
 
 /// Tight budgets: a real matrix is a few thousand events, and anchors are reused a few
 /// times at most. A billion-laughs document trips these within milliseconds.
-pub fn options() -> serde_saphyr::Options {
+pub(super) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
         budget: serde_saphyr::budget! {
@@ -33,7 +33,7 @@ pub fn options() -> serde_saphyr::Options {
 }
 
 /// Turns a serde-saphyr error into `FILE:LINE:COL: message`.
-pub fn translate(err: &serde_saphyr::Error, origin: &str, text: &str) -> MatrixError {
+pub(super) fn translate(err: &serde_saphyr::Error, origin: &str, text: &str) -> MatrixError {
     let inner = err.without_snippet();
     let pos = inner.location().as_ref().and_then(Pos::from_location);
     let mut message = inner.to_string();
@@ -69,7 +69,7 @@ fn explain(message: &str) -> String {
 /// A map that keeps the file's order (styles, features and checks are listed in the
 /// order people wrote them). Duplicate keys are rejected by the parser.
 #[derive(Debug, Clone)]
-pub struct OMap<K, V>(pub Vec<(K, V)>);
+pub(super) struct OMap<K, V>(pub Vec<(K, V)>);
 
 impl<K, V> Default for OMap<K, V> {
     fn default() -> Self {
@@ -100,7 +100,7 @@ impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for OMap<K,
 /// A vocabulary name (style, feature, driver, provider) read through its `FromStr`, so
 /// typos get the vocabulary's "did you mean" message at the right position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Named<T>(pub T);
+pub(super) struct Named<T>(pub T);
 
 impl<'de, T> Deserialize<'de> for Named<T>
 where
@@ -113,7 +113,7 @@ where
 }
 
 /// `Some(None)` for an explicit `null` (remove the inherited value), `None` when absent.
-pub fn tri<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+pub(super) fn tri<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -122,12 +122,12 @@ where
 }
 
 /// Position of a spanned value (the use site, not an anchor's definition).
-pub fn pos_of<T>(s: &Spanned<T>) -> Option<Pos> {
+pub(super) fn pos_of<T>(s: &Spanned<T>) -> Option<Pos> {
     Pos::from_location(&s.referenced)
 }
 
 /// 1-based line and column of a byte offset, for errors found outside the parser.
-pub fn pos_at(text: &[u8], offset: usize) -> Pos {
+pub(super) fn pos_at(text: &[u8], offset: usize) -> Pos {
     let before = &text[..offset.min(text.len())];
     let line = before.iter().filter(|b| **b == b'\n').count() as u64 + 1;
     let line_start = before

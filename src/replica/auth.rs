@@ -17,7 +17,7 @@ pub enum AuthKind {
 
 /// Why a request was refused; each maps to one of Azure's (or OpenAI's) 401 bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthFailure {
+pub(super) enum AuthFailure {
     MissingKey,
     WrongKey,
     BadToken,
@@ -28,7 +28,7 @@ pub enum AuthFailure {
 /// Azure (dated and v1): `api-key` must equal the configured key; a bearer token is accepted
 /// when it looks like an Entra ID JWT (three base64url segments) or, as Azure's v1 API does for
 /// clients that send the key as a bearer token, equals the key. Plain OpenAI: bearer == key.
-pub fn check(headers: &HeaderMap, api: Api, key: &str) -> (AuthKind, Option<AuthFailure>) {
+pub(super) fn check(headers: &HeaderMap, api: Api, key: &str) -> (AuthKind, Option<AuthFailure>) {
     let api_key = headers.get("api-key").map(|v| v.as_bytes());
     let bearer = headers
         .get("authorization")

@@ -13,14 +13,14 @@ use super::versions::supports_stream_options;
 
 /// Which API family's body shape to write: Azure's adds content-filter annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
+pub(super) enum Flavor {
     Azure,
     OpenAi,
 }
 
 /// A forced tool call the replica answers with.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ToolCall {
+pub(super) struct ToolCall {
     pub id: String,
     pub name: String,
     pub arguments: String,
@@ -28,7 +28,7 @@ pub struct ToolCall {
 
 /// One choice's answer.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
+pub(super) struct Answer {
     /// Text pieces as streamed; concatenated they are the message content.
     pub pieces: Vec<String>,
     /// The tools called, in order (several when calls are parallel); empty for text.
@@ -38,14 +38,14 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.pieces.concat()
     }
 }
 
 /// Everything needed to write a response, streamed or not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(super) struct Plan {
     pub id: String,
     pub created: u64,
     pub model: String,
@@ -67,7 +67,7 @@ impl Plan {
     /// The `system_fingerprint` JSON value Azure sends for this model: `null` for the
     /// gpt-5 family, gpt-35-turbo and gpt-4-32k (as recorded from 2024 to 2026), else the
     /// fingerprint.
-    pub fn azure_fingerprint(&self) -> String {
+    pub(super) fn azure_fingerprint(&self) -> String {
         let unfingerprinted = ["gpt-5", "gpt-35-turbo", "gpt-4-32k"]
             .iter()
             .any(|family| self.model.starts_with(family));
@@ -78,7 +78,7 @@ impl Plan {
     }
 
     /// The `system_fingerprint` JSON value the plain OpenAI API sends.
-    pub fn openai_fingerprint(&self) -> String {
+    pub(super) fn openai_fingerprint(&self) -> String {
         match &self.system_fingerprint {
             Some(fp) => format!("\"{fp}\""),
             None => "null".to_string(),
@@ -90,7 +90,7 @@ impl Plan {
     /// (recorded 2026-01, one text part and one image): the text's verdicts first, with the
     /// highest `prompt_index` and no `jailbreak`, then `{}` for each image, counting down
     /// to index 0.
-    pub fn prompt_filter_results(&self) -> std::borrow::Cow<'static, str> {
+    pub(super) fn prompt_filter_results(&self) -> std::borrow::Cow<'static, str> {
         if self.image_parts == 0 {
             return PROMPT_FILTER_RESULTS.into();
         }
@@ -108,21 +108,21 @@ impl Plan {
         out.into()
     }
 
-    pub fn completion_tokens(&self) -> u32 {
+    pub(super) fn completion_tokens(&self) -> u32 {
         self.answers.iter().map(|a| a.completion_tokens).sum()
     }
 }
 
 /// The parts of a request that shape the answer, after validation.
 #[derive(Debug)]
-pub struct ChatRequest<'a> {
+pub(super) struct ChatRequest<'a> {
     pub body: &'a serde_json::Map<String, Value>,
     pub stream: bool,
     pub include_usage: bool,
     pub include_obfuscation: bool,
 }
 
-pub fn type_name(v: &Value) -> &'static str {
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -168,7 +168,10 @@ pub(super) fn positive_int(
 
 /// Validates the body's types the way the service does (400 with an `error` object).
 /// `api_version` is the dated version for Azure routes (gates `stream_options`).
-pub fn validate<'a>(body: &'a Value, api_version: Option<&str>) -> Result<ChatRequest<'a>, Reply> {
+pub(super) fn validate<'a>(
+    body: &'a Value,
+    api_version: Option<&str>,
+) -> Result<ChatRequest<'a>, Reply> {
     let Value::Object(map) = body else {
         return Err(errors::invalid_type("body", "an object", type_name(body)));
     };
@@ -553,7 +556,7 @@ fn json_pieces(text: &str) -> Vec<String> {
 
 /// Builds the answer. The seed depends on the messages (and tools) only, so streamed and
 /// non-streamed requests for the same conversation get the same text.
-pub fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
+pub(super) fn plan(req: &ChatRequest<'_>, model: &str, output_filtered: bool) -> Plan {
     let mut seed_src = Vec::with_capacity(256);
     if let Some(m) = req.body.get("messages") {
         // Writing a Value to a Vec cannot fail.
@@ -664,18 +667,18 @@ fn image_parts(messages: Option<&Value>) -> usize {
         .count()
 }
 
-pub const FILTER_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
-pub const FILTER_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
+pub(super) const FILTER_SAFE: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}"#;
+pub(super) const FILTER_FILTERED: &str = r#"{"hate":{"filtered":false,"severity":"safe"},"protected_material_code":{"filtered":false,"detected":false},"protected_material_text":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":true,"severity":"medium"}}"#;
 /// The text part's verdicts when the prompt has images, in the order Azure wrote them.
 const PROMPT_PART_FILTER_RESULT: &str = r#"{"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"},"hate":{"filtered":false,"severity":"safe"},"self_harm":{"filtered":false,"severity":"safe"},"custom_blocklists":{"filtered":false,"details":[]}}"#;
-pub const PROMPT_FILTER_RESULTS: &str = r#"[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]"#;
+pub(super) const PROMPT_FILTER_RESULTS: &str = r#"[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"},"jailbreak":{"filtered":false,"detected":false},"self_harm":{"filtered":false,"severity":"safe"},"sexual":{"filtered":false,"severity":"safe"},"violence":{"filtered":false,"severity":"safe"}}}]"#;
 
 /// A JSON string literal.
-pub fn js(s: &str) -> String {
+pub(super) fn js(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
-pub fn write_usage(out: &mut String, plan: &Plan) {
+pub(super) fn write_usage(out: &mut String, plan: &Plan) {
     let completion = plan.completion_tokens();
     if !plan.shapes.refusal_and_usage_details() {
         let _ = write!(
@@ -712,7 +715,7 @@ fn write_tool_calls(out: &mut String, calls: &[ToolCall]) {
 }
 
 /// The non-streamed body. Azure writes keys in alphabetical order; OpenAI in its own order.
-pub fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
+pub(super) fn body(plan: &Plan, flavor: Flavor) -> Vec<u8> {
     let mut out = String::with_capacity(1024);
     let model = js(&plan.model);
     // The message's keys of the era (see `shapes`), written in alphabetical order.

@@ -6,7 +6,7 @@
 //! whole words, each counted as exactly one completion token.
 
 /// FNV-1a, 64-bit: tiny, fast, stable across runs and platforms.
-pub fn hash(bytes: &[u8]) -> u64 {
+pub(super) fn hash(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);
@@ -16,14 +16,14 @@ pub fn hash(bytes: &[u8]) -> u64 {
 }
 
 /// SplitMix64: a deterministic stream of numbers from one seed.
-pub struct SplitMix(u64);
+pub(super) struct SplitMix(u64);
 
 impl SplitMix {
-    pub fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Self(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(super) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -32,12 +32,12 @@ impl SplitMix {
     }
 
     /// A value in [-1, 1).
-    pub fn next_signed_unit(&mut self) -> f32 {
+    pub(super) fn next_signed_unit(&mut self) -> f32 {
         ((self.next_u64() >> 40) as f32 / (1u64 << 23) as f32) - 1.0
     }
 }
 
-pub fn text_tokens(text: &str) -> u32 {
+pub(super) fn text_tokens(text: &str) -> u32 {
     let n = text.len().div_ceil(4);
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -83,7 +83,7 @@ const WORDS: &[&str] = &[
 
 /// The reply for a request hash: 8–23 words, ending with a period.
 /// Returns the words (each one completion token) joined by the caller as needed.
-pub fn reply_words(seed: u64, max_words: Option<u32>) -> (Vec<&'static str>, bool) {
+pub(super) fn reply_words(seed: u64, max_words: Option<u32>) -> (Vec<&'static str>, bool) {
     let mut rng = SplitMix::new(seed);
     let natural = 8 + (rng.next_u64() % 16) as usize;
     let limit = max_words.map(|m| m.max(1) as usize).unwrap_or(usize::MAX);
@@ -96,7 +96,7 @@ pub fn reply_words(seed: u64, max_words: Option<u32>) -> (Vec<&'static str>, boo
 
 /// Word pieces as they are streamed: the first word bare, later ones with a leading space,
 /// the last with the final period.
-pub fn pieces(words: &[&str], truncated: bool) -> Vec<String> {
+pub(super) fn pieces(words: &[&str], truncated: bool) -> Vec<String> {
     let last = words.len().saturating_sub(1);
     words
         .iter()
@@ -116,12 +116,12 @@ pub fn pieces(words: &[&str], truncated: bool) -> Vec<String> {
 }
 
 #[cfg(test)]
-pub fn reply_text(words: &[&str], truncated: bool) -> String {
+pub(super) fn reply_text(words: &[&str], truncated: bool) -> String {
     pieces(words, truncated).concat()
 }
 
 /// A 29-character alphanumeric suffix like OpenAI's ids, derived from a seed.
-pub fn id_suffix(seed: u64) -> String {
+pub(super) fn id_suffix(seed: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = SplitMix::new(seed);
     (0..29)
@@ -130,7 +130,7 @@ pub fn id_suffix(seed: u64) -> String {
 }
 
 /// A UUID-shaped request id (Azure's `apim-request-id`), unique per counter value.
-pub fn request_uuid(counter: u64) -> String {
+pub(super) fn request_uuid(counter: u64) -> String {
     let mut rng = SplitMix::new(counter ^ 0x5eed);
     let a = rng.next_u64();
     let b = rng.next_u64();
@@ -145,7 +145,7 @@ pub fn request_uuid(counter: u64) -> String {
 }
 
 /// A fixed, plausible `created` timestamp: deterministic bodies need a deterministic clock.
-pub fn created(seed: u64) -> u64 {
+pub(super) fn created(seed: u64) -> u64 {
     1_730_000_000 + seed % 10_000_000
 }
 

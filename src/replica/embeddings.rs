@@ -12,7 +12,7 @@ use super::errors;
 use super::reply::Reply;
 
 /// The native size of an embedding model (what `dimensions` may shrink).
-pub fn native_dimensions(model: &str) -> u32 {
+pub(super) fn native_dimensions(model: &str) -> u32 {
     if model.starts_with("text-embedding-3-large") {
         3072
     } else {
@@ -26,11 +26,11 @@ fn supports_dimensions(model: &str) -> bool {
 }
 
 /// Most inputs one request may carry (Azure answers 400 above).
-pub const MAX_INPUTS: usize = 2048;
+pub(super) const MAX_INPUTS: usize = 2048;
 /// Most tokens one input may hold: the embedding models' context.
-pub const MAX_INPUT_TOKENS: u32 = 8192;
+pub(super) const MAX_INPUT_TOKENS: u32 = 8192;
 /// Most tokens all inputs of one request may add up to.
-pub const MAX_REQUEST_TOKENS: u64 = 300_000;
+pub(super) const MAX_REQUEST_TOKENS: u64 = 300_000;
 
 /// One input: text, or pre-tokenized ids.
 enum Input<'a> {
@@ -79,7 +79,7 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// A unit vector of `dims` values derived from the input only.
-pub fn vector(seed_bytes: &[u8], dims: usize) -> Vec<f32> {
+pub(super) fn vector(seed_bytes: &[u8], dims: usize) -> Vec<f32> {
     let mut rng = SplitMix::new(content::hash(seed_bytes));
     let mut v: Vec<f32> = (0..dims).map(|_| rng.next_signed_unit()).collect();
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -91,7 +91,7 @@ pub fn vector(seed_bytes: &[u8], dims: usize) -> Vec<f32> {
 
 /// The `model` an answer names: Azure calls `text-embedding-ada-002` just `ada`
 /// (recorded 2024-12); the other models keep their names, as OpenAI's API does for all.
-pub fn answered_model(model: &str, azure: bool) -> &str {
+pub(super) fn answered_model(model: &str, azure: bool) -> &str {
     if azure && model.starts_with("text-embedding-ada-002") {
         "ada"
     } else {
@@ -102,12 +102,12 @@ pub fn answered_model(model: &str, azure: bool) -> &str {
 /// Handles a validated-JSON embeddings request for an embedding deployment, answering
 /// as Azure does.
 #[cfg(test)]
-pub fn respond(body: &Value, deployment: &Deployment) -> Reply {
+pub(super) fn respond(body: &Value, deployment: &Deployment) -> Reply {
     respond_for(body, deployment, true)
 }
 
 /// [`respond`], as Azure (`azure`) or as OpenAI's API.
-pub fn respond_for(body: &Value, deployment: &Deployment, azure: bool) -> Reply {
+pub(super) fn respond_for(body: &Value, deployment: &Deployment, azure: bool) -> Reply {
     let Value::Object(map) = body else {
         return errors::invalid_type("body", "an object", json_type(body));
     };

@@ -17,7 +17,7 @@ fn azure(status: u16, code: &str, message: &str) -> Reply {
 }
 
 /// OpenAI's shape, which Azure also uses for errors raised by the model service itself.
-pub fn openai_shape(
+pub(super) fn openai_shape(
     status: u16,
     message: &str,
     kind: Option<&str>,
@@ -30,11 +30,11 @@ pub fn openai_shape(
     )
 }
 
-pub fn resource_not_found() -> Reply {
+pub(super) fn resource_not_found() -> Reply {
     azure(404, "404", "Resource not found")
 }
 
-pub fn unauthorized(api: Api, failure: AuthFailure) -> Reply {
+pub(super) fn unauthorized(api: Api, failure: AuthFailure) -> Reply {
     match (api, failure) {
         (Api::OpenAi, AuthFailure::MissingKey) => openai_shape(
             401,
@@ -69,11 +69,11 @@ pub fn unauthorized(api: Api, failure: AuthFailure) -> Reply {
     }
 }
 
-pub fn api_version_not_supported() -> Reply {
+pub(super) fn api_version_not_supported() -> Reply {
     azure(400, "BadRequest", "API version not supported")
 }
 
-pub fn deployment_not_found(api: Api, model: &str, shapes: Shapes) -> Reply {
+pub(super) fn deployment_not_found(api: Api, model: &str, shapes: Shapes) -> Reply {
     match api {
         // The v1 API names models in the body and answers an unknown one with a 400
         // (recorded 2026-01), its own content type included.
@@ -111,7 +111,7 @@ pub fn deployment_not_found(api: Api, model: &str, shapes: Shapes) -> Reply {
 
 const DEPLOYMENT_NOT_FOUND: &str = "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.";
 
-pub fn operation_not_supported(op: Operation, model: &str) -> Reply {
+pub(super) fn operation_not_supported(op: Operation, model: &str) -> Reply {
     let name = match op {
         Operation::Chat => "chatCompletion",
         Operation::Embeddings => "embeddings",
@@ -124,7 +124,7 @@ pub fn operation_not_supported(op: Operation, model: &str) -> Reply {
     )
 }
 
-pub fn invalid_json() -> Reply {
+pub(super) fn invalid_json() -> Reply {
     openai_shape(
         400,
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)",
@@ -134,7 +134,7 @@ pub fn invalid_json() -> Reply {
     )
 }
 
-pub fn invalid_type(param: &str, expected: &str, got: &str) -> Reply {
+pub(super) fn invalid_type(param: &str, expected: &str, got: &str) -> Reply {
     openai_shape(
         400,
         &format!("Invalid type for '{param}': expected {expected}, but got {got} instead."),
@@ -144,7 +144,7 @@ pub fn invalid_type(param: &str, expected: &str, got: &str) -> Reply {
     )
 }
 
-pub fn missing_param(param: &str) -> Reply {
+pub(super) fn missing_param(param: &str) -> Reply {
     openai_shape(
         400,
         &format!("Missing required parameter: '{param}'."),
@@ -154,7 +154,7 @@ pub fn missing_param(param: &str) -> Reply {
     )
 }
 
-pub fn invalid_value(param: &str, message: &str) -> Reply {
+pub(super) fn invalid_value(param: &str, message: &str) -> Reply {
     openai_shape(
         400,
         message,
@@ -164,7 +164,7 @@ pub fn invalid_value(param: &str, message: &str) -> Reply {
     )
 }
 
-pub fn unrecognized_argument(name: &str) -> Reply {
+pub(super) fn unrecognized_argument(name: &str) -> Reply {
     openai_shape(
         400,
         &format!("Unrecognized request argument supplied: {name}"),
@@ -174,7 +174,7 @@ pub fn unrecognized_argument(name: &str) -> Reply {
     )
 }
 
-pub fn payload_too_large(limit: usize) -> Reply {
+pub(super) fn payload_too_large(limit: usize) -> Reply {
     azure(
         413,
         "RequestEntityTooLarge",
@@ -184,7 +184,7 @@ pub fn payload_too_large(limit: usize) -> Reply {
 
 /// A request target that is not a valid URL (e.g. an absolute-form target with port
 /// 99999): refused before routing.
-pub fn invalid_request_target() -> Reply {
+pub(super) fn invalid_request_target() -> Reply {
     openai_shape(
         400,
         "The request URL is not valid.",
@@ -195,7 +195,7 @@ pub fn invalid_request_target() -> Reply {
 }
 
 /// A body with more JSON values than the replica parses.
-pub fn too_many_values(limit: usize) -> Reply {
+pub(super) fn too_many_values(limit: usize) -> Reply {
     openai_shape(
         400,
         &format!("The request body is too complex: it holds more than {limit} JSON values."),
@@ -206,7 +206,7 @@ pub fn too_many_values(limit: usize) -> Reply {
 }
 
 /// Too many embeddings inputs in one request (Azure's wording).
-pub fn too_many_inputs(limit: usize) -> Reply {
+pub(super) fn too_many_inputs(limit: usize) -> Reply {
     openai_shape(
         400,
         &format!("Too many inputs. The max number of inputs is {limit}.  We hope to increase the number of inputs per request soon. Please contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 for further questions."),
@@ -217,7 +217,7 @@ pub fn too_many_inputs(limit: usize) -> Reply {
 }
 
 /// An input longer than the model's context.
-pub fn context_length_exceeded(limit: u32, tokens: u64) -> Reply {
+pub(super) fn context_length_exceeded(limit: u32, tokens: u64) -> Reply {
     openai_shape(
         400,
         &format!("This model's maximum context length is {limit} tokens, however you requested {tokens} tokens ({tokens} in your prompt; 0 for the completion). Please reduce your prompt; or completion length."),
@@ -228,7 +228,7 @@ pub fn context_length_exceeded(limit: u32, tokens: u64) -> Reply {
 }
 
 /// An embeddings request whose inputs add up to more tokens than one request may carry.
-pub fn too_many_tokens(limit: u64, tokens: u64) -> Reply {
+pub(super) fn too_many_tokens(limit: u64, tokens: u64) -> Reply {
     openai_shape(
         400,
         &format!("Requested {tokens} tokens, max {limit} tokens per request"),
@@ -239,7 +239,7 @@ pub fn too_many_tokens(limit: u64, tokens: u64) -> Reply {
 }
 
 /// A body the client stopped sending before its end.
-pub fn unreadable_body() -> Reply {
+pub(super) fn unreadable_body() -> Reply {
     openai_shape(
         400,
         "The request body could not be read.",
@@ -249,7 +249,7 @@ pub fn unreadable_body() -> Reply {
     )
 }
 
-pub fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u64) -> Reply {
+pub(super) fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u64) -> Reply {
     let operation = match op {
         Operation::Chat => "ChatCompletions_Create",
         Operation::Embeddings => "Embeddings_Create",
@@ -266,7 +266,7 @@ pub fn rate_limited(api_version: Option<&str>, op: Operation, retry_after_ms: u6
     r
 }
 
-pub fn server_error() -> Reply {
+pub(super) fn server_error() -> Reply {
     openai_shape(
         500,
         "The server had an error processing your request. Sorry about that! You can retry your request, or contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 if you keep seeing this error.",
@@ -276,7 +276,7 @@ pub fn server_error() -> Reply {
     )
 }
 
-pub fn service_unavailable(retry_after_ms: Option<u64>) -> Reply {
+pub(super) fn service_unavailable(retry_after_ms: Option<u64>) -> Reply {
     let mut r = azure(
         503,
         "ServiceUnavailable",
@@ -286,12 +286,12 @@ pub fn service_unavailable(retry_after_ms: Option<u64>) -> Reply {
     r
 }
 
-pub fn timeout() -> Reply {
+pub(super) fn timeout() -> Reply {
     azure(408, "Timeout", "The operation was timeout.")
 }
 
 /// The prompt-filter 400: OpenAI's shape plus Azure's `status` and `innererror`.
-pub fn prompt_filtered() -> Reply {
+pub(super) fn prompt_filtered() -> Reply {
     reply(
         400,
         json!({"error": {

@@ -7,11 +7,11 @@ use std::time::Duration;
 use super::config::{Deployment, Fault, FaultKind};
 
 /// Default `retry-after-ms` for a rate limit without one (Azure commonly asks for seconds).
-pub const DEFAULT_RETRY_AFTER_MS: u64 = 1000;
+pub(super) const DEFAULT_RETRY_AFTER_MS: u64 = 1000;
 
 /// The faults shaping one response.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Active {
+pub(super) struct Active {
     /// A fault that replaces the response with an error (first in configuration order).
     pub error: Option<Fault>,
     pub output_filter: bool,
@@ -23,7 +23,7 @@ pub struct Active {
 
 impl Active {
     /// The fault to journal: the error if any, else the first modifier, else latency.
-    pub fn primary(&self) -> Option<FaultKind> {
+    pub(super) fn primary(&self) -> Option<FaultKind> {
         if let Some(f) = &self.error {
             return Some(f.kind);
         }
@@ -52,12 +52,17 @@ type Key = (Option<String>, String, usize);
 /// Per (scope, deployment, fault index) counters, so `times` means "the first N requests of
 /// this cell" even while other cells share the replica.
 #[derive(Debug, Default)]
-pub struct FaultCounters {
+pub(super) struct FaultCounters {
     counts: Mutex<HashMap<Key, u32>>,
 }
 
 impl FaultCounters {
-    pub fn resolve(&self, scope: Option<&str>, deployment: &Deployment, stream: bool) -> Active {
+    pub(super) fn resolve(
+        &self,
+        scope: Option<&str>,
+        deployment: &Deployment,
+        stream: bool,
+    ) -> Active {
         let mut active = Active::default();
         if deployment.faults.is_empty() {
             return active;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// A response body with its status and the few headers that vary per response.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(super) struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
     /// Empty: no `content-type` header at all.
@@ -15,7 +15,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: u16, body: Vec<u8>) -> Self {
+    pub(super) fn json(status: u16, body: Vec<u8>) -> Self {
         Self {
             status,
             body,
@@ -25,7 +25,7 @@ impl Reply {
         }
     }
 
-    pub fn event_stream(body: Vec<u8>) -> Self {
+    pub(super) fn event_stream(body: Vec<u8>) -> Self {
         Self {
             status: 200,
             body,
@@ -35,7 +35,7 @@ impl Reply {
         }
     }
 
-    pub fn with_delay(mut self, delay: Option<Duration>) -> Self {
+    pub(super) fn with_delay(mut self, delay: Option<Duration>) -> Self {
         if delay.is_some() {
             self.delay = delay;
         }

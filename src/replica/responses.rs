@@ -26,20 +26,20 @@ use super::errors;
 use super::reply::Reply;
 
 /// The dated api-versions that serve `/openai/responses` (previews from 2025-03 on).
-pub fn dated_route_serves(api_version: &str) -> bool {
+pub(super) fn dated_route_serves(api_version: &str) -> bool {
     api_version.ends_with("-preview") && api_version.get(..10).is_some_and(|d| d >= "2025-03-01")
 }
 
 /// The parts of a request that shape the answer, after validation.
 #[derive(Debug)]
-pub struct ResponsesRequest<'a> {
+pub(super) struct ResponsesRequest<'a> {
     pub body: &'a Map<String, Value>,
     pub stream: bool,
     pub max_output_tokens: Option<u64>,
 }
 
 /// Validates the body's types the way the service does (400 with an `error` object).
-pub fn validate(body: &Value) -> Result<ResponsesRequest<'_>, Reply> {
+pub(super) fn validate(body: &Value) -> Result<ResponsesRequest<'_>, Reply> {
     let Value::Object(map) = body else {
         return Err(errors::invalid_type(
             "body",
@@ -89,7 +89,7 @@ pub fn validate(body: &Value) -> Result<ResponsesRequest<'_>, Reply> {
 
 /// Everything needed to write a response, streamed or not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(super) struct Plan {
     pub id: String,
     pub message_id: String,
     /// Set for reasoning models, whose output starts with a `reasoning` item.
@@ -109,7 +109,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.pieces.concat()
     }
 }
@@ -146,7 +146,7 @@ fn number(body: &Map<String, Value>, key: &str, default: f64) -> f64 {
 }
 
 /// Builds the answer. The seed depends on `input` and `instructions` only.
-pub fn plan(req: &ResponsesRequest<'_>, model: &str) -> Plan {
+pub(super) fn plan(req: &ResponsesRequest<'_>, model: &str) -> Plan {
     let mut seed_src = Vec::with_capacity(256);
     for key in ["input", "instructions"] {
         if let Some(v) = req.body.get(key) {
@@ -322,12 +322,12 @@ fn response(plan: &Plan, done: bool) -> Value {
 }
 
 /// The non-streamed body.
-pub fn body(plan: &Plan) -> Vec<u8> {
+pub(super) fn body(plan: &Plan) -> Vec<u8> {
     serde_json::to_vec(&response(plan, true)).unwrap_or_default()
 }
 
 /// The streamed body: typed events, each as `event: TYPE` and `data: JSON`.
-pub fn stream_body(plan: &Plan) -> Vec<u8> {
+pub(super) fn stream_body(plan: &Plan) -> Vec<u8> {
     let mut out = String::with_capacity(8192);
     let mut seq: u64 = 0;
     let mut event = |kind: &str, mut data: Map<String, Value>| {

@@ -98,7 +98,7 @@ impl RouteKind {
 
 /// A parsed request target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(super) struct Route {
     pub kind: RouteKind,
     /// From the path (dated Azure API); body-borne names are filled in later.
     pub deployment: Option<String>,
@@ -106,7 +106,7 @@ pub struct Route {
 }
 
 /// Parses a path (without query) and the raw query string.
-pub fn parse(method: &str, path: &str, query: Option<&str>) -> Route {
+pub(super) fn parse(method: &str, path: &str, query: Option<&str>) -> Route {
     let api_version = query.and_then(api_version_of);
     let path = path.trim_end_matches('/');
     let mut deployment = None;

@@ -13,7 +13,7 @@ const MAX_DEPTH: usize = 16;
 const MAX_ITEMS: u64 = 8;
 
 /// A value that satisfies `schema`, whose `$ref`s point into `schema` itself.
-pub fn sample(schema: &Value) -> Value {
+pub(super) fn sample(schema: &Value) -> Value {
     value(schema, schema, 0)
 }
 

@@ -225,7 +225,7 @@ fn describe(d: &Deployment) -> String {
 }
 
 /// Serves until `shutdown` resolves, writing the base URL (first line) and deployments to `out`.
-pub async fn serve_until(
+pub(super) async fn serve_until(
     options: ServeOptions,
     out: &mut (dyn Write + Send),
     shutdown: impl Future<Output = ()>,

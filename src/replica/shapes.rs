@@ -125,7 +125,7 @@ impl<'de> Deserialize<'de> for Shapes {
 
 /// A padding string for a stream chunk, as Azure's `obfuscation` (3 to 15 letters and
 /// digits, varying from chunk to chunk); derived from `seed`, so bodies stay deterministic.
-pub fn obfuscation(seed: u64) -> String {
+pub(super) fn obfuscation(seed: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = super::content::SplitMix::new(seed);
     let len = 3 + (rng.next_u64() % 13) as usize;

@@ -13,7 +13,7 @@ use super::faults::Active;
 
 /// What goes wrong in a stream (from the faults).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StreamFaults {
+pub(super) struct StreamFaults {
     /// Azure's asynchronous filter: role, content and finish chunks carry no
     /// `content_filter_results` at all; two delta-less annotation chunks trail the finish.
     pub async_filter: bool,
@@ -250,7 +250,7 @@ fn split_fragments(s: &str, size: usize) -> Vec<String> {
         .collect()
 }
 
-pub fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
+pub(super) fn body(plan: &Plan, flavor: Flavor, faults: StreamFaults) -> Vec<u8> {
     let mut w = Writer {
         out: String::with_capacity(4096),
         plan,

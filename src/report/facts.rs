@@ -23,7 +23,7 @@ use crate::vocab::Feature;
 
 /// What a fact is judged on besides the findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Evidence {
+pub(super) enum Evidence {
     /// A span holding one of these attributes (one name per convention).
     Attributes(&'static [&'static str]),
     /// A span that ended with ERROR status.
@@ -32,7 +32,7 @@ pub enum Evidence {
 
 /// One question people ask about a package on Azure, and how the results answer it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fact {
+pub(super) struct Fact {
     /// The column's heading (markdown).
     pub heading: &'static str,
     /// The features whose cells answer it.
@@ -57,7 +57,7 @@ const USAGE: &[&str] = &[
 const PLAIN_CALLS: &[Feature] = &[Feature::Chat, Feature::Embeddings];
 
 /// The facts, in column order: the one mapping from checks and attributes to facts.
-pub const FACTS: &[Fact] = &[
+pub(super) const FACTS: &[Fact] = &[
     Fact {
         heading: "Azure detected",
         features: PLAIN_CALLS,
@@ -119,7 +119,7 @@ pub const FACTS: &[Fact] = &[
 
 /// A fact's verdict for one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     Yes,
     No,
     Untested,
@@ -127,7 +127,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// The symbol the table shows.
-    pub fn symbol(self) -> &'static str {
+    pub(super) fn symbol(self) -> &'static str {
         match self {
             Verdict::Yes => "✅",
             Verdict::No => "❌",
@@ -138,7 +138,7 @@ impl Verdict {
 
 impl Fact {
     /// The verdict over one row's cells (one package release, one setup).
-    pub fn judge(&self, cells: &[&CellResult]) -> Verdict {
+    pub(super) fn judge(&self, cells: &[&CellResult]) -> Verdict {
         let tested: Vec<&&CellResult> = cells
             .iter()
             .filter(|c| self.features.contains(&c.feature))

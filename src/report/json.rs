@@ -2,13 +2,13 @@
 
 use super::result::RunResults;
 
-pub fn render(results: &RunResults) -> Result<String, serde_json::Error> {
+pub(super) fn render(results: &RunResults) -> Result<String, serde_json::Error> {
     let mut text = serde_json::to_string_pretty(results)?;
     text.push('\n');
     Ok(text)
 }
 
 /// Reads a results file written by `render` (for `hh-compat report`).
-pub fn parse(text: &str) -> Result<RunResults, serde_json::Error> {
+pub(super) fn parse(text: &str) -> Result<RunResults, serde_json::Error> {
     serde_json::from_str(text)
 }

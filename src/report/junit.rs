@@ -9,7 +9,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub fn render(results: &RunResults) -> Result<String, quick_junit::SerializeError> {
+pub(super) fn render(results: &RunResults) -> Result<String, quick_junit::SerializeError> {
     let mut report = Report::new("hh-compat");
     // When the run began (absent from `--stable` runs, which give identical bytes).
     let began =

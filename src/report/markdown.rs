@@ -113,7 +113,7 @@ fn row_label(cell: &CellResult) -> RowLabel {
 }
 
 /// Renders the results; the same results always give the same bytes.
-pub fn render(results: &RunResults) -> String {
+pub(super) fn render(results: &RunResults) -> String {
     let mut out = String::new();
     let providers: Vec<Provider> = {
         let mut p: Vec<Provider> = results.cells.iter().map(|c| c.provider).collect();

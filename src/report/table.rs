@@ -55,7 +55,7 @@ fn status_colour(status: CellStatus) -> Color {
 /// The longest detail shown per cell; the JSON report keeps everything.
 const DETAIL_CHARS: usize = 110;
 
-pub fn render(results: &RunResults, options: &TableOptions) -> String {
+pub(super) fn render(results: &RunResults, options: &TableOptions) -> String {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)

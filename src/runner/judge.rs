@@ -96,7 +96,7 @@ pub(super) fn judge(
     }
     judgement.driver_error = match (&run.error, error_issue) {
         (None, _) => DriverErrorJudged::None,
-        (Some(_), Some(issue)) => DriverErrorJudged::Known(issue.clone()),
+        (Some(_), Some(issue)) => DriverErrorJudged::Known(Box::new(issue.clone())),
         (Some(_), None) => DriverErrorJudged::Unknown,
     };
     let mut findings: Vec<Finding> = Vec::new();
@@ -121,7 +121,10 @@ pub(super) fn judge(
     };
     if let Some(error) = &run.error {
         let finding = match error_issue {
-            Some(issue) => about(Finding::new(FindingKind::KnownIssue, error.to_string()), issue),
+            Some(issue) => about(
+                Finding::new(FindingKind::KnownIssue, error.to_string()),
+                issue,
+            ),
             None => Finding::new(FindingKind::Failure, error.to_string()),
         };
         findings.insert(0, finding);
@@ -376,6 +379,70 @@ known_issues:
             Duration::ZERO,
         );
         assert_eq!(r.status, CellStatus::Xpass, "{:?}", r.findings);
+    }
+
+    /// An issue about the app's error is matched on the error's kind and type first: the
+    /// same words from a call that failed, or from another exception, are not what the
+    /// issue is about, and fail the cell.
+    #[test]
+    fn error_issues_match_the_kind_and_type_not_just_the_words() {
+        use crate::drivers::AppError;
+        let cell = cell_with(
+            r#"expect: {all: {llm: {name: openai.chat}}}
+known_issues:
+  - id: no-httpx
+    reason: the tracer imports httpx without declaring it
+    error: {kind: instrument, exception: ModuleNotFoundError, message: "No module named 'httpx'"}
+"#,
+        );
+        let text = "the traceloop instrumentor could not be set up: No module named 'httpx'";
+        let with = |error: DriverError| {
+            let run = DriverRun {
+                error: Some(error),
+                ..DriverRun::default()
+            };
+            judge(&cell, run, Vec::new(), Duration::ZERO)
+        };
+        let expected = with(DriverError::Instrument(AppError::new(
+            Some("ModuleNotFoundError"),
+            text,
+        )));
+        assert_eq!(
+            expected.status,
+            CellStatus::Xfail,
+            "{:?}",
+            expected.findings
+        );
+        assert_eq!(expected.findings[0].kind, FindingKind::KnownIssue);
+
+        let other_type = with(DriverError::Instrument(AppError::new(
+            Some("ImportError"),
+            text,
+        )));
+        assert_eq!(
+            other_type.status,
+            CellStatus::Fail,
+            "{:?}",
+            other_type.findings
+        );
+        let a_call = with(DriverError::Call(AppError::new(
+            Some("ModuleNotFoundError"),
+            text,
+        )));
+        assert_eq!(a_call.status, CellStatus::Fail, "{:?}", a_call.findings);
+        // The harness's own errors are never the app's, whatever they say.
+        let harness = with(DriverError::Setup(text.into()));
+        assert_eq!(harness.status, CellStatus::Error, "{:?}", harness.findings);
+
+        // Without the error, the issue no longer reproduces (the spans are judged).
+        let gone = judge(&cell, DriverRun::default(), Vec::new(), Duration::ZERO);
+        assert!(
+            gone.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::Unreproduced),
+            "{:?}",
+            gone.findings
+        );
     }
 
     #[test]

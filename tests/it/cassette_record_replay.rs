@@ -140,7 +140,7 @@ async fn record(dir: &Path) -> (Vec<Outcome>, Vec<PathBuf>) {
         ..Default::default()
     };
     let files = recorder
-        .write(dir, &options, &hh_compat::redact::Redactor::default())
+        .write(dir, &options, &hh_compat::Redactor::default())
         .expect("write");
     recorder.shutdown().await;
     (outcomes, files)

@@ -1168,3 +1168,42 @@ fn a_valid_era_loads_and_leaves_the_ids_alone() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(m.cells().len(), 2);
 }
+
+#[test]
+fn a_known_issue_names_the_kind_of_error_it_expects() {
+    use hh_compat::expect::ErrorMatch;
+    use hh_compat::vocab::ErrorKind;
+    let issue = |error: &str| {
+        format!("{BASE}known_issues:\n  - id: x\n    reason: r\n    error: {error}\n")
+    };
+    let line = BASE.lines().count() + 4;
+    let m = parse_str(
+        &issue(r#"{kind: instrument, exception: TypeError, message: "module"}"#),
+        "m.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        m.known_issues()[0].error,
+        Some(ErrorMatch {
+            kind: ErrorKind::Instrument,
+            exception: Some("TypeError".into()),
+            message: Some("module".into()),
+        })
+    );
+    // A bare text says how to write it instead, at its position.
+    assert_err(
+        &issue(r#""No module named 'httpx'""#),
+        &format!("{line}:12"),
+        "`error:` names the kind of the app's error, e.g. error: {kind: call, message: \"No module named 'httpx'\"}",
+    );
+    assert_err(
+        &issue("{kind: import}"),
+        &format!("{line}:19"),
+        "unknown error kind `import`",
+    );
+    assert_err(
+        &issue("{kind: call, text: x}"),
+        &format!("{line}:25"),
+        "unknown field `text`",
+    );
+}

@@ -8,8 +8,8 @@
 
 use hh_compat::capture::AttrValue;
 use hh_compat::commands::{select, MatrixArgs, SelectArgs};
-use hh_compat::drivers::python::PythonOptions;
 use hh_compat::report::{CellResult, CellStatus, FindingKind, RunResults};
+use hh_compat::runner::PythonOptions;
 use hh_compat::runner::{run, RunOptions};
 use hh_compat::vocab::{DriverKind, Feature, Provider, Setup, Style};
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ async fn run_matrix(path: PathBuf, features: Vec<Feature>, python: PythonOptions
     let selection = SelectArgs {
         source: MatrixArgs {
             provider: Some(Provider::AzureOpenAi),
-            matrix: Some(path)
+            matrix: Some(path),
         },
         features,
         drivers: vec![DriverKind::Python],
@@ -256,7 +256,7 @@ async fn a_driver_error_named_by_a_known_issue_is_xfail_with_pythons_message() {
     let selection = SelectArgs {
         source: MatrixArgs {
             provider: Some(Provider::AzureOpenAi),
-            matrix: Some(matrix_path())
+            matrix: Some(matrix_path()),
         },
         styles: vec![Style::OpenInference],
         features: vec![Feature::Chat],
@@ -295,7 +295,7 @@ async fn honeyhive_setups_are_judged_on_what_the_backend_received() {
     let selection = SelectArgs {
         source: MatrixArgs {
             provider: Some(Provider::AzureOpenAi),
-            matrix: Some(matrix_path())
+            matrix: Some(matrix_path()),
         },
         styles: vec![Style::Traceloop],
         features: vec![Feature::Chat, Feature::Enrichment],
@@ -405,7 +405,7 @@ async fn a_setup_whose_spans_never_reach_the_backend_fails() {
     let selection = SelectArgs {
         source: MatrixArgs {
             provider: Some(Provider::AzureOpenAi),
-            matrix: Some(path)
+            matrix: Some(path),
         },
         styles: vec![Style::Traceloop],
         features: vec![Feature::Chat],
