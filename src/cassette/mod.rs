@@ -26,7 +26,7 @@ mod yaml;
 pub use load::{RecordedExchange, ReplayStore};
 pub use model::{
     CassetteFile, CassetteMeta, Exchange, MatchOptions, RecordedRequest, RecordedResponse,
-    RecordedTarget, SseEvent, DEFAULT_IGNORED_FIELDS,
+    RecordedTarget, SseEvent,
 };
 pub use recorder::{Recorder, RecorderConfig};
 pub use replay::{Closest, IncomingRequest, ReplayMiss, Replayer, MISS_CODE};

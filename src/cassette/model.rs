@@ -128,7 +128,7 @@ impl Default for MatchOptions {
 
 /// `user` is an end-user id that apps vary per run and that does not change the answer.
 /// `seed` does change the answer, so it is matched unless a cassette says otherwise.
-pub const DEFAULT_IGNORED_FIELDS: &[&str] = &["user"];
+pub(super) const DEFAULT_IGNORED_FIELDS: &[&str] = &["user"];
 
 fn default_ignored_fields() -> Vec<String> {
     DEFAULT_IGNORED_FIELDS

@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Which matrix: a provider's shipped one or a file.
+// Its doc comments are clap's `--help` text, written for a terminal, not for rustdoc.
+#[allow(rustdoc::invalid_html_tags)]
 #[derive(Debug, Clone, Default, Args)]
 pub struct MatrixArgs {
     /// The provider whose shipped matrix to use, matrix/<PROVIDER>.yaml [default: azure-openai].

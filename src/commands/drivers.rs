@@ -8,7 +8,8 @@ pub enum DriversCommand {
     #[command(
         long_about = "Build the virtual environment of every (style, version set) ahead of a run.\n\n\
             The matrix's `version_sets` pin the packages; each environment is created once (with \
-            `uv` when it is on PATH, else `python3 -m venv` + pip) and cached under \
+            `uv`: from PATH, else the pinned release installed into the cache the first time; \
+            `python3 -m venv` + pip when uv cannot be installed) and cached under \
             $HH_COMPAT_CACHE_DIR (default: $XDG_CACHE_HOME/hh-compat/venvs) by the hash of its \
             pins. Prints each environment's path and installed versions.",
         after_help = "Exit codes: 0 every environment is ready · 2 usage or matrix error · \

@@ -58,6 +58,7 @@ impl Plan {
         request: RunArgs,
         recording: Option<ClaimedRecording>,
     ) -> Result<Planned, CommandError> {
+        let asked = asked(&request)?;
         let mut selection = request.select.clone();
         // With no --driver, a command asks for command cells and a version set or a setup
         // for python cells. Otherwise a run against the generating replica shows the
@@ -73,10 +74,7 @@ impl Plan {
                 || selection.setups.iter().any(|s| *s != Setup::Instrumentor)
             {
                 vec![DriverKind::Python]
-            } else if request.target == TargetKind::Replica
-                && request.fixtures.is_none()
-                && recording.is_none()
-            {
+            } else if matches!(asked, Asked::Replica) && recording.is_none() {
                 real_packages = true;
                 vec![DriverKind::Rust, DriverKind::Python]
             } else {
@@ -139,7 +137,7 @@ impl Plan {
         if picked.is_empty() {
             if let Some(shard) = selection.shard {
                 console::err(&format!("shard {shard} holds none of the selected cells"));
-                let mut results = RunResults::new(label, request.target, Vec::new());
+                let mut results = RunResults::new(label, asked.kind(), Vec::new());
                 results.shard = Some(shard.to_string());
                 return Ok(Planned::EmptyShard(results));
             }
@@ -173,7 +171,13 @@ impl Plan {
             matrix = newest.resolve(matrix).await?;
         }
 
-        let target = target(&request, recording.is_some(), &matrix, &picked).await?;
+        // The command's environment: its usage errors come before the target is reached
+        // (a token command run, the recording proxy started).
+        let environment = match &request.command {
+            Some(_) => command_environment(&matrix, &selection, &request.with)?,
+            None => None,
+        };
+        let target = target(asked, &request, recording.is_some(), &matrix, &picked).await?;
         // Live, recorded or replayed traffic names a resource's host and deployments: aim
         // the matrix (and so every check's `{host}` and `{deployment}`) at them.
         if let Some(aim) = target.aim() {
@@ -205,7 +209,7 @@ impl Plan {
         // One timeout for every driver: rust cells, each command, each python cell.
         if let Some(line) = &request.command {
             let mut c = CommandOptions::new(line.clone(), options.cell_timeout);
-            c.environment = command_environment(&matrix, &selection, &request.with)?;
+            c.environment = environment;
             options.command = Some(c);
         }
         options.python.cell_timeout = options.cell_timeout;
@@ -253,29 +257,19 @@ const LIVE_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Where the run's calls go: the replica, the live resource (through the recording
 /// proxy, started here, for `record`), or the replayed exchanges (loaded here).
 async fn target(
+    asked: Asked<'_>,
     request: &RunArgs,
     recording: bool,
     matrix: &Matrix,
     cells: &[Cell],
 ) -> Result<Target, CommandError> {
-    if request.env_file.is_some() && request.target != TargetKind::Live {
-        return Err(CommandError::Usage(
-            "--env-file is read for --target live (and by `record`) only".into(),
-        ));
-    }
-    match (request.target, &request.fixtures) {
-        (TargetKind::Replay, None) => Err(CommandError::Usage(
-            "--target replay answers from recorded exchanges: give them with --fixtures DIR".into(),
-        )),
-        (TargetKind::Live, Some(_)) => Err(CommandError::Usage(
-            "--fixtures replays recorded exchanges; it cannot be combined with --target live"
-                .into(),
-        )),
-        (_, Some(dir)) => {
+    match asked {
+        Asked::Replica => Ok(Target::Replica),
+        Asked::Replay(dir) => {
             let store = ReplayStore::load(dir).map_err(replica::ReplicaError::from)?;
             Ok(Target::Replay(store))
         }
-        (TargetKind::Live, None) => {
+        Asked::Live => {
             let env = EnvSource::load(request.env_file.as_deref())?;
             let live = LiveSettings::resolve(matrix, cells, &env)?;
             if !recording {
@@ -289,7 +283,46 @@ async fn target(
                 .map_err(replica::ReplicaError::from)?;
             Ok(Target::Record { live, recorder })
         }
-        (TargetKind::Replica, None) => Ok(Target::Replica),
+    }
+}
+
+/// Where the calls go, as the flags ask for it.
+#[derive(Debug, Clone, Copy)]
+enum Asked<'a> {
+    Replica,
+    Live,
+    Replay(&'a Path),
+}
+
+impl Asked<'_> {
+    fn kind(self) -> TargetKind {
+        match self {
+            Asked::Replica => TargetKind::Replica,
+            Asked::Live => TargetKind::Live,
+            Asked::Replay(_) => TargetKind::Replay,
+        }
+    }
+}
+
+/// The flags that name a target must agree; checked before anything is loaded, asked
+/// or started.
+fn asked(request: &RunArgs) -> Result<Asked<'_>, CommandError> {
+    if request.env_file.is_some() && request.target != TargetKind::Live {
+        return Err(CommandError::Usage(
+            "--env-file is read for --target live (and by `record`) only".into(),
+        ));
+    }
+    match (request.target, request.fixtures.as_deref()) {
+        (TargetKind::Replay, None) => Err(CommandError::Usage(
+            "--target replay answers from recorded exchanges: give them with --fixtures DIR".into(),
+        )),
+        (TargetKind::Live, Some(_)) => Err(CommandError::Usage(
+            "--fixtures replays recorded exchanges; it cannot be combined with --target live"
+                .into(),
+        )),
+        (TargetKind::Replica | TargetKind::Replay, Some(dir)) => Ok(Asked::Replay(dir)),
+        (TargetKind::Live, None) => Ok(Asked::Live),
+        (TargetKind::Replica, None) => Ok(Asked::Replica),
     }
 }
 

@@ -7,6 +7,8 @@ use super::*;
 use crate::runner::Target;
 use args::parse_name;
 
+// Its doc comments are clap's `--help` text, written for a terminal, not for rustdoc.
+#[allow(rustdoc::bare_urls)]
 #[derive(Debug, Clone, clap::Args)]
 // `--with` pins packages for a command or for the named version sets' python cells.
 #[command(group(clap::ArgGroup::new("pinned").args(["command", "version_sets"]).multiple(true)))]

@@ -13,6 +13,8 @@ pub enum ReplicaCommand {
     Serve(ServeArgs),
 }
 
+// Its doc comments are clap's `--help` text, written for a terminal, not for rustdoc.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).

@@ -4,9 +4,11 @@
 //! environment and an unchanged one is reused. The lines are kept in the environment
 //! as `requirements.txt`.
 //!
-//! Created with `uv` when it is on PATH (fast), else `python3 -m venv` + pip. The
-//! environment is built in a temporary directory and renamed into place only once
-//! every package installed, so an interrupted install never looks ready.
+//! Created with `uv` when it is on PATH (fast); else with the uv release this module
+//! installs into the cache the first time (`.tools/`, with pip); else, when that cannot
+//! be installed, with `python3 -m venv` + pip. The environment is built in a temporary
+//! directory and renamed into place only once every package installed, so an
+//! interrupted install never looks ready.
 
 use crate::vocab::{Setup, Style};
 use std::path::{Path, PathBuf};
@@ -110,6 +112,10 @@ pub(crate) enum EnvEvent {
     UpToDate { env: String, dir: PathBuf },
     /// The build failed (the error is returned with the outcome).
     Failed { env: String },
+    /// No `uv` on PATH: the pinned release is being installed into the cache, once.
+    InstallingUv { release: &'static str },
+    /// That did not work; pip builds the environments (slower, same result).
+    NoUv { why: String },
 }
 
 impl EnvEvent {
@@ -136,6 +142,12 @@ impl std::fmt::Display for EnvEvent {
             EnvEvent::Ready { env, dir } => write!(f, "{env}: ready at {}", dir.display()),
             EnvEvent::UpToDate { env, dir } => write!(f, "{env}: up to date ({})", dir.display()),
             EnvEvent::Failed { env } => write!(f, "{env}: failed"),
+            EnvEvent::InstallingUv { release } => write!(
+                f,
+                "no uv on PATH: installing {release} into the cache once (it builds \
+                 environments several times faster than pip)"
+            ),
+            EnvEvent::NoUv { why } => write!(f, "uv could not be installed ({why}); using pip"),
         }
     }
 }
@@ -336,7 +348,7 @@ pub(crate) async fn ensure(
     crate::process::remove_on_interrupt(&staging);
     let _staging = StagingGuard(staging.clone());
     let staged_python = staging.join("bin/python");
-    let uv = which("uv");
+    let uv = installer(base_python, cache_dir, timeout, progress).await;
     progress(&EnvEvent::Creating {
         env: env.clone(),
         uv: uv.is_some(),
@@ -368,17 +380,8 @@ pub(crate) async fn ensure(
                 run_tool(venv, timeout).await?;
                 write_requirements(&requirements, &content)?;
                 progress(&EnvEvent::Installing { env: env.clone() });
-                let mut pip = tokio::process::Command::new(&staged_python);
-                pip.args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "-r",
-                ])
-                .arg(&requirements);
+                let mut pip = pip_install(&staged_python);
+                pip.arg("-r").arg(&requirements);
                 run_tool(pip, timeout).await
             }
         }
@@ -407,6 +410,92 @@ pub(crate) async fn ensure(
         python,
         created: true,
     })
+}
+
+/// The uv release installed into the cache when none is on PATH: the one
+/// `scripts/setup-python` pins for the tests (`tests/python/requirements-tools.txt`).
+const UV_RELEASE: &str = "uv==0.13.9";
+
+/// What builds environments: `uv` from PATH; else the copy installed into the cache
+/// under `.tools/` (installed with pip the first time it is needed, one build at a time
+/// per process, staged and renamed into place like an environment); else `None`, and
+/// pip builds them.
+async fn installer(
+    base_python: &Path,
+    cache_dir: &Path,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Option<PathBuf> {
+    if let Some(uv) = which("uv") {
+        return Some(uv);
+    }
+    let tool = cache_dir.join(".tools").join(UV_RELEASE.replace("==", "-"));
+    let uv = tool.join("bin/uv");
+    if uv.is_file() {
+        return Some(uv);
+    }
+    // One install at a time; after a failure, pip builds the rest of this process's
+    // environments rather than each one trying (and waiting on) the install again.
+    static INSTALLING: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
+    let mut failed = INSTALLING.lock().await;
+    if uv.is_file() {
+        return Some(uv);
+    }
+    if *failed {
+        return None;
+    }
+    progress(&EnvEvent::InstallingUv {
+        release: UV_RELEASE,
+    });
+    let why = match install_uv(base_python, &tool, timeout).await {
+        Ok(()) if uv.is_file() => return Some(uv),
+        Ok(()) => format!("{} has no bin/uv", tool.display()),
+        Err(e) => e.conclusion(),
+    };
+    *failed = true;
+    progress(&EnvEvent::NoUv { why });
+    None
+}
+
+/// `python3 -m venv` + `pip install uv` into a staging directory renamed to `tool`.
+async fn install_uv(base_python: &Path, tool: &Path, timeout: Duration) -> Result<(), VenvError> {
+    let parent = tool.parent().unwrap_or(tool);
+    std::fs::create_dir_all(parent).map_err(|source| VenvError::Io {
+        context: format!("creating {}", parent.display()),
+        source,
+    })?;
+    remove_abandoned_staging(parent);
+    let staging = parent.join(format!(".uv.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    crate::process::remove_on_interrupt(&staging);
+    let _staging = StagingGuard(staging.clone());
+    let mut venv = tokio::process::Command::new(base_python);
+    venv.args(["-m", "venv"]).arg(&staging);
+    run_tool(venv, timeout).await?;
+    let mut pip = pip_install(&staging.join("bin/python"));
+    pip.arg(UV_RELEASE);
+    run_tool(pip, timeout).await?;
+    if std::fs::rename(&staging, tool).is_err() && !tool.join("bin/uv").is_file() {
+        return Err(VenvError::Io {
+            context: format!("moving uv into {}", tool.display()),
+            source: std::io::Error::other("rename failed"),
+        });
+    }
+    Ok(())
+}
+
+/// `python -m pip install`, quiet and never prompting; the caller adds what to install.
+fn pip_install(python: &Path) -> tokio::process::Command {
+    let mut pip = tokio::process::Command::new(python);
+    pip.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+    ]);
+    pip
 }
 
 fn write_requirements(path: &Path, content: &[u8]) -> Result<(), VenvError> {

@@ -245,7 +245,7 @@ impl fmt::Display for StatusExpect {
     }
 }
 
-pub fn status_name(code: StatusCode) -> &'static str {
+pub(super) fn status_name(code: StatusCode) -> &'static str {
     match code {
         StatusCode::Unset => "UNSET",
         StatusCode::Ok => "OK",
@@ -253,7 +253,7 @@ pub fn status_name(code: StatusCode) -> &'static str {
     }
 }
 
-pub fn kind_name(kind: SpanKind) -> &'static str {
+pub(super) fn kind_name(kind: SpanKind) -> &'static str {
     match kind {
         SpanKind::Internal => "internal",
         SpanKind::Client => "client",
@@ -293,7 +293,7 @@ impl Expected {
 
 /// Values compare by content; an integer equals a double with the same value because
 /// some exporters turn token counts into doubles.
-pub fn values_equal(expected: &AttrValue, actual: &AttrValue) -> bool {
+pub(super) fn values_equal(expected: &AttrValue, actual: &AttrValue) -> bool {
     match (expected, actual) {
         (AttrValue::Int(_), AttrValue::Double(_)) | (AttrValue::Double(_), AttrValue::Int(_)) => {
             expected.as_f64() == actual.as_f64()
@@ -473,7 +473,7 @@ impl AttrAssertion {
 }
 
 /// A value as failure messages show it: strings quoted, type named when it matters.
-pub fn show_value(v: &AttrValue) -> String {
+pub(super) fn show_value(v: &AttrValue) -> String {
     match v {
         AttrValue::String(s) => format!("{s:?}"),
         other => format!("{other} ({})", type_name(other.attr_type())),

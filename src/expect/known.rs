@@ -43,8 +43,6 @@ impl SubjectKind {
     }
 }
 
-/// An expectation known to fail. Empty filters mean "all"; every subject field that is
-/// set must match a finding for the issue to cover it.
 /// The app's own error a known issue expects: where it came from, and, to tell errors of
 /// one kind apart, its type and a text of its message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,6 +63,8 @@ impl ErrorMatch {
     }
 }
 
+/// An expectation known to fail. Empty filters mean "all"; every subject field that is
+/// set must match a finding for the issue to cover it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KnownIssue {
     pub id: String,

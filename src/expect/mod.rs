@@ -13,9 +13,8 @@ mod template;
 
 pub use backend::{evaluate_backend, RouteCheck, BACKEND_CHECK};
 pub use check::{
-    kind_name, show_value, status_name, type_name, values_equal, AttrAssertion, Count,
-    EventAssertion, Expected, NameMatch, Relation, Selector, SpanCheck, StatusExpect,
-    TemplateRegex,
+    type_name, AttrAssertion, Count, EventAssertion, Expected, NameMatch, Relation, Selector,
+    SpanCheck, StatusExpect, TemplateRegex,
 };
 pub use era::{EraChecks, MAX_ERAS};
 pub use eval::{evaluate, Finding, SpanSummary, Subject};
@@ -23,10 +22,7 @@ pub use known::{
     installed, judge, DriverErrorJudged, ErrorMatch, Judgement, KnownIssue, PackageRange,
     SubjectKind, Verdict,
 };
-pub use template::{
-    is_known_placeholder, Template, TemplateError, TemplateVars, VarValue, KNOWN_PLACEHOLDERS,
-    SERVICE_PLACEHOLDERS,
-};
+pub use template::{Template, TemplateError, TemplateVars, VarValue, SERVICE_PLACEHOLDERS};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every placeholder a matrix may use, with what it stands for (for docs and errors).
-pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
+pub(super) const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
     (
         "deployment",
         "the deployment the cell calls (errors: the rate-limited one; multi-deployment: \
@@ -70,7 +70,7 @@ pub const KNOWN_PLACEHOLDERS: &[(&str, &str)] = &[
 ];
 
 /// Whether `name` is a placeholder templates may use.
-pub fn is_known_placeholder(name: &str) -> bool {
+pub(super) fn is_known_placeholder(name: &str) -> bool {
     KNOWN_PLACEHOLDERS.iter().any(|(n, _)| *n == name)
 }
 
@@ -204,7 +204,7 @@ impl TemplateVars {
 }
 
 impl Template {
-    /// Parses `source`, rejecting placeholders that are not in [`KNOWN_PLACEHOLDERS`].
+    /// Parses `source`, rejecting placeholders that are not in `KNOWN_PLACEHOLDERS`.
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
         let parts = split(source);
         for p in &parts {

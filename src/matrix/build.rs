@@ -20,8 +20,8 @@ use crate::vocab::{did_you_mean, DriverKind, Feature, Provider, Setup, Style};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
-pub const DEFAULT_PROMPT: &str = "Say hello";
-pub const DEFAULT_API_KEY: &str = "hh-compat-replica-key";
+pub(super) const DEFAULT_PROMPT: &str = "Say hello";
+pub(super) const DEFAULT_API_KEY: &str = "hh-compat-replica-key";
 
 struct Ctx<'a> {
     origin: &'a str,

@@ -18,7 +18,6 @@ mod shipped;
 mod versions;
 mod yaml;
 
-pub use build::{DEFAULT_API_KEY, DEFAULT_PROMPT};
 pub use cell::{pattern_matches, Cell, CellFilter, DeploymentRef, FeaturePlan, Shard};
 pub use error::{MatrixError, Pos};
 pub use live::LiveSpec;

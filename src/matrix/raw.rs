@@ -965,14 +965,21 @@ impl<'de> serde::Deserialize<'de> for RawErrorMatch {
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
                 Err(E::custom(format!(
-                    "`error:` names the kind of the app's error, e.g. \
-                     error: {{kind: call, message: {text:?}}} (kinds: {}; `exception:` adds \
-                     the error's type, e.g. ModuleNotFoundError)",
-                    crate::vocab::ErrorKind::names().join(", ")
+                    "`error:` names the kind of the app's error, e.g. error: {{kind: \
+                     instrument, message: {text:?}}} for an instrumentor or tracer that \
+                     would not import or instrument, kind: call for a call that raised, \
+                     kind: unexpected for a service answer the app mishandled; \
+                     `exception:` adds the error's type (e.g. ModuleNotFoundError)"
                 )))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 let f = Fields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if f.kind.0 == crate::vocab::ErrorKind::Unexpected && f.exception.is_some() {
+                    return Err(de::Error::custom(
+                        "an `unexpected` error has no type to match (the harness describes \
+                         what the app did): drop `exception:`, or match `message:`",
+                    ));
+                }
                 Ok(RawErrorMatch {
                     kind: f.kind,
                     exception: f.exception.filter(|e| !e.trim().is_empty()),

@@ -3,7 +3,7 @@
 use super::config::{Deployment, ReplicaConfig};
 
 /// A gpt-4o chat deployment, a second chat deployment, and an embedding deployment.
-pub fn builtin_deployments() -> Vec<Deployment> {
+pub(super) fn builtin_deployments() -> Vec<Deployment> {
     vec![
         Deployment::new("gpt-4o", "gpt-4o-2024-08-06"),
         Deployment::new("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
@@ -12,7 +12,7 @@ pub fn builtin_deployments() -> Vec<Deployment> {
 }
 
 impl ReplicaConfig {
-    /// A configuration with [`builtin_deployments`] and default region and journal size.
+    /// A configuration with `builtin_deployments` and default region and journal size.
     pub fn with_builtin_deployments(api_key: impl Into<String>) -> Self {
         Self {
             api_key: api_key.into(),

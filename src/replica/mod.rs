@@ -10,7 +10,6 @@
 
 mod auth;
 mod builtin;
-pub use builtin::builtin_deployments;
 mod chat;
 mod config;
 mod content;
@@ -36,13 +35,13 @@ pub use config::{
     DEFAULT_STREAM_INTERVAL_US, MAX_STREAM_INTERVAL_US,
 };
 pub use journal::{Journal, JournalEntry};
-pub use replay::{start_replay, start_replay_on, MISSES_PATH};
+pub(crate) use replay::start_replay_on;
+pub use replay::{start_replay, MISSES_PATH};
 pub use routes::RouteKind;
 pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
-pub use server::{start, start_on, start_with, ReplicaHandle};
-pub use versions::{
-    is_supported_api_version, supports_stream_options, SUPPORTED_API_VERSIONS, V1_API_VERSIONS,
-};
+pub(crate) use server::start_on;
+pub use server::{start, start_with, ReplicaHandle};
+pub use versions::{SUPPORTED_API_VERSIONS, V1_API_VERSIONS};
 
 pub use crate::wire::{MAX_BODY_BYTES, SCOPE_HEADER};
 

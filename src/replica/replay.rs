@@ -34,7 +34,7 @@ pub async fn start_replay(store: ReplayStore) -> Result<ReplicaHandle, ReplicaEr
 }
 
 /// Serves `store` on `addr`.
-pub async fn start_replay_on(
+pub(crate) async fn start_replay_on(
     store: ReplayStore,
     addr: SocketAddr,
 ) -> Result<ReplicaHandle, ReplicaError> {

@@ -89,7 +89,7 @@ pub async fn start(config: ReplicaConfig) -> Result<ReplicaHandle, ReplicaError>
 }
 
 /// Starts a replica on `addr`.
-pub async fn start_on(
+pub(crate) async fn start_on(
     config: ReplicaConfig,
     addr: SocketAddr,
 ) -> Result<ReplicaHandle, ReplicaError> {

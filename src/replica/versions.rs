@@ -31,13 +31,13 @@ pub const SUPPORTED_API_VERSIONS: &[&str] = &[
 /// Values Azure's `/openai/v1/` API takes in place of a date (the parameter is optional there).
 pub const V1_API_VERSIONS: &[&str] = &["v1", "preview", "latest"];
 
-pub fn is_supported_api_version(version: &str) -> bool {
+pub(super) fn is_supported_api_version(version: &str) -> bool {
     SUPPORTED_API_VERSIONS.contains(&version)
 }
 
 /// `stream_options` is accepted from `2024-08-01-preview` on (Azure answered it with a
 /// usage chunk on that version in November 2024); every later date has it.
-pub fn supports_stream_options(version: &str) -> bool {
+pub(super) fn supports_stream_options(version: &str) -> bool {
     match version.get(..10) {
         Some(date) if version.as_bytes().get(4) == Some(&b'-') => date >= "2024-08-01",
         _ => true,

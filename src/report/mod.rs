@@ -13,7 +13,7 @@ pub use diff::{diff, CellChange, RunDiff};
 pub use merge::{merge, MergeError};
 pub use result::{
     CellResult, CellStatus, ExitStatus, Finding, FindingKind, ReportSpan, RequestRecord,
-    RunResults, Summary, SCHEMA, TIMING_ATTRIBUTES,
+    RunResults, Summary,
 };
 pub use table::{summary_line, Colour, TableOptions};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The schema identifier written at the top of every results file.
-pub const SCHEMA: &str = "hh-compat/results/v1";
+pub(super) const SCHEMA: &str = "hh-compat/results/v1";
 
 /// How one cell ended. Ordered from best to worst so summaries can take a max.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -154,7 +154,7 @@ pub struct ReportSpan {
 }
 
 /// Attribute keys whose values are measurements of time; `--stable` zeroes them.
-pub const TIMING_ATTRIBUTES: &[&str] = &["gen_ai.response.time_to_first_chunk"];
+pub(super) const TIMING_ATTRIBUTES: &[&str] = &["gen_ai.response.time_to_first_chunk"];
 
 impl ReportSpan {
     /// Converts a cell's spans, numbering traces and spans in the order they appear.

@@ -1194,12 +1194,17 @@ fn a_known_issue_names_the_kind_of_error_it_expects() {
     assert_err(
         &issue(r#""No module named 'httpx'""#),
         &format!("{line}:12"),
-        "`error:` names the kind of the app's error, e.g. error: {kind: call, message: \"No module named 'httpx'\"}",
+        "`error:` names the kind of the app's error, e.g. error: {kind: instrument, message: \"No module named 'httpx'\"}",
     );
     assert_err(
         &issue("{kind: import}"),
         &format!("{line}:19"),
         "unknown error kind `import`",
+    );
+    assert_err(
+        &issue("{kind: unexpected, exception: ValueError}"),
+        &format!("{line}:12"),
+        "an `unexpected` error has no type to match",
     );
     assert_err(
         &issue("{kind: call, text: x}"),
