@@ -1156,3 +1156,64 @@ fn the_binary_works_outside_the_checkout() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On a machine without uv, the first environment build installs the pinned uv release
+/// into the cache (once) and builds with it; later builds reuse that copy.
+#[test]
+fn without_uv_on_path_the_first_build_installs_it_into_the_cache() {
+    let dir = temp_dir("uv-bootstrap");
+    let cache = dir.join("cache");
+    // No PATH entry holding a `uv`; the interpreter is named directly, in case it lived
+    // beside one.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let python3 = std::env::split_paths(&path)
+        .map(|d| d.join("python3"))
+        .find(|p| p.is_file())
+        .expect("python3 on PATH");
+    let without_uv: Vec<_> = std::env::split_paths(&path)
+        .filter(|d| !d.join("uv").exists())
+        .collect();
+    let path = std::env::join_paths(without_uv).expect("a PATH");
+    let matrix = |pin: &str| {
+        write(
+            &dir,
+            "m.yaml",
+            &format!(
+                "provider: openai\ntarget: {{api_key: k}}\ndeployments:\n  gpt-4o: {{model: gpt-4o-2024-08-06}}\n\
+                 styles: [traceloop]\ndrivers: [python]\nversion_sets:\n  tiny:\n    styles:\n\
+                 \x20     traceloop: [{pin}]\n\
+                 features:\n  chat: {{deployment: gpt-4o}}\nexpect:\n  all:\n    llm: {{name: openai.chat}}\n"
+            ),
+        )
+    };
+    let setup = |matrix: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_hh-compat"))
+            .args(["drivers", "setup", "--matrix", matrix.to_str().unwrap()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("HH_COMPAT_CACHE_DIR", &cache)
+            .env("HH_COMPAT_PYTHON3", &python3)
+            .env("PATH", &path)
+            .output()
+            .expect("the binary runs")
+    };
+    let out = setup(&matrix("six==1.17.0"));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("no uv on PATH: installing uv==0.13.9 into the cache once"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("traceloop@tiny: creating a virtual environment with uv"),
+        "{stderr}"
+    );
+    assert!(cache.join(".tools/uv-0.13.9/bin/uv").is_file());
+
+    // Another environment: built with the cached uv, nothing installed again.
+    let out = setup(&matrix("six==1.16.0"));
+    let stderr = text(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("installing uv"), "{stderr}");
+    assert!(stderr.contains("with uv"), "{stderr}");
+}
