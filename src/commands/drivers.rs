@@ -97,65 +97,61 @@ impl SetupArgs {
     /// on stderr; prints where each is and what it holds. Exit 3 when any environment
     /// could not be built (pip's output tail is shown).
     pub async fn exec(self) -> Result<ExitStatus, CommandError> {
-        drivers_setup(&self).await
-    }
-}
-
-async fn drivers_setup(command: &SetupArgs) -> Result<ExitStatus, CommandError> {
-    let envs = setup_envs(command)?;
-    let setup = PythonSetup::new(envs);
-    let driver_dir = venv::driver_dir();
-    let started = std::time::Instant::now();
-    // pip's output can quote an index URL with credentials: one redaction pass here too.
-    let redactor = Redactor::from_env();
-    let (bar, progress) = progress(setup.envs.len(), "drivers setup", &redactor);
-    let outcomes = venv::setup_python(&setup, progress).await;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    let mut stdout = std::io::stdout().lock();
-    let mut failed = 0;
-    for outcome in &outcomes {
-        let (style, set) = (outcome.spec.style, &outcome.spec.set);
-        match &outcome.result {
-            Ok(env) => {
-                let state = if env.created { "created" } else { "cached" };
-                let _ = writeln!(stdout, "{style}@{set}: {state} {}", env.dir.display());
-                let versions = python::installed_versions(
-                    &env.python,
-                    &driver_dir,
-                    style,
-                    Duration::from_secs(60),
-                )
-                .await;
-                let line = match versions {
-                    Ok(v) => v
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    Err(e) => format!("(versions unavailable: {e})"),
-                };
-                let _ = writeln!(stdout, "    {line}");
-            }
-            Err(e) => {
-                failed += 1;
-                console::err(&redactor.text(&format!("error: {style}@{set}: {e}")));
+        let envs = setup_envs(&self)?;
+        let setup = PythonSetup::new(envs);
+        let driver_dir = venv::driver_dir();
+        let started = std::time::Instant::now();
+        // pip's output can quote an index URL with credentials: one redaction pass here too.
+        let redactor = Redactor::from_env();
+        let (bar, progress) = progress(setup.envs.len(), "drivers setup", &redactor);
+        let outcomes = venv::setup_python(&setup, progress).await;
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let mut stdout = std::io::stdout().lock();
+        let mut failed = 0;
+        for outcome in &outcomes {
+            let (style, set) = (outcome.spec.style, &outcome.spec.set);
+            match &outcome.result {
+                Ok(env) => {
+                    let state = if env.created { "created" } else { "cached" };
+                    let _ = writeln!(stdout, "{style}@{set}: {state} {}", env.dir.display());
+                    let versions = python::installed_versions(
+                        &env.python,
+                        &driver_dir,
+                        style,
+                        Duration::from_secs(60),
+                    )
+                    .await;
+                    let line = match versions {
+                        Ok(v) => v
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        Err(e) => format!("(versions unavailable: {e})"),
+                    };
+                    let _ = writeln!(stdout, "    {line}");
+                }
+                Err(e) => {
+                    failed += 1;
+                    console::err(&redactor.text(&format!("error: {style}@{set}: {e}")));
+                }
             }
         }
+        let elapsed = started.elapsed().as_secs_f64();
+        eprintln!(
+            "drivers setup: {} of {} environments ready in {elapsed:.1}s (cache: {})",
+            outcomes.len() - failed,
+            outcomes.len(),
+            setup.cache_dir.display()
+        );
+        Ok(if failed > 0 {
+            ExitStatus::Infrastructure
+        } else {
+            ExitStatus::Ok
+        })
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    eprintln!(
-        "drivers setup: {} of {} environments ready in {elapsed:.1}s (cache: {})",
-        outcomes.len() - failed,
-        outcomes.len(),
-        setup.cache_dir.display()
-    );
-    Ok(if failed > 0 {
-        ExitStatus::Infrastructure
-    } else {
-        ExitStatus::Ok
-    })
 }
 
 /// How environment builds are shown: an indicatif bar on a TTY, else one plain line per
