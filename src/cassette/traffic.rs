@@ -92,16 +92,9 @@ fn recorded_response(r: &RawResponse<'_>) -> RecordedResponse {
 
 /// `a=1&b=x%20y` → {a: "1", b: "x y"} (a repeated key keeps its last value).
 fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
-    let Some(q) = query.filter(|q| !q.is_empty()) else {
-        return BTreeMap::new();
-    };
-    match reqwest::Url::parse(&format!("http://q/?{q}")) {
-        Ok(url) => url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-        Err(_) => BTreeMap::new(),
-    }
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -874,15 +874,8 @@ mod tests {
         streamed["stream"] = json!(true);
         let p = plan_for(&streamed);
         let sse = crate::replica::stream::body(&p, Flavor::Azure, Default::default());
-        let first = String::from_utf8_lossy(&sse);
-        let first: Value = serde_json::from_str(
-            first
-                .split("\n\n")
-                .next()
-                .and_then(|e| e.strip_prefix("data: "))
-                .expect("event"),
-        )
-        .expect("json");
+        let first = crate::sse::events(&sse).into_iter().next().expect("event");
+        let first: Value = serde_json::from_str(&first.data).expect("json");
         assert_eq!(&first["prompt_filter_results"], &v["prompt_filter_results"]);
 
         let text: Value = serde_json::from_slice(&body(

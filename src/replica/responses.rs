@@ -428,18 +428,13 @@ mod tests {
 
     /// (type, data) of every event, checking the `event:` line matches the data's `type`.
     fn events(body: &[u8]) -> Vec<(String, Value)> {
-        String::from_utf8(body.to_vec())
-            .expect("utf-8")
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
+        crate::sse::events(body)
+            .into_iter()
             .map(|e| {
-                let (head, data) = e.split_once('\n').expect("two lines");
-                let kind = head.strip_prefix("event: ").expect("event line");
-                let data: Value =
-                    serde_json::from_str(data.strip_prefix("data: ").expect("data line"))
-                        .expect("json");
+                let kind = e.event.expect("event line");
+                let data: Value = serde_json::from_str(&e.data).expect("json");
                 assert_eq!(data["type"], kind);
-                (kind.to_string(), data)
+                (kind, data)
             })
             .collect()
     }

@@ -286,10 +286,9 @@ mod tests {
     use serde_json::{json, Value};
 
     fn events(body: &[u8]) -> Vec<String> {
-        String::from_utf8_lossy(body)
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| e.trim_start_matches("data: ").to_string())
+        crate::sse::events(body)
+            .into_iter()
+            .map(|e| e.data)
             .collect()
     }
 

@@ -46,6 +46,9 @@ fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// The `data:` payloads of a stream, split exactly as Azure frames them (`data: …` then a
+/// blank line, LF only): strict on purpose, so a change in the replica's framing fails here
+/// even though the crate's tolerant framer (`src/sse.rs`) would still read it.
 fn sse_events(body: &str) -> Vec<&str> {
     body.split("\n\n")
         .filter(|e| !e.is_empty())
