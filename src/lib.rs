@@ -4,10 +4,12 @@
 //! The binary is [`commands::Cli`]: each subcommand's clap arguments and its `exec`.
 //! One run goes request → plan → runner: the matrix ([`matrix`]) is loaded and its cells
 //! picked; a [`runner::Target`] says where the calls go (the offline [`replica`] of Azure
-//! OpenAI, a live resource, recorded [`cassette`]s); each cell's app makes its calls
+//! OpenAI, a [`live`] resource, recorded [`cassette`]s); each cell's app makes its calls
 //! through an [`instrument`]ation style; [`capture`] normalizes the spans it exports;
 //! [`expect`] checks them against the matrix and its known issues; [`report`] renders
-//! the results. [`vocab`] names everything a matrix, a cell id or a flag can say.
+//! the results. [`vocab`] names everything a matrix, a cell id or a flag can say;
+//! [`pep440`] reads the package versions and ranges known issues and eras are scoped by.
+//! Every type a public item shows can be named from here (`unnameable_types`).
 //!
 //! Run the reference emitters of the shipped Azure OpenAI matrix against the replica, as
 //! `hh-compat run --driver rust` does:
@@ -32,7 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, unnameable_types)]
 
 mod accept;
 mod atomic;
@@ -46,10 +48,10 @@ pub mod expect;
 mod hash;
 mod index;
 pub mod instrument;
-mod live;
+pub mod live;
 mod located;
 pub mod matrix;
-mod pep440;
+pub mod pep440;
 mod process;
 mod redact;
 pub mod replica;

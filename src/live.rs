@@ -4,7 +4,7 @@
 //! Every missing variable is reported at once, with what it is for, so a nightly job
 //! is fixed in one edit rather than one variable per failed run.
 
-use crate::drivers::Credential;
+pub use crate::drivers::Credential;
 use crate::matrix::{Cell, Matrix};
 use crate::vocab::Provider;
 use std::collections::{BTreeMap, BTreeSet};

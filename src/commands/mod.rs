@@ -31,6 +31,8 @@ mod versions;
 
 pub use args::{IndexArgs, MatrixArgs, OutputArgs, SelectArgs};
 pub use bisect::BisectArgs;
+
+pub use crate::index::IndexError;
 pub use cassettes::{CassettesCommand, ImportArgs, ImportFormat};
 pub use diff::{DiffArgs, DiffFormat};
 pub use drivers::{DriversCommand, SetupArgs};

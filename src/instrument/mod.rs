@@ -36,7 +36,7 @@ use opentelemetry_sdk::trace::SdkTracer;
 pub use content::ContentCapture;
 pub use endpoint::{Endpoint, EndpointError};
 pub use errors::{classify, ErrorClass, ErrorInfo};
-pub use raw::RawResponseTap;
+pub use raw::{RawResponseTap, SseScanner};
 pub use stream::StreamSummary;
 
 use crate::vocab::Style;

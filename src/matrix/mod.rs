@@ -25,6 +25,8 @@ pub use setups::SetupSpec;
 pub use versions::{parse_pin, CellVersionSet, VersionSet};
 pub use yaml::MAX_MATRIX_BYTES;
 
+pub use crate::endpoint::EndpointForm;
+
 use crate::expect::{EraChecks, KnownIssue, SpanCheck};
 use crate::replica::Deployment;
 use crate::vocab::{DriverKind, Feature, Provider, Setup, Style};

@@ -37,7 +37,7 @@ pub use config::{
 pub use journal::{Journal, JournalEntry};
 pub(crate) use replay::start_replay_on;
 pub use replay::{start_replay, MISSES_PATH};
-pub use routes::RouteKind;
+pub use routes::{Api, Operation, RouteKind};
 pub use serve::{parse_deployment_flag, parse_fault_flag, serve, ServeOptions};
 pub(crate) use server::start_on;
 pub use server::{start, start_with, ReplicaHandle};

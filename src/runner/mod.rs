@@ -4,12 +4,13 @@
 mod judge;
 mod target;
 
+pub use crate::drivers::command::CommandOptions;
 pub use crate::drivers::python::PythonOptions;
+pub use crate::drivers::venv::EnvSpec;
 pub use target::Target;
 
 use crate::capture::{OtlpReceiver, ReceiverConfig, ReceiverError};
 use crate::cassette::ReplayMiss;
-use crate::drivers::command::CommandOptions;
 use crate::drivers::python::CellOutcome;
 use crate::drivers::{self, DriverContext, DriverError, DriverRun};
 use crate::matrix::{Cell, Matrix};
