@@ -19,22 +19,26 @@ pub(crate) struct Query {
     pub pre: bool,
 }
 
+/// Why the package index could not say which releases a package has.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// No interpreter whose pip could ask.
     #[error("{0}")]
     NoPython(String),
+    /// pip's process could not be started.
     #[error("{package}: `{command}` could not be started: {source}")]
     Start {
         package: String,
         command: String,
         source: std::io::Error,
     },
+    /// The query ran out of time (`--timeout`).
     #[error("{package}: the package index did not answer within {}s", .timeout.as_secs())]
     Timeout { package: String, timeout: Duration },
     /// pip ran and failed: the index is unreachable, or does not have the package.
     #[error("{package}: the package index could not be asked ({detail})")]
     Failed { package: String, detail: String },
+    /// The index has the package but no release of the kind asked for.
     #[error("{package}: pip listed no {} versions", if *.pre { "" } else { "final (non-pre-release)" })]
     NoVersions { package: String, pre: bool },
 }

@@ -31,8 +31,6 @@ mod versions;
 
 pub use args::{IndexArgs, MatrixArgs, OutputArgs, SelectArgs};
 pub use bisect::BisectArgs;
-
-pub use crate::index::IndexError;
 pub use cassettes::{CassettesCommand, ImportArgs, ImportFormat};
 pub use diff::{DiffArgs, DiffFormat};
 pub use drivers::{DriversCommand, SetupArgs};
@@ -42,6 +40,8 @@ pub use render::ReportArgs;
 pub use run::RunArgs;
 pub use serve::{ReplicaCommand, ServeArgs};
 pub use versions::{VersionsBumpArgs, VersionsCheckArgs, VersionsCommand};
+
+pub use crate::index::IndexError;
 
 use crate::cassette::{RecordedTarget, Recorder, RecorderConfig, ReplayStore, WriteOptions};
 use crate::console;

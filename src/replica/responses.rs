@@ -426,9 +426,22 @@ mod tests {
         plan(&req, model)
     }
 
-    /// (type, data) of every event, checking the `event:` line matches the data's `type`.
+    /// (type, data) of every event, checking the `event:` line matches the data's `type`
+    /// and that the body is framed exactly as Azure frames it (`event:` then `data:`, LF).
     fn events(body: &[u8]) -> Vec<(String, Value)> {
-        crate::sse::events(body)
+        let events = crate::sse::events(body);
+        let reframed: String = events
+            .iter()
+            .map(|e| {
+                format!(
+                    "event: {}\ndata: {}\n\n",
+                    e.event.as_deref().unwrap_or(""),
+                    e.data
+                )
+            })
+            .collect();
+        assert_eq!(reframed.as_bytes(), body, "framing");
+        events
             .into_iter()
             .map(|e| {
                 let kind = e.event.expect("event line");

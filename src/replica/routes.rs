@@ -225,5 +225,12 @@ mod tests {
         assert_eq!(percent_decode("my%20dep"), "my dep");
         assert_eq!(percent_decode("bad%2"), "bad%2");
         assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("a+b"), "a+b", "a path keeps its plus signs");
+        assert_eq!(
+            api_version_of("x=1&api-version=2024%2D10%2D21&api-version=later").as_deref(),
+            Some("2024-10-21"),
+            "the first api-version, unescaped"
+        );
+        assert_eq!(api_version_of("apiversion=1&=&&"), None);
     }
 }

@@ -52,7 +52,10 @@ fn json_of(body: &str) -> Value {
 fn sse_events(body: &str) -> Vec<&str> {
     body.split("\n\n")
         .filter(|e| !e.is_empty())
-        .map(|e| e.strip_prefix("data: ").unwrap_or(e))
+        .map(|e| {
+            e.strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a `data: ` event: {e:?}"))
+        })
         .collect()
 }
 
