@@ -4,6 +4,7 @@
 //! Every missing variable is reported at once, with what it is for, so a nightly job
 //! is fixed in one edit rather than one variable per failed run.
 
+use crate::cassette::RecordedTarget;
 pub use crate::drivers::Credential;
 use crate::matrix::{Cell, Matrix};
 use crate::vocab::Provider;
@@ -170,6 +171,16 @@ pub struct LiveSettings {
 }
 
 impl LiveSettings {
+    /// The resource's host, API version and deployment names, as the cassettes record
+    /// them and the matrix is aimed at.
+    pub fn recorded_target(&self) -> RecordedTarget {
+        RecordedTarget {
+            host: self.host.clone(),
+            api_version: self.api_version.clone(),
+            deployments: self.deployments.clone(),
+        }
+    }
+
     /// Reads everything `cells` of `matrix` need from `env`; every missing variable is
     /// named at once. Runs the token command when that is how the token comes.
     pub fn resolve(matrix: &Matrix, cells: &[Cell], env: &EnvSource) -> Result<Self, LiveError> {

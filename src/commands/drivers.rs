@@ -52,11 +52,7 @@ fn setup_envs(command: &SetupArgs) -> Result<Vec<EnvSpec>, CommandError> {
             )));
         }
     }
-    for name in &command.version_sets {
-        matrix
-            .version_set(name)
-            .map_err(|m| CommandError::Usage(format!("--version-set: {m}")))?;
-    }
+    check_version_sets(&matrix, &command.version_sets)?;
     let mut envs = Vec::new();
     for set in matrix.version_sets() {
         if !command.version_sets.is_empty() && !command.version_sets.contains(&set.name) {

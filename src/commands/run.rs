@@ -139,10 +139,10 @@ pub(super) async fn collect(
         }
     }
     let mut written = true;
-    let aim = plan.options.target.aim();
-    if let (Target::Record { recorder, .. }, Some(aim), Some(recording)) =
-        (plan.options.target, aim, &plan.recording)
+    if let (Target::Record { recorder, live }, Some(recording)) =
+        (plan.options.target, &plan.recording)
     {
+        let aim = live.recorded_target();
         if let Err(e) = super::record::write(recorder, aim, recording, &plan.redactor).await {
             console::err(&format!("error: {}", plan.redactor.text(&e.to_string())));
             written = false;

@@ -334,19 +334,8 @@ pub(crate) async fn ensure(
     let content = spec.content();
     let dir = cache_dir.join(&name);
     let python = dir.join("bin/python");
-    std::fs::create_dir_all(cache_dir).map_err(|source| VenvError::Io {
-        context: format!("creating the cache directory {}", cache_dir.display()),
-        source,
-    })?;
-    remove_abandoned_staging(cache_dir);
-    // Unique per build, not just per process: two cells (or tests) of one process may
-    // build the same environment at once; the first rename wins, the other reuses it.
-    static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let staging = cache_dir.join(format!(".{name}.tmp-{}-{build}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    crate::process::remove_on_interrupt(&staging);
-    let _staging = StagingGuard(staging.clone());
+    let guard = StagingGuard::new(cache_dir, &name)?;
+    let staging = guard.0.clone();
     let staged_python = staging.join("bin/python");
     let uv = installer(base_python, cache_dir, timeout, progress).await;
     progress(&EnvEvent::Creating {
@@ -459,16 +448,8 @@ async fn installer(
 
 /// `python3 -m venv` + `pip install uv` into a staging directory renamed to `tool`.
 async fn install_uv(base_python: &Path, tool: &Path, timeout: Duration) -> Result<(), VenvError> {
-    let parent = tool.parent().unwrap_or(tool);
-    std::fs::create_dir_all(parent).map_err(|source| VenvError::Io {
-        context: format!("creating {}", parent.display()),
-        source,
-    })?;
-    remove_abandoned_staging(parent);
-    let staging = parent.join(format!(".uv.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    crate::process::remove_on_interrupt(&staging);
-    let _staging = StagingGuard(staging.clone());
+    let guard = StagingGuard::new(tool.parent().unwrap_or(tool), "uv")?;
+    let staging = guard.0.clone();
     let mut venv = tokio::process::Command::new(base_python);
     venv.args(["-m", "venv"]).arg(&staging);
     run_tool(venv, timeout).await?;
@@ -538,6 +519,27 @@ async fn run_tool(cmd: tokio::process::Command, timeout: Duration) -> Result<(),
 /// A staging directory, removed when the build ends any way but by being moved into
 /// place: an error, a cancelled task, or (through [`crate::process`]) an interrupt.
 struct StagingGuard(PathBuf);
+
+impl StagingGuard {
+    /// A fresh, empty staging path for `name` under `parent` (created if missing, with
+    /// what killed processes left there removed first), registered for removal on an
+    /// interrupt. Unique per build, not just per process: two cells (or tests) of one
+    /// process may build the same thing at once; the first rename wins, the other
+    /// reuses it.
+    fn new(parent: &Path, name: &str) -> Result<Self, VenvError> {
+        std::fs::create_dir_all(parent).map_err(|source| VenvError::Io {
+            context: format!("creating {}", parent.display()),
+            source,
+        })?;
+        remove_abandoned_staging(parent);
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let build = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let staging = parent.join(format!(".{name}.tmp-{}-{build}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        crate::process::remove_on_interrupt(&staging);
+        Ok(Self(staging))
+    }
+}
 
 impl Drop for StagingGuard {
     fn drop(&mut self) {

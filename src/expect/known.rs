@@ -195,8 +195,8 @@ pub enum DriverErrorJudged {
     /// The app ran without one.
     #[default]
     None,
-    /// A known issue expects it.
-    Known(Box<KnownIssue>),
+    /// A known issue expects it (the finding names which).
+    Known,
     /// Nothing expects it: evidence of an incompatibility.
     Unknown,
 }
@@ -205,7 +205,7 @@ impl Judgement {
     /// Precedence: fail (an unexpected failure or driver error) > xpass (a known issue
     /// that no longer reproduces) > xfail (failed only as known issues say) > pass.
     pub fn verdict(&self) -> Verdict {
-        let error_known = matches!(self.driver_error, DriverErrorJudged::Known(_));
+        let error_known = self.driver_error == DriverErrorJudged::Known;
         if !self.failures.is_empty() || self.driver_error == DriverErrorJudged::Unknown {
             Verdict::Fail
         } else if !self.unreproduced.is_empty() {

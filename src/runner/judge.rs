@@ -96,7 +96,7 @@ pub(super) fn judge(
     }
     judgement.driver_error = match (&run.error, error_issue) {
         (None, _) => DriverErrorJudged::None,
-        (Some(_), Some(issue)) => DriverErrorJudged::Known(Box::new(issue.clone())),
+        (Some(_), Some(_)) => DriverErrorJudged::Known,
         (Some(_), None) => DriverErrorJudged::Unknown,
     };
     let mut findings: Vec<Finding> = Vec::new();

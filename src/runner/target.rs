@@ -55,11 +55,7 @@ impl Target {
         match self {
             Target::Replica => None,
             Target::Replay(store) => store.meta().target.clone(),
-            Target::Live(live) | Target::Record { live, .. } => Some(RecordedTarget {
-                host: live.host.clone(),
-                api_version: live.api_version.clone(),
-                deployments: live.deployments.clone(),
-            }),
+            Target::Live(live) | Target::Record { live, .. } => Some(live.recorded_target()),
         }
     }
 
